@@ -1,0 +1,364 @@
+//! Support code for the Rust that `rnn_cell!` emits. Not a public API: it changes with the
+//! compiler, whose version is pinned exactly to this crate's.
+//!
+//! Buffer conventions: every per-step buffer is row-major `[T, B, W]` flattened, so row
+//! `(t, b)` starts at `(t * B + b) * W`. A state read with delays up to `D` lives in a buffer of
+//! `T + D` time rows: row `r = t + D` holds `h[t]`, rows `0..D` the initial state (row `D - 1`)
+//! and its history (row `D - 2 - j` holds history entry `j`).
+
+pub use crate::activation::*;
+pub use crate::{Cell, CellSpec, Error, Float, Forward, Gradients, Init, ParamSet, ParamSpec};
+pub use crate::{Result, StateSpec, States, Trace};
+pub use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewD};
+pub use ndarray::{ArrayViewMut1, ArrayViewMut2};
+pub use rand::RngCore;
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayViewMut2 as Mut2, Ix1, Ix2};
+
+/// A literal of the spec in the cell's float type.
+#[inline(always)]
+pub fn lit<F: Float>(v: f64) -> F {
+    F::from_f64(v)
+}
+
+/// Checks `x: [T, B, I]` and returns `(T, B)`.
+pub fn check_input<F: Float>(x: &ArrayView3<'_, F>, name: &str, size: usize) -> Result<(usize, usize)> {
+    let shape = x.shape();
+    if shape[2] != size {
+        return Err(Error::shape(
+            format!("input sequence {name}"),
+            format!("[T, B, {size}] (time, batch, input size)"),
+            shape,
+        ));
+    }
+    Ok((shape[0], shape[1]))
+}
+
+/// Checks the per-example lengths (each at most `T`, one per example); `None` means all `T`.
+pub fn check_lengths(lengths: Option<&[usize]>, n_time: usize, n_batch: usize) -> Result<Vec<usize>> {
+    match lengths {
+        None => Ok(vec![n_time; n_batch]),
+        Some(l) if l.len() != n_batch => Err(Error::Invalid(format!(
+            "lengths: expected one length per example ({n_batch}), found {}",
+            l.len()
+        ))),
+        Some(l) => match l.iter().position(|&n| n > n_time) {
+            Some(b) => Err(Error::Invalid(format!(
+                "lengths: expected each length <= T = {n_time}, found lengths[{b}] = {}",
+                l[b]
+            ))),
+            None => Ok(l.to_vec()),
+        },
+    }
+}
+
+/// Copies an array view into a row-major vector.
+pub fn flatten<F: Float>(x: &ArrayView3<'_, F>) -> Vec<F> {
+    x.iter().copied().collect()
+}
+
+/// Checks that a gradient array has shape `[T, B, size]` and flattens it.
+pub fn check_seq_grad<F: Float>(
+    d: &ArrayView3<'_, F>,
+    what: &str,
+    n_time: usize,
+    n_batch: usize,
+    size: usize,
+) -> Result<Vec<F>> {
+    if d.shape() != [n_time, n_batch, size] {
+        return Err(Error::shape(what, format!("[{n_time}, {n_batch}, {size}]"), d.shape()));
+    }
+    Ok(flatten(d))
+}
+
+/// Checks that a trace was made by this cell's forward pass.
+pub fn check_trace<F: Float>(trace: &Trace<F>, cell: &str, n_buffers: usize) -> Result<()> {
+    if trace.cell != cell || trace.buffers.len() != n_buffers {
+        return Err(Error::Invalid(format!(
+            "backward: expected the trace of a `{cell}` forward pass, found one of `{}`",
+            trace.cell
+        )));
+    }
+    Ok(())
+}
+
+fn check_states_shape<F: Float>(
+    states: &States<F>,
+    spec: &'static CellSpec,
+    what: &str,
+    sizes: &[usize],
+    n_batch: usize,
+) -> Result<()> {
+    if states.values.len() != spec.states.len() || states.history.len() != spec.states.len() {
+        return Err(Error::Invalid(format!(
+            "{what}: expected {} states ({}), found {}",
+            spec.states.len(),
+            spec.states.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+            states.values.len()
+        )));
+    }
+    for (s, st) in spec.states.iter().enumerate() {
+        let expected = [n_batch, sizes[s]];
+        if states.values[s].shape() != expected {
+            return Err(Error::shape(
+                format!("{what} {}", st.name),
+                format!("[{n_batch}, {}] (batch, {})", sizes[s], st.shape),
+                states.values[s].shape(),
+            ));
+        }
+        if states.history[s].len() != st.delay - 1 {
+            return Err(Error::Invalid(format!(
+                "{what} {}: expected {} history entries (the state is read up to {}[t-{}]), found {}",
+                st.name,
+                st.delay - 1,
+                st.name,
+                st.delay,
+                states.history[s].len()
+            )));
+        }
+        for (j, h) in states.history[s].iter().enumerate() {
+            if h.shape() != expected {
+                return Err(Error::shape(
+                    format!("{what} {} history[{j}]", st.name),
+                    format!("[{n_batch}, {}]", sizes[s]),
+                    h.shape(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks initial states (if any) against the cell's states and the batch size.
+pub fn check_init<F: Float>(
+    init: Option<&States<F>>,
+    spec: &'static CellSpec,
+    sizes: &[usize],
+    n_batch: usize,
+) -> Result<()> {
+    match init {
+        None => Ok(()),
+        Some(states) => check_states_shape(states, spec, "initial state", sizes, n_batch),
+    }
+}
+
+/// Checks final-state gradients (if any).
+pub fn check_final_grads<F: Float>(
+    d_final: Option<&States<F>>,
+    spec: &'static CellSpec,
+    sizes: &[usize],
+    n_batch: usize,
+) -> Result<()> {
+    match d_final {
+        None => Ok(()),
+        Some(states) => check_states_shape(states, spec, "final-state gradient", sizes, n_batch),
+    }
+}
+
+/// The buffer of state `s` (`[T + D, B, size]`), with its initial value and history in rows
+/// `0..D` (zeros when `init` is `None`).
+pub fn state_buffer<F: Float>(
+    init: Option<&States<F>>,
+    s: usize,
+    delay: usize,
+    n_time: usize,
+    n_batch: usize,
+    size: usize,
+) -> Vec<F> {
+    let mut buf = vec![F::zero(); (n_time + delay) * n_batch * size];
+    if let Some(init) = init {
+        write_rows(&mut buf, delay - 1, n_batch, size, &init.values[s].view());
+        for (j, h) in init.history[s].iter().enumerate() {
+            write_rows(&mut buf, delay - 2 - j, n_batch, size, &h.view());
+        }
+    }
+    buf
+}
+
+fn write_rows<F: Float>(buf: &mut [F], r: usize, n_batch: usize, size: usize, v: &ArrayView2<'_, F>) {
+    let block = &mut buf[r * n_batch * size..(r + 1) * n_batch * size];
+    block.iter_mut().zip(v.iter()).for_each(|(d, &s)| *d = s);
+}
+
+/// After step `t`, copies the state of every finished example (`t >= lengths[b]`) from row
+/// `t - 1` to row `t`, so its state stays frozen.
+pub fn freeze<F: Float>(buf: &mut [F], t: usize, delay: usize, lengths: &[usize], size: usize) {
+    let n_batch = lengths.len();
+    for (b, &len) in lengths.iter().enumerate() {
+        if t >= len {
+            let from = ((t + delay - 1) * n_batch + b) * size;
+            let to = ((t + delay) * n_batch + b) * size;
+            buf.copy_within(from..from + size, to);
+        }
+    }
+}
+
+/// The final states: for example `b`, the state at its last step `lengths[b] - 1` and the
+/// history before it. `bufs[s]` is state `s`'s buffer.
+pub fn final_states<F: Float>(
+    spec: &'static CellSpec,
+    bufs: &[&[F]],
+    sizes: &[usize],
+    lengths: &[usize],
+) -> States<F> {
+    let n_batch = lengths.len();
+    let gather = |buf: &[F], s: usize, back: usize| {
+        let (delay, size) = (spec.states[s].delay, sizes[s]);
+        Array2::from_shape_fn((n_batch, size), |(b, j)| {
+            let r = lengths[b] + delay - 1 - back;
+            buf[(r * n_batch + b) * size + j]
+        })
+    };
+    let values = (0..bufs.len()).map(|s| gather(bufs[s], s, 0)).collect();
+    let history = (0..bufs.len())
+        .map(|s| (1..spec.states[s].delay).map(|back| gather(bufs[s], s, back)).collect())
+        .collect();
+    States::from_parts(spec, values, history)
+}
+
+/// Adds the final-state gradients of state `s` into its adjoint buffer, at the rows
+/// [`final_states`] read them from.
+pub fn inject_final<F: Float>(
+    d_buf: &mut [F],
+    d_final: Option<&States<F>>,
+    s: usize,
+    delay: usize,
+    size: usize,
+    lengths: &[usize],
+) {
+    let Some(d) = d_final else { return };
+    let n_batch = lengths.len();
+    let mut add = |v: &Array2<F>, back: usize| {
+        for b in 0..n_batch {
+            let r = lengths[b] + delay - 1 - back;
+            for j in 0..size {
+                d_buf[(r * n_batch + b) * size + j] += v[(b, j)];
+            }
+        }
+    };
+    add(&d.values[s], 0);
+    for (j, h) in d.history[s].iter().enumerate() {
+        add(h, j + 1);
+    }
+}
+
+/// Reads the gradients of the initial states and history out of the adjoint buffers.
+pub fn initial_grads<F: Float>(
+    spec: &'static CellSpec,
+    d_bufs: &[&[F]],
+    sizes: &[usize],
+    n_batch: usize,
+) -> States<F> {
+    let rows = |buf: &[F], r: usize, size: usize| {
+        Array2::from_shape_fn((n_batch, size), |(b, j)| buf[(r * n_batch + b) * size + j])
+    };
+    let values = (0..d_bufs.len())
+        .map(|s| rows(d_bufs[s], spec.states[s].delay - 1, sizes[s]))
+        .collect();
+    let history = (0..d_bufs.len())
+        .map(|s| {
+            let delay = spec.states[s].delay;
+            (0..delay - 1).map(|j| rows(d_bufs[s], delay - 2 - j, sizes[s])).collect()
+        })
+        .collect();
+    States::from_parts(spec, values, history)
+}
+
+/// Packs matrix parameters `params[i]: [inner, n_i]` side by side into `[inner, sum n_i]`.
+pub fn pack<F: Float>(params: &ParamSet<F>, indices: &[usize], inner: usize) -> Vec<F> {
+    let width: usize = indices.iter().map(|&i| params.value(i).shape()[1]).sum();
+    let mut packed = vec![F::zero(); inner * width];
+    let mut offset = 0;
+    for &i in indices {
+        let w = params.slice(i);
+        let n = w.len() / inner.max(1);
+        for r in 0..inner {
+            packed[r * width + offset..r * width + offset + n].copy_from_slice(&w[r * n..(r + 1) * n]);
+        }
+        offset += n;
+    }
+    packed
+}
+
+/// Adds columns `offset..offset + n` of `packed: [inner, width]` into matrix parameter `i`.
+pub fn unpack_add<F: Float>(
+    grads: &mut ParamSet<F>,
+    i: usize,
+    packed: &[F],
+    inner: usize,
+    width: usize,
+    offset: usize,
+) {
+    let g = grads.slice_mut(i);
+    let n = g.len() / inner.max(1);
+    for r in 0..inner {
+        for c in 0..n {
+            g[r * n + c] += packed[r * width + offset + c];
+        }
+    }
+}
+
+/// Adds `v` into vector parameter `i`.
+pub fn add_vector<F: Float>(grads: &mut ParamSet<F>, i: usize, v: &[F]) {
+    grads.slice_mut(i).iter_mut().zip(v).for_each(|(g, &x)| *g += x);
+}
+
+fn view<F>(a: &[F], rows: usize, cols: usize) -> ArrayView2<'_, F> {
+    ArrayView2::from_shape((rows, cols), &a[..rows * cols]).expect("buffer sized by the compiler")
+}
+
+fn view_mut<F>(a: &mut [F], rows: usize, cols: usize) -> Mut2<'_, F> {
+    Mut2::from_shape((rows, cols), &mut a[..rows * cols]).expect("buffer sized by the compiler")
+}
+
+/// `c = a @ w + beta * c` with `a: [m, k]`, `w: [k, n]`, `c: [m, n]`, all row-major.
+pub fn gemm<F: Float>(a: &[F], m: usize, k: usize, w: &[F], n: usize, c: &mut [F], beta: F) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    general_mat_mul(F::one(), &view(a, m, k), &view(w, k, n), beta, &mut view_mut(c, m, n));
+}
+
+/// `c += a @ w^T` with `a: [m, n]`, `w: [k, n]`, `c: [m, k]`: the adjoint of a product's left
+/// operand.
+pub fn gemm_nt<F: Float>(a: &[F], m: usize, n: usize, w: &[F], k: usize, c: &mut [F]) {
+    if m == 0 || k == 0 {
+        return;
+    }
+    general_mat_mul(F::one(), &view(a, m, n), &view(w, k, n).t(), F::one(), &mut view_mut(c, m, k));
+}
+
+/// `c += a^T @ d` with `a: [m, k]`, `d: [m, n]`, `c: [k, n]`: a weight gradient summed over
+/// all `m` rows (every step and example) in one product.
+pub fn gemm_tn<F: Float>(a: &[F], m: usize, k: usize, d: &[F], n: usize, c: &mut [F]) {
+    if k == 0 || n == 0 {
+        return;
+    }
+    general_mat_mul(F::one(), &view(a, m, k).t(), &view(d, m, n), F::one(), &mut view_mut(c, k, n));
+}
+
+/// The rows of a `[T, B, n]` buffer as an array.
+pub fn to_array3<F: Float>(buf: Vec<F>, n_time: usize, n_batch: usize, n: usize) -> Array3<F> {
+    Array3::from_shape_vec((n_time, n_batch, n), buf).expect("buffer sized by the compiler")
+}
+
+/// Typed view of matrix parameter `i`.
+pub fn matrix<F: Float>(params: &ParamSet<F>, i: usize) -> ArrayView2<'_, F> {
+    params.value(i).into_dimensionality::<Ix2>().expect("matrix parameter has rank 2")
+}
+
+/// Typed mutable view of matrix parameter `i`.
+pub fn matrix_mut<F: Float>(params: &mut ParamSet<F>, i: usize) -> ArrayViewMut2<'_, F> {
+    params.value_mut(i).into_dimensionality::<Ix2>().expect("matrix parameter has rank 2")
+}
+
+/// Typed view of vector parameter `i`.
+pub fn vector<F: Float>(params: &ParamSet<F>, i: usize) -> ArrayView1<'_, F> {
+    params.value(i).into_dimensionality::<Ix1>().expect("vector parameter has rank 1")
+}
+
+/// Typed mutable view of vector parameter `i`.
+pub fn vector_mut<F: Float>(params: &mut ParamSet<F>, i: usize) -> ArrayViewMut1<'_, F> {
+    params.value_mut(i).into_dimensionality::<Ix1>().expect("vector parameter has rank 1")
+}

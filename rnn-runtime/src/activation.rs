@@ -1,0 +1,90 @@
+//! Activation functions of the language, with the numerically careful forms used by both the
+//! forward pass and the derivatives the compiler emits.
+
+use crate::Float;
+
+/// `1 / (1 + exp(-x))`, evaluated without overflow for large `|x|`.
+#[inline(always)]
+pub fn sigmoid<F: Float>(x: F) -> F {
+    if x >= F::zero() {
+        F::one() / (F::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (F::one() + e)
+    }
+}
+
+/// Hyperbolic tangent.
+#[inline(always)]
+pub fn tanh<F: Float>(x: F) -> F {
+    x.tanh()
+}
+
+/// `max(x, 0)`.
+#[inline(always)]
+pub fn relu<F: Float>(x: F) -> F {
+    if x > F::zero() {
+        x
+    } else {
+        F::zero()
+    }
+}
+
+/// `exp(x)`.
+#[inline(always)]
+pub fn exp<F: Float>(x: F) -> F {
+    x.exp()
+}
+
+/// Natural logarithm.
+#[inline(always)]
+pub fn log<F: Float>(x: F) -> F {
+    x.ln()
+}
+
+/// Square root.
+#[inline(always)]
+pub fn sqrt<F: Float>(x: F) -> F {
+    x.sqrt()
+}
+
+/// `x / (1 + |x|)`.
+#[inline(always)]
+pub fn softsign<F: Float>(x: F) -> F {
+    x / (F::one() + x.abs())
+}
+
+/// `clamp(x / 6 + 1/2, 0, 1)`, as PyTorch's `hardsigmoid`.
+#[inline(always)]
+pub fn hard_sigmoid<F: Float>(x: F) -> F {
+    let y = x / F::from_f64(6.0) + F::from_f64(0.5);
+    y.max(F::zero()).min(F::one())
+}
+
+/// Derivative of `relu` from its output: 1 where `y > 0`, else 0.
+#[inline(always)]
+pub fn relu_grad<F: Float>(y: F) -> F {
+    if y > F::zero() {
+        F::one()
+    } else {
+        F::zero()
+    }
+}
+
+/// Derivative of `softsign` from its input: `1 / (1 + |x|)^2`.
+#[inline(always)]
+pub fn softsign_grad<F: Float>(x: F) -> F {
+    let d = F::one() + x.abs();
+    F::one() / (d * d)
+}
+
+/// Derivative of `hard_sigmoid` from its input: `1/6` on `(-3, 3)`, else 0.
+#[inline(always)]
+pub fn hard_sigmoid_grad<F: Float>(x: F) -> F {
+    let three = F::from_f64(3.0);
+    if x > -three && x < three {
+        F::from_f64(1.0 / 6.0)
+    } else {
+        F::zero()
+    }
+}

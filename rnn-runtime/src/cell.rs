@@ -1,0 +1,175 @@
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, Axis};
+use rand::RngCore;
+
+use crate::{Error, Float, Init, ParamSet, Result, States};
+
+/// The static description of a cell, generated from its spec.
+#[derive(Debug, PartialEq)]
+pub struct CellSpec {
+    /// The cell's name (`Lstm`).
+    pub name: &'static str,
+    /// Dimension names (`I`, `H`, ...), in order of first appearance.
+    pub dims: &'static [&'static str],
+    /// The input's name (`x`) and shape (`[I]`).
+    pub input: (&'static str, &'static str),
+    /// The states, in declaration order.
+    pub states: &'static [StateSpec],
+    /// The parameters, in declaration order.
+    pub params: &'static [ParamSpec],
+    /// What the cell emits each step (`h[t]`).
+    pub output: &'static str,
+    /// The equations, as written in the spec.
+    pub equations: &'static str,
+}
+
+/// A state declaration.
+#[derive(Debug, PartialEq)]
+pub struct StateSpec {
+    /// Name (`h`).
+    pub name: &'static str,
+    /// Shape as written (`[H]`).
+    pub shape: &'static str,
+    /// The largest delay `k` read as `h[t-k]` (at least 1): the state keeps `delay - 1` steps of
+    /// history besides its current value.
+    pub delay: usize,
+}
+
+/// A parameter declaration.
+#[derive(Debug, PartialEq)]
+pub struct ParamSpec {
+    /// Name (`W_xi`).
+    pub name: &'static str,
+    /// Shape as written (`[I, H]`).
+    pub shape: &'static str,
+    /// Initializer.
+    pub init: Init,
+}
+
+/// What the backward pass needs from the forward pass: the inputs and the values the compiler
+/// decided to keep (activated gates, states, products). Opaque to users.
+#[derive(Debug, Clone)]
+pub struct Trace<F> {
+    #[doc(hidden)]
+    pub cell: &'static str,
+    #[doc(hidden)]
+    pub n_time: usize,
+    #[doc(hidden)]
+    pub n_batch: usize,
+    #[doc(hidden)]
+    pub lengths: Vec<usize>,
+    #[doc(hidden)]
+    pub buffers: Vec<Vec<F>>,
+}
+
+/// The result of a forward pass over a sequence.
+#[derive(Debug, Clone)]
+pub struct Forward<F> {
+    /// The output at every step, `[T, B, O]`; zero after an example's length.
+    pub outputs: Array3<F>,
+    /// The states after each example's last step (and their history), ready to start the next
+    /// chunk of a truncated-BPTT sequence.
+    pub final_states: States<F>,
+    /// What the backward pass needs.
+    pub trace: Trace<F>,
+}
+
+/// Gradients of a scalar loss, from [`Cell::backward`].
+#[derive(Debug, Clone)]
+pub struct Gradients<F> {
+    /// Gradient of every parameter, by the same names and shapes.
+    pub params: ParamSet<F>,
+    /// Gradient of the input sequence, `[T, B, I]`.
+    pub inputs: Array3<F>,
+    /// Gradient of the initial states and their history.
+    pub initial_states: States<F>,
+}
+
+/// A recurrent cell: implemented by every type that `rnn_cell!` generates.
+///
+/// Shapes: `T` steps, `B` examples, input size `I`, output size `O`; sequences are time-major.
+pub trait Cell<F: Float>: Sized + Clone {
+    /// The cell's named dimensions (a struct with one `usize` field per dimension name).
+    type Dims: Copy + std::fmt::Debug + PartialEq;
+
+    /// The static description of the cell.
+    fn spec() -> &'static CellSpec;
+
+    /// A cell with every parameter drawn by its spec's initializer from `rng`.
+    fn new(dims: Self::Dims, rng: &mut dyn RngCore) -> Self;
+
+    /// A cell with every parameter zero.
+    fn zeros(dims: Self::Dims) -> Self;
+
+    /// The dimensions the cell was built with.
+    fn dims(&self) -> Self::Dims;
+
+    /// Input size `I`.
+    fn input_size(&self) -> usize;
+
+    /// The size of each state, in declaration order.
+    fn state_sizes(&self) -> Vec<usize>;
+
+    /// Output size `O`.
+    fn output_size(&self) -> usize;
+
+    /// The parameters.
+    fn params(&self) -> &ParamSet<F>;
+
+    /// The parameters, mutably.
+    fn params_mut(&mut self) -> &mut ParamSet<F>;
+
+    /// Runs the cell over `x: [T, B, I]`, from `init` (zeros when `None`), each example `b`
+    /// running for `lengths[b] <= T` steps (all `T` when `None`): after its length an example's
+    /// states stay frozen and its outputs are zero.
+    fn forward(
+        &self,
+        x: ArrayView3<'_, F>,
+        init: Option<&States<F>>,
+        lengths: Option<&[usize]>,
+    ) -> Result<Forward<F>>;
+
+    /// Back-propagates through time from `d_outputs: [T, B, O]` (the loss's gradient with
+    /// respect to `forward.outputs`) and `d_final` (with respect to `forward.final_states`;
+    /// zeros when `None`).
+    fn backward(
+        &self,
+        forward: &Forward<F>,
+        d_outputs: ArrayView3<'_, F>,
+        d_final: Option<&States<F>>,
+    ) -> Result<Gradients<F>>;
+
+    /// The parameter called `name`, in `[in, out]` layout.
+    fn param(&self, name: &str) -> Result<ArrayViewD<'_, F>> {
+        self.params().get(name)
+    }
+
+    /// Overwrites the parameter called `name` (same shape required).
+    fn set_param(&mut self, name: &str, value: ArrayViewD<'_, F>) -> Result<()> {
+        self.params_mut().set(name, value)
+    }
+
+    /// Zero states (and history) for `batch` examples.
+    fn zero_states(&self, batch: usize) -> States<F> {
+        States::zeros(Self::spec(), &self.state_sizes(), batch)
+    }
+
+    /// One step for inference or generation: from `x: [B, I]` and the current `states`, returns
+    /// the output `[B, O]` and the next states.
+    fn step(&self, x: ArrayView2<'_, F>, states: &States<F>) -> Result<(Array2<F>, States<F>)> {
+        let x3 = x.insert_axis(Axis(0));
+        let fwd = self.forward(x3, Some(states), None)?;
+        let out = fwd.outputs.index_axis_move(Axis(0), 0);
+        Ok((out, fwd.final_states))
+    }
+}
+
+impl CellSpec {
+    /// The state declaration called `name`.
+    pub fn state(&self, name: &str) -> Result<&StateSpec> {
+        self.states.iter().find(|s| s.name == name).ok_or_else(|| Error::UnknownName {
+            kind: "state",
+            name: name.to_string(),
+            known: self.states.iter().map(|s| s.name).collect(),
+        })
+    }
+}

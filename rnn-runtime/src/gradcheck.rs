@@ -1,0 +1,236 @@
+//! Gradient checking: the derived backward pass against central finite differences, in `f64`.
+//!
+//! The loss is `L = sum(dY * Y) + sum(dS * S_final)` with random weights `dY`, `dS`, so every
+//! output and every final state (and history entry) contributes. Each entry of every parameter,
+//! of the input sequence and of the initial states (and history) is perturbed by `+-step`; an
+//! entry passes when `|analytic - numeric| <= abs_tol + rel_tol * |numeric|`.
+
+use ndarray::{Array2, Array3};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::{Cell, Result, States};
+
+/// Settings of [`gradcheck`]; the defaults are those of DESIGN.md §6.
+#[derive(Debug, Clone)]
+pub struct GradcheckConfig {
+    /// Seed of the random inputs, states and loss weights.
+    pub seed: u64,
+    /// Sequence length `T`.
+    pub n_time: usize,
+    /// Batch size `B`; examples get lengths `T, T-2, 1, 0, T, ...` when `variable_lengths`.
+    pub n_batch: usize,
+    /// Give the examples different lengths (including 0).
+    pub variable_lengths: bool,
+    /// Finite-difference step.
+    pub step: f64,
+    /// Absolute tolerance.
+    pub abs_tol: f64,
+    /// Relative tolerance.
+    pub rel_tol: f64,
+}
+
+impl Default for GradcheckConfig {
+    fn default() -> Self {
+        GradcheckConfig {
+            seed: 0x5eed,
+            n_time: 5,
+            n_batch: 4,
+            variable_lengths: true,
+            step: 1e-6,
+            abs_tol: 1e-7,
+            rel_tol: 1e-6,
+        }
+    }
+}
+
+/// The outcome of a gradient check.
+#[derive(Debug, Clone)]
+pub struct GradcheckReport {
+    /// Number of entries compared.
+    pub checked: usize,
+    /// Largest `|analytic - numeric|`.
+    pub max_abs_error: f64,
+    /// Largest `|analytic - numeric| / max(|numeric|, 1e-3)`.
+    pub max_rel_error: f64,
+    /// The worst entry relative to its tolerance: (what, analytic, numeric, error / tolerance).
+    pub worst: Option<(String, f64, f64, f64)>,
+    /// Entries outside the tolerance (at most 20 are listed).
+    pub failures: Vec<String>,
+    /// Number of entries outside the tolerance.
+    pub n_failures: usize,
+}
+
+impl GradcheckReport {
+    /// Whether every entry was within tolerance.
+    pub fn passed(&self) -> bool {
+        self.n_failures == 0 && self.checked > 0
+    }
+
+    /// Panics with the report unless every entry passed (for tests).
+    #[track_caller]
+    pub fn assert_ok(&self) {
+        assert!(self.passed(), "gradient check failed:\n{self}");
+    }
+}
+
+impl std::fmt::Display for GradcheckReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} entries checked, {} outside tolerance; max abs error {:.3e}, max rel error {:.3e}",
+            self.checked, self.n_failures, self.max_abs_error, self.max_rel_error
+        )?;
+        if let Some((what, a, n, ratio)) = &self.worst {
+            writeln!(f, "worst: {what}: analytic {a:.12e}, numeric {n:.12e} ({ratio:.3} x tolerance)")?;
+        }
+        for line in &self.failures {
+            writeln!(f, "  {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks `cell`'s backward pass against finite differences. See the [module](self) docs.
+pub fn gradcheck<C: Cell<f64>>(cell: &C, config: &GradcheckConfig) -> Result<GradcheckReport> {
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let (t, b) = (config.n_time, config.n_batch);
+    let mut normal = |shape: (usize, usize, usize)| {
+        Array3::from_shape_fn(shape, |_| rng.gen_range(-1.0..1.0))
+    };
+    let x = normal((t, b, cell.input_size()));
+    let d_out = normal((t, b, cell.output_size()));
+    let mut init = cell.zero_states(b);
+    let mut d_final = cell.zero_states(b);
+    let mut rng2 = StdRng::seed_from_u64(config.seed ^ 0xabcdef);
+    for a in init.arrays_mut().chain(d_final.arrays_mut()) {
+        a.mapv_inplace(|_| rng2.gen_range(-1.0..1.0));
+    }
+    let lengths: Vec<usize> = (0..b)
+        .map(|i| if config.variable_lengths { [t, t.saturating_sub(2), 1.min(t), 0][i % 4] } else { t })
+        .collect();
+
+    let loss = |cell: &C, x: &Array3<f64>, init: &States<f64>| -> Result<f64> {
+        let fwd = cell.forward(x.view(), Some(init), Some(&lengths))?;
+        let mut l = (&fwd.outputs * &d_out).sum();
+        for (s, d) in fwd.final_states.arrays().zip(d_final.arrays()) {
+            l += (s * d).sum();
+        }
+        Ok(l)
+    };
+
+    let fwd = cell.forward(x.view(), Some(&init), Some(&lengths))?;
+    let grads = cell.backward(&fwd, d_out.view(), Some(&d_final))?;
+
+    let mut report = GradcheckReport {
+        checked: 0,
+        max_abs_error: 0.0,
+        max_rel_error: 0.0,
+        worst: None,
+        failures: vec![],
+        n_failures: 0,
+    };
+    let h = config.step;
+    let mut compare = |what: String, analytic: f64, plus: f64, minus: f64| {
+        let numeric = (plus - minus) / (2.0 * h);
+        let err = (analytic - numeric).abs();
+        let tol = config.abs_tol + config.rel_tol * numeric.abs();
+        report.checked += 1;
+        report.max_abs_error = report.max_abs_error.max(err);
+        report.max_rel_error = report.max_rel_error.max(err / numeric.abs().max(1e-3));
+        let ratio = err / tol;
+        if report.worst.as_ref().is_none_or(|w| ratio > w.3) || !ratio.is_finite() {
+            report.worst = Some((what.clone(), analytic, numeric, ratio));
+        }
+        if !(err <= tol) {
+            report.n_failures += 1;
+            if report.failures.len() < 20 {
+                report.failures.push(format!("{what}: analytic {analytic:.10e}, numeric {numeric:.10e}"));
+            }
+        }
+    };
+
+    // Parameters.
+    let mut probe = cell.clone();
+    for (p, name) in cell.params().names().enumerate() {
+        let n = cell.params().value(p).len();
+        for k in 0..n {
+            let orig = probe.params().slice(p)[k];
+            probe.params_mut().slice_mut(p)[k] = orig + h;
+            let plus = loss(&probe, &x, &init)?;
+            probe.params_mut().slice_mut(p)[k] = orig - h;
+            let minus = loss(&probe, &x, &init)?;
+            probe.params_mut().slice_mut(p)[k] = orig;
+            let idx = multi_index(cell.params().value(p).shape(), k);
+            compare(format!("d{name}{idx:?}"), grads.params.slice(p)[k], plus, minus);
+        }
+    }
+    // Inputs.
+    let mut xp = x.clone();
+    for (idx, &analytic) in grads.inputs.indexed_iter() {
+        let orig = xp[idx];
+        xp[idx] = orig + h;
+        let plus = loss(cell, &xp, &init)?;
+        xp[idx] = orig - h;
+        let minus = loss(cell, &xp, &init)?;
+        xp[idx] = orig;
+        compare(format!("dx{idx:?}"), analytic, plus, minus);
+    }
+    // Initial states and history.
+    let names: Vec<String> = C::spec()
+        .states
+        .iter()
+        .map(|s| s.name.to_string())
+        .chain(C::spec().states.iter().flat_map(|s| {
+            (1..s.delay).map(move |j| format!("{}_history[{}]", s.name, j - 1))
+        }))
+        .collect();
+    let analytic: Vec<Array2<f64>> = grads.initial_states.arrays().cloned().collect();
+    let mut init_p = init.clone();
+    for (a_idx, a) in analytic.iter().enumerate() {
+        for (idx, &g) in a.indexed_iter() {
+            let orig = entry_mut(&mut init_p, a_idx)[idx];
+            entry_mut(&mut init_p, a_idx)[idx] = orig + h;
+            let plus = loss(cell, &x, &init_p)?;
+            entry_mut(&mut init_p, a_idx)[idx] = orig - h;
+            let minus = loss(cell, &x, &init_p)?;
+            entry_mut(&mut init_p, a_idx)[idx] = orig;
+            compare(format!("d{}_0{idx:?}", names[a_idx]), g, plus, minus);
+        }
+    }
+    Ok(report)
+}
+
+fn entry_mut(states: &mut States<f64>, k: usize) -> &mut Array2<f64> {
+    states.arrays_mut().nth(k).expect("gradients and states have the same layout")
+}
+
+fn multi_index(shape: &[usize], mut k: usize) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for (i, &n) in shape.iter().enumerate().rev() {
+        idx[i] = k % n.max(1);
+        k /= n.max(1);
+    }
+    idx
+}
+
+/// The one-line gradient check for tests: builds a seeded `C<f64>` of `dims`, runs
+/// [`gradcheck`] with the default settings and panics with the report on failure.
+///
+/// ```ignore
+/// #[test]
+/// fn my_cell_gradients() {
+///     rnn::assert_gradcheck::<MyCell<f64>>(MyCellDims { I: 3, H: 4 });
+/// }
+/// ```
+#[track_caller]
+pub fn assert_gradcheck<C: Cell<f64>>(dims: C::Dims) -> GradcheckReport {
+    let mut rng = StdRng::seed_from_u64(42);
+    let cell = C::new(dims, &mut rng);
+    let report = match gradcheck(&cell, &GradcheckConfig::default()) {
+        Ok(r) => r,
+        Err(e) => panic!("gradient check could not run: {e}"),
+    };
+    report.assert_ok();
+    report
+}
