@@ -1,1 +1,45 @@
-//! facade placeholder
+//! Recurrent cells written as gate equations.
+//!
+//! Write a cell the way a textbook writes it, inside [`rnn_cell!`]; at compile time the macro
+//! checks every shape, derives the backward pass symbolically and emits a fused forward pass and
+//! an exact backward pass over `ndarray`. Every generated type implements [`Cell`].
+//!
+//! ```
+//! use rnn::{rnn_cell, Cell};
+//!
+//! rnn_cell! {
+//!     /// A simple recurrent network.
+//!     pub cell Elman {
+//!         input x: [I];
+//!         state h: [H];
+//!         param W_xh: [I, H];
+//!         param W_hh: [H, H];
+//!         param b_h: [H];
+//!
+//!         h[t] = tanh(x[t] @ W_xh + h[t-1] @ W_hh + b_h);
+//!     }
+//! }
+//!
+//! let mut rng = rnn::seeded_rng(0);
+//! let cell = Elman::<f64>::new(ElmanDims { I: 3, H: 4 }, &mut rng);
+//! let x = rnn::ndarray::Array3::<f64>::zeros((5, 2, 3)); // [T, B, I]
+//! let fwd = cell.forward(x.view(), None, None).unwrap();
+//! assert_eq!(fwd.outputs.shape(), &[5, 2, 4]);
+//! rnn::assert_gradcheck::<Elman<f64>>(ElmanDims { I: 3, H: 4 });
+//! ```
+#![warn(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+extern crate self as rnn;
+
+pub use rnn_macros::rnn_cell;
+pub use rnn_runtime::gradcheck::assert_gradcheck;
+pub use rnn_runtime::*;
+
+pub mod cells;
+
+/// A seeded random number generator for reproducible initialization.
+pub fn seeded_rng(seed: u64) -> rand::rngs::StdRng {
+    use rand::SeedableRng;
+    rand::rngs::StdRng::seed_from_u64(seed)
+}

@@ -1,1 +1,137 @@
-pub fn expand(t: proc_macro2::TokenStream) -> proc_macro2::TokenStream { t }
+//! The compiler of the `rnn_cell!` language.
+//!
+//! ```text
+//! text/tokens --parse--> CellAst --lower (names, order, shapes)--> CellIr
+//!   --differentiate--> partials --simplify--> partials --plan--> Plan --emit--> Rust tokens
+//! ```
+//!
+//! This crate has no `proc_macro` dependency: it takes and returns `proc_macro2` tokens, so the
+//! whole pipeline is tested like any library. `rnn-macros` is a shim over [`expand`].
+#![warn(missing_docs)]
+
+pub mod ast;
+pub mod check;
+pub mod diagnostic;
+pub mod diff;
+pub mod emit;
+pub mod ir;
+pub mod lower;
+pub mod parse;
+pub mod plan;
+pub mod shape;
+pub mod simplify;
+pub mod source;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+
+pub use diagnostic::Diagnostic;
+pub use source::Source;
+
+/// A compiled cell: the checked IR, its derivatives and plan, and the emitted tokens.
+pub struct Compiled {
+    /// The checked cell.
+    pub cell: ir::CellIr,
+    /// The simplified partial derivatives of every node.
+    pub partials: Vec<Vec<diff::Partial>>,
+    /// The fusion plan.
+    pub plan: plan::Plan,
+    /// The generated Rust.
+    pub tokens: TokenStream,
+}
+
+/// Why a spec did not compile: every error found, and what is known of the cell so that a
+/// skeleton type can still be emitted.
+pub struct Failure {
+    /// The errors, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The parsed spec, when parsing succeeded.
+    pub ast: Option<ast::CellAst>,
+}
+
+/// The whole compiler: one spec in, Rust tokens out.
+pub fn compile(source: &Source) -> Result<Compiled, Failure> {
+    let ast = parse::parse(&source.text).map_err(|diagnostics| Failure {
+        diagnostics,
+        ast: None,
+    })?;
+    let cell = lower::lower(&ast).map_err(|diagnostics| Failure {
+        diagnostics,
+        ast: Some(ast.clone()),
+    })?;
+    let partials = simplify::simplify(&cell.graph, diff::differentiate(&cell.graph));
+    let plan = plan::plan(&cell, &partials);
+    let tokens = emit::emit(&cell, &plan, &partials, source.spans(ast.name.pos).0);
+    Ok(Compiled {
+        cell,
+        partials,
+        plan,
+        tokens,
+    })
+}
+
+/// Compiles a spec given as text (for tests and tools).
+pub fn compile_text(text: &str) -> Result<Compiled, Vec<Diagnostic>> {
+    compile(&Source::from_text(text)).map_err(|f| f.diagnostics)
+}
+
+/// The macro's expansion: the generated cell, or every error plus a skeleton type so that the
+/// user's code using the cell reports nothing further.
+pub fn expand(input: TokenStream) -> TokenStream {
+    let source = match Source::from_macro_input(input) {
+        Ok(source) => source,
+        Err(e) => return e.to_compile_error(),
+    };
+    let track = source.file().map(|path| {
+        let path = path.display().to_string();
+        quote!(
+            const _: &[u8] = include_bytes!(#path);
+        )
+    });
+    match compile(&source) {
+        Ok(compiled) => {
+            let tokens = compiled.tokens;
+            quote!(#track #tokens)
+        }
+        Err(failure) => {
+            let errors = failure
+                .diagnostics
+                .iter()
+                .map(|d| source.to_error(d).to_compile_error());
+            let skeleton = failure.ast.as_ref().map(|ast| skeleton(ast, &source));
+            quote!(#track #(#errors)* #skeleton)
+        }
+    }
+}
+
+/// The cell's type and dimensions with no behaviour, emitted beside the errors of a spec that
+/// does not compile so the user's uses of the cell do not add errors of their own.
+fn skeleton(ast: &ast::CellAst, source: &Source) -> TokenStream {
+    if ast.name.text.is_empty() {
+        return TokenStream::new();
+    }
+    let vis = emit::visibility(ast.vis);
+    let span: Span = source.spans(ast.name.pos).0;
+    let name = proc_macro2::Ident::new(&ast.name.text, span);
+    let dims_name = format_ident!("{}Dims", ast.name.text, span = span);
+    let mut dims: Vec<String> = vec![];
+    for d in &ast.decls {
+        for dim in &d.shape.dims {
+            for (_, sym) in &dim.terms {
+                if let Some(s) = sym {
+                    if !dims.contains(s) {
+                        dims.push(s.clone());
+                    }
+                }
+            }
+        }
+    }
+    let fields = dims
+        .iter()
+        .map(|d| proc_macro2::Ident::new(d, Span::call_site()));
+    quote! {
+        #vis struct #name<F = f32>(::core::marker::PhantomData<F>);
+        #[allow(non_snake_case)]
+        #vis struct #dims_name { #(pub #fields: usize,)* }
+    }
+}

@@ -23,7 +23,11 @@ pub fn lit<F: Float>(v: f64) -> F {
 }
 
 /// Checks `x: [T, B, I]` and returns `(T, B)`.
-pub fn check_input<F: Float>(x: &ArrayView3<'_, F>, name: &str, size: usize) -> Result<(usize, usize)> {
+pub fn check_input<F: Float>(
+    x: &ArrayView3<'_, F>,
+    name: &str,
+    size: usize,
+) -> Result<(usize, usize)> {
     let shape = x.shape();
     if shape[2] != size {
         return Err(Error::shape(
@@ -36,7 +40,11 @@ pub fn check_input<F: Float>(x: &ArrayView3<'_, F>, name: &str, size: usize) -> 
 }
 
 /// Checks the per-example lengths (each at most `T`, one per example); `None` means all `T`.
-pub fn check_lengths(lengths: Option<&[usize]>, n_time: usize, n_batch: usize) -> Result<Vec<usize>> {
+pub fn check_lengths(
+    lengths: Option<&[usize]>,
+    n_time: usize,
+    n_batch: usize,
+) -> Result<Vec<usize>> {
     match lengths {
         None => Ok(vec![n_time; n_batch]),
         Some(l) if l.len() != n_batch => Err(Error::Invalid(format!(
@@ -67,13 +75,28 @@ pub fn check_seq_grad<F: Float>(
     size: usize,
 ) -> Result<Vec<F>> {
     if d.shape() != [n_time, n_batch, size] {
-        return Err(Error::shape(what, format!("[{n_time}, {n_batch}, {size}]"), d.shape()));
+        return Err(Error::shape(
+            what,
+            format!("[{n_time}, {n_batch}, {size}]"),
+            d.shape(),
+        ));
     }
     Ok(flatten(d))
 }
 
 /// Checks that a trace was made by this cell's forward pass.
-pub fn check_trace<F: Float>(trace: &Trace<F>, cell: &str, n_buffers: usize) -> Result<()> {
+pub fn check_trace<F: Float>(
+    trace: &Trace<F>,
+    cell: &str,
+    dims: &[usize],
+    n_buffers: usize,
+) -> Result<()> {
+    if trace.cell == cell && trace.buffers.len() == n_buffers && trace.dims != dims {
+        return Err(Error::Invalid(format!(
+            "backward: the trace comes from a `{cell}` with dimensions {:?}, this one has {dims:?}",
+            trace.dims
+        )));
+    }
     if trace.cell != cell || trace.buffers.len() != n_buffers {
         return Err(Error::Invalid(format!(
             "backward: expected the trace of a `{cell}` forward pass, found one of `{}`",
@@ -94,7 +117,11 @@ fn check_states_shape<F: Float>(
         return Err(Error::Invalid(format!(
             "{what}: expected {} states ({}), found {}",
             spec.states.len(),
-            spec.states.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+            spec.states
+                .iter()
+                .map(|s| s.name)
+                .collect::<Vec<_>>()
+                .join(", "),
             states.values.len()
         )));
     }
@@ -176,7 +203,13 @@ pub fn state_buffer<F: Float>(
     buf
 }
 
-fn write_rows<F: Float>(buf: &mut [F], r: usize, n_batch: usize, size: usize, v: &ArrayView2<'_, F>) {
+fn write_rows<F: Float>(
+    buf: &mut [F],
+    r: usize,
+    n_batch: usize,
+    size: usize,
+    v: &ArrayView2<'_, F>,
+) {
     let block = &mut buf[r * n_batch * size..(r + 1) * n_batch * size];
     block.iter_mut().zip(v.iter()).for_each(|(d, &s)| *d = s);
 }
@@ -212,7 +245,11 @@ pub fn final_states<F: Float>(
     };
     let values = (0..bufs.len()).map(|s| gather(bufs[s], s, 0)).collect();
     let history = (0..bufs.len())
-        .map(|s| (1..spec.states[s].delay).map(|back| gather(bufs[s], s, back)).collect())
+        .map(|s| {
+            (1..spec.states[s].delay)
+                .map(|back| gather(bufs[s], s, back))
+                .collect()
+        })
         .collect();
     States::from_parts(spec, values, history)
 }
@@ -259,7 +296,9 @@ pub fn initial_grads<F: Float>(
     let history = (0..d_bufs.len())
         .map(|s| {
             let delay = spec.states[s].delay;
-            (0..delay - 1).map(|j| rows(d_bufs[s], delay - 2 - j, sizes[s])).collect()
+            (0..delay - 1)
+                .map(|j| rows(d_bufs[s], delay - 2 - j, sizes[s]))
+                .collect()
         })
         .collect();
     States::from_parts(spec, values, history)
@@ -274,7 +313,8 @@ pub fn pack<F: Float>(params: &ParamSet<F>, indices: &[usize], inner: usize) -> 
         let w = params.slice(i);
         let n = w.len() / inner.max(1);
         for r in 0..inner {
-            packed[r * width + offset..r * width + offset + n].copy_from_slice(&w[r * n..(r + 1) * n]);
+            packed[r * width + offset..r * width + offset + n]
+                .copy_from_slice(&w[r * n..(r + 1) * n]);
         }
         offset += n;
     }
@@ -301,7 +341,11 @@ pub fn unpack_add<F: Float>(
 
 /// Adds `v` into vector parameter `i`.
 pub fn add_vector<F: Float>(grads: &mut ParamSet<F>, i: usize, v: &[F]) {
-    grads.slice_mut(i).iter_mut().zip(v).for_each(|(g, &x)| *g += x);
+    grads
+        .slice_mut(i)
+        .iter_mut()
+        .zip(v)
+        .for_each(|(g, &x)| *g += x);
 }
 
 fn view<F>(a: &[F], rows: usize, cols: usize) -> ArrayView2<'_, F> {
@@ -317,7 +361,13 @@ pub fn gemm<F: Float>(a: &[F], m: usize, k: usize, w: &[F], n: usize, c: &mut [F
     if m == 0 || n == 0 {
         return;
     }
-    general_mat_mul(F::one(), &view(a, m, k), &view(w, k, n), beta, &mut view_mut(c, m, n));
+    general_mat_mul(
+        F::one(),
+        &view(a, m, k),
+        &view(w, k, n),
+        beta,
+        &mut view_mut(c, m, n),
+    );
 }
 
 /// `c += a @ w^T` with `a: [m, n]`, `w: [k, n]`, `c: [m, k]`: the adjoint of a product's left
@@ -326,7 +376,13 @@ pub fn gemm_nt<F: Float>(a: &[F], m: usize, n: usize, w: &[F], k: usize, c: &mut
     if m == 0 || k == 0 {
         return;
     }
-    general_mat_mul(F::one(), &view(a, m, n), &view(w, k, n).t(), F::one(), &mut view_mut(c, m, k));
+    general_mat_mul(
+        F::one(),
+        &view(a, m, n),
+        &view(w, k, n).t(),
+        F::one(),
+        &mut view_mut(c, m, k),
+    );
 }
 
 /// `c += a^T @ d` with `a: [m, k]`, `d: [m, n]`, `c: [k, n]`: a weight gradient summed over
@@ -335,7 +391,13 @@ pub fn gemm_tn<F: Float>(a: &[F], m: usize, k: usize, d: &[F], n: usize, c: &mut
     if k == 0 || n == 0 {
         return;
     }
-    general_mat_mul(F::one(), &view(a, m, k).t(), &view(d, m, n), F::one(), &mut view_mut(c, k, n));
+    general_mat_mul(
+        F::one(),
+        &view(a, m, k).t(),
+        &view(d, m, n),
+        F::one(),
+        &mut view_mut(c, k, n),
+    );
 }
 
 /// The rows of a `[T, B, n]` buffer as an array.
@@ -345,20 +407,32 @@ pub fn to_array3<F: Float>(buf: Vec<F>, n_time: usize, n_batch: usize, n: usize)
 
 /// Typed view of matrix parameter `i`.
 pub fn matrix<F: Float>(params: &ParamSet<F>, i: usize) -> ArrayView2<'_, F> {
-    params.value(i).into_dimensionality::<Ix2>().expect("matrix parameter has rank 2")
+    params
+        .value(i)
+        .into_dimensionality::<Ix2>()
+        .expect("matrix parameter has rank 2")
 }
 
 /// Typed mutable view of matrix parameter `i`.
 pub fn matrix_mut<F: Float>(params: &mut ParamSet<F>, i: usize) -> ArrayViewMut2<'_, F> {
-    params.value_mut(i).into_dimensionality::<Ix2>().expect("matrix parameter has rank 2")
+    params
+        .value_mut(i)
+        .into_dimensionality::<Ix2>()
+        .expect("matrix parameter has rank 2")
 }
 
 /// Typed view of vector parameter `i`.
 pub fn vector<F: Float>(params: &ParamSet<F>, i: usize) -> ArrayView1<'_, F> {
-    params.value(i).into_dimensionality::<Ix1>().expect("vector parameter has rank 1")
+    params
+        .value(i)
+        .into_dimensionality::<Ix1>()
+        .expect("vector parameter has rank 1")
 }
 
 /// Typed mutable view of vector parameter `i`.
 pub fn vector_mut<F: Float>(params: &mut ParamSet<F>, i: usize) -> ArrayViewMut1<'_, F> {
-    params.value_mut(i).into_dimensionality::<Ix1>().expect("vector parameter has rank 1")
+    params
+        .value_mut(i)
+        .into_dimensionality::<Ix1>()
+        .expect("vector parameter has rank 1")
 }

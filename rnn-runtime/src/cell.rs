@@ -58,6 +58,8 @@ pub struct Trace<F> {
     #[doc(hidden)]
     pub lengths: Vec<usize>,
     #[doc(hidden)]
+    pub dims: Vec<usize>,
+    #[doc(hidden)]
     pub buffers: Vec<Vec<F>>,
 }
 
@@ -166,10 +168,13 @@ pub trait Cell<F: Float>: Sized + Clone {
 impl CellSpec {
     /// The state declaration called `name`.
     pub fn state(&self, name: &str) -> Result<&StateSpec> {
-        self.states.iter().find(|s| s.name == name).ok_or_else(|| Error::UnknownName {
-            kind: "state",
-            name: name.to_string(),
-            known: self.states.iter().map(|s| s.name).collect(),
-        })
+        self.states
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Error::UnknownName {
+                kind: "state",
+                name: name.to_string(),
+                known: self.states.iter().map(|s| s.name).collect(),
+            })
     }
 }

@@ -31,18 +31,30 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A shape error for `what`, expected `expected`, found `found`.
     pub fn shape(what: impl Into<String>, expected: impl Into<String>, found: &[usize]) -> Self {
-        Error::Shape { what: what.into(), expected: expected.into(), found: format!("{found:?}") }
+        Error::Shape {
+            what: what.into(),
+            expected: expected.into(),
+            found: format!("{found:?}"),
+        }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Shape { what, expected, found } => {
+            Error::Shape {
+                what,
+                expected,
+                found,
+            } => {
                 write!(f, "{what}: expected shape {expected}, found {found}")
             }
             Error::UnknownName { kind, name, known } => {
-                write!(f, "unknown {kind} `{name}`; expected one of: {}", known.join(", "))
+                write!(
+                    f,
+                    "unknown {kind} `{name}`; expected one of: {}",
+                    known.join(", ")
+                )
             }
             Error::Invalid(message) => f.write_str(message),
         }

@@ -82,7 +82,10 @@ impl std::fmt::Display for GradcheckReport {
             self.checked, self.n_failures, self.max_abs_error, self.max_rel_error
         )?;
         if let Some((what, a, n, ratio)) = &self.worst {
-            writeln!(f, "worst: {what}: analytic {a:.12e}, numeric {n:.12e} ({ratio:.3} x tolerance)")?;
+            writeln!(
+                f,
+                "worst: {what}: analytic {a:.12e}, numeric {n:.12e} ({ratio:.3} x tolerance)"
+            )?;
         }
         for line in &self.failures {
             writeln!(f, "  {line}")?;
@@ -95,9 +98,8 @@ impl std::fmt::Display for GradcheckReport {
 pub fn gradcheck<C: Cell<f64>>(cell: &C, config: &GradcheckConfig) -> Result<GradcheckReport> {
     let mut rng = StdRng::seed_from_u64(config.seed);
     let (t, b) = (config.n_time, config.n_batch);
-    let mut normal = |shape: (usize, usize, usize)| {
-        Array3::from_shape_fn(shape, |_| rng.gen_range(-1.0..1.0))
-    };
+    let mut normal =
+        |shape: (usize, usize, usize)| Array3::from_shape_fn(shape, |_| rng.gen_range(-1.0..1.0));
     let x = normal((t, b, cell.input_size()));
     let d_out = normal((t, b, cell.output_size()));
     let mut init = cell.zero_states(b);
@@ -107,7 +109,13 @@ pub fn gradcheck<C: Cell<f64>>(cell: &C, config: &GradcheckConfig) -> Result<Gra
         a.mapv_inplace(|_| rng2.gen_range(-1.0..1.0));
     }
     let lengths: Vec<usize> = (0..b)
-        .map(|i| if config.variable_lengths { [t, t.saturating_sub(2), 1.min(t), 0][i % 4] } else { t })
+        .map(|i| {
+            if config.variable_lengths {
+                [t, t.saturating_sub(2), 1.min(t), 0][i % 4]
+            } else {
+                t
+            }
+        })
         .collect();
 
     let loss = |cell: &C, x: &Array3<f64>, init: &States<f64>| -> Result<f64> {
@@ -145,7 +153,9 @@ pub fn gradcheck<C: Cell<f64>>(cell: &C, config: &GradcheckConfig) -> Result<Gra
         if !(err <= tol) {
             report.n_failures += 1;
             if report.failures.len() < 20 {
-                report.failures.push(format!("{what}: analytic {analytic:.10e}, numeric {numeric:.10e}"));
+                report.failures.push(format!(
+                    "{what}: analytic {analytic:.10e}, numeric {numeric:.10e}"
+                ));
             }
         }
     };
@@ -162,7 +172,12 @@ pub fn gradcheck<C: Cell<f64>>(cell: &C, config: &GradcheckConfig) -> Result<Gra
             let minus = loss(&probe, &x, &init)?;
             probe.params_mut().slice_mut(p)[k] = orig;
             let idx = multi_index(cell.params().value(p).shape(), k);
-            compare(format!("d{name}{idx:?}"), grads.params.slice(p)[k], plus, minus);
+            compare(
+                format!("d{name}{idx:?}"),
+                grads.params.slice(p)[k],
+                plus,
+                minus,
+            );
         }
     }
     // Inputs.
@@ -181,9 +196,12 @@ pub fn gradcheck<C: Cell<f64>>(cell: &C, config: &GradcheckConfig) -> Result<Gra
         .states
         .iter()
         .map(|s| s.name.to_string())
-        .chain(C::spec().states.iter().flat_map(|s| {
-            (1..s.delay).map(move |j| format!("{}_history[{}]", s.name, j - 1))
-        }))
+        .chain(
+            C::spec()
+                .states
+                .iter()
+                .flat_map(|s| (1..s.delay).map(move |j| format!("{}_history[{}]", s.name, j - 1))),
+        )
         .collect();
     let analytic: Vec<Array2<f64>> = grads.initial_states.arrays().cloned().collect();
     let mut init_p = init.clone();
@@ -202,7 +220,10 @@ pub fn gradcheck<C: Cell<f64>>(cell: &C, config: &GradcheckConfig) -> Result<Gra
 }
 
 fn entry_mut(states: &mut States<f64>, k: usize) -> &mut Array2<f64> {
-    states.arrays_mut().nth(k).expect("gradients and states have the same layout")
+    states
+        .arrays_mut()
+        .nth(k)
+        .expect("gradients and states have the same layout")
 }
 
 fn multi_index(shape: &[usize], mut k: usize) -> Vec<usize> {

@@ -31,7 +31,9 @@ impl Init {
         let n = shape.iter().product::<usize>();
         let last = shape.last().copied().unwrap_or(1).max(1) as f64;
         let uniform = |a: f64, rng: &mut dyn RngCore| -> ArrayD<F> {
-            let data = (0..n).map(|_| F::from_f64(rng.gen_range(-1.0..=1.0) * a)).collect();
+            let data = (0..n)
+                .map(|_| F::from_f64(rng.gen_range(-1.0..=1.0) * a))
+                .collect();
             ArrayD::from_shape_vec(IxDyn(shape), data).expect("length matches shape")
         };
         match self {
@@ -65,7 +67,11 @@ fn normal(rng: &mut dyn RngCore) -> f64 {
 /// `[rows, cols]` with orthonormal columns (rows >= cols) or rows (rows < cols): modified
 /// Gram–Schmidt on a Gaussian matrix, with the sign convention of QR (`diag(R) > 0`).
 fn orthogonal<F: Float>(rows: usize, cols: usize, rng: &mut dyn RngCore) -> Array2<F> {
-    let (long, short) = if rows >= cols { (rows, cols) } else { (cols, rows) };
+    let (long, short) = if rows >= cols {
+        (rows, cols)
+    } else {
+        (cols, rows)
+    };
     // `basis[k]` is the k-th orthonormal vector of length `long`.
     let mut basis: Vec<Vec<f64>> = Vec::with_capacity(short);
     while basis.len() < short {
@@ -81,7 +87,11 @@ fn orthogonal<F: Float>(rows: usize, cols: usize, rng: &mut dyn RngCore) -> Arra
         }
     }
     Array2::from_shape_fn((rows, cols), |(r, c)| {
-        let value = if rows >= cols { basis[c][r] } else { basis[r][c] };
+        let value = if rows >= cols {
+            basis[c][r]
+        } else {
+            basis[r][c]
+        };
         F::from_f64(value)
     })
 }

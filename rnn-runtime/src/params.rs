@@ -20,18 +20,30 @@ impl<F: Float> ParamSet<F> {
         rng: Option<&mut dyn RngCore>,
     ) -> Self {
         let values = match rng {
-            Some(rng) => {
-                specs.iter().zip(shapes).map(|(spec, shape)| spec.init.sample(shape, rng)).collect()
-            }
-            None => shapes.iter().map(|shape| ArrayD::zeros(IxDyn(shape))).collect(),
+            Some(rng) => specs
+                .iter()
+                .zip(shapes)
+                .map(|(spec, shape)| spec.init.sample(shape, rng))
+                .collect(),
+            None => shapes
+                .iter()
+                .map(|shape| ArrayD::zeros(IxDyn(shape)))
+                .collect(),
         };
         ParamSet { specs, values }
     }
 
     /// Zeros with the names and shapes of `self` (the shape of a gradient).
     pub fn zeros_like(&self) -> Self {
-        let values = self.values.iter().map(|v| ArrayD::zeros(v.raw_dim())).collect();
-        ParamSet { specs: self.specs, values }
+        let values = self
+            .values
+            .iter()
+            .map(|v| ArrayD::zeros(v.raw_dim()))
+            .collect();
+        ParamSet {
+            specs: self.specs,
+            values,
+        }
     }
 
     /// The parameter names, in declaration order.
@@ -61,11 +73,14 @@ impl<F: Float> ParamSet<F> {
 
     /// Index of the parameter called `name`.
     pub fn index_of(&self, name: &str) -> Result<usize> {
-        self.specs.iter().position(|s| s.name == name).ok_or_else(|| Error::UnknownName {
-            kind: "parameter",
-            name: name.to_string(),
-            known: self.specs.iter().map(|s| s.name).collect(),
-        })
+        self.specs
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| Error::UnknownName {
+                kind: "parameter",
+                name: name.to_string(),
+                known: self.specs.iter().map(|s| s.name).collect(),
+            })
     }
 
     /// The parameter called `name`.
@@ -105,17 +120,24 @@ impl<F: Float> ParamSet<F> {
 
     /// The `i`-th parameter as a row-major slice.
     pub fn slice(&self, i: usize) -> &[F] {
-        self.values[i].as_slice().expect("parameters are stored in standard layout")
+        self.values[i]
+            .as_slice()
+            .expect("parameters are stored in standard layout")
     }
 
     /// The `i`-th parameter as a mutable row-major slice.
     pub fn slice_mut(&mut self, i: usize) -> &mut [F] {
-        self.values[i].as_slice_mut().expect("parameters are stored in standard layout")
+        self.values[i]
+            .as_slice_mut()
+            .expect("parameters are stored in standard layout")
     }
 
     /// Visits every (name, value).
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, ArrayViewD<'_, F>)> + '_ {
-        self.specs.iter().zip(&self.values).map(|(s, v)| (s.name, v.view()))
+        self.specs
+            .iter()
+            .zip(&self.values)
+            .map(|(s, v)| (s.name, v.view()))
     }
 
     /// Visits every (name, value, gradient), the value mutably: what an optimizer needs.
@@ -143,17 +165,28 @@ impl<F: Float> ParamSet<F> {
 
     /// Euclidean norm over all entries of all tensors.
     pub fn norm(&self) -> F {
-        self.values.iter().flat_map(|v| v.iter()).map(|&x| x * x).sum::<F>().sqrt()
+        self.values
+            .iter()
+            .flat_map(|v| v.iter())
+            .map(|&x| x * x)
+            .sum::<F>()
+            .sqrt()
     }
 
     /// Multiplies every entry by `alpha`.
     pub fn scale(&mut self, alpha: F) {
-        self.values.iter_mut().for_each(|v| v.mapv_inplace(|x| x * alpha));
+        self.values
+            .iter_mut()
+            .for_each(|v| v.mapv_inplace(|x| x * alpha));
     }
 
     fn check_same_layout(&self, other: &ParamSet<F>) -> Result<()> {
         for (i, spec) in self.specs.iter().enumerate() {
-            let theirs = other.values.get(i).map(|v| v.shape().to_vec()).unwrap_or_default();
+            let theirs = other
+                .values
+                .get(i)
+                .map(|v| v.shape().to_vec())
+                .unwrap_or_default();
             if other.specs.get(i).map(|s| s.name) != Some(spec.name)
                 || theirs != self.values[i].shape()
             {

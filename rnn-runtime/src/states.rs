@@ -26,7 +26,11 @@ impl<F: Float> States<F> {
             .zip(sizes)
             .map(|(s, &n)| (1..s.delay).map(|_| Array2::zeros((batch, n))).collect())
             .collect();
-        States { spec, values, history }
+        States {
+            spec,
+            values,
+            history,
+        }
     }
 
     /// Builds states from arrays; shapes are checked when a cell uses them.
@@ -35,7 +39,11 @@ impl<F: Float> States<F> {
         values: Vec<Array2<F>>,
         history: Vec<Vec<Array2<F>>>,
     ) -> Self {
-        States { spec, values, history }
+        States {
+            spec,
+            values,
+            history,
+        }
     }
 
     /// The cell these states belong to.
@@ -44,11 +52,15 @@ impl<F: Float> States<F> {
     }
 
     fn index_of(&self, name: &str) -> Result<usize> {
-        self.spec.states.iter().position(|s| s.name == name).ok_or_else(|| Error::UnknownName {
-            kind: "state",
-            name: name.to_string(),
-            known: self.spec.states.iter().map(|s| s.name).collect(),
-        })
+        self.spec
+            .states
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| Error::UnknownName {
+                kind: "state",
+                name: name.to_string(),
+                known: self.spec.states.iter().map(|s| s.name).collect(),
+            })
     }
 
     /// The state called `name`, `[B, size]`.
@@ -69,7 +81,9 @@ impl<F: Float> States<F> {
 
     /// Every array (values, then each state's history), for generic code such as gradient checks.
     pub fn arrays_mut(&mut self) -> impl Iterator<Item = &mut Array2<F>> {
-        self.values.iter_mut().chain(self.history.iter_mut().flatten())
+        self.values
+            .iter_mut()
+            .chain(self.history.iter_mut().flatten())
     }
 
     /// Every array, in the order of [`States::arrays_mut`].

@@ -8,7 +8,11 @@ use crate::{Error, Float, ParamSet, Result};
 /// Mean squared error over every entry: `L = mean((y - target)^2)`, and `dL/dy`.
 pub fn mse<F: Float>(y: ArrayView3<'_, F>, target: ArrayView3<'_, F>) -> Result<(F, Array3<F>)> {
     if y.shape() != target.shape() {
-        return Err(Error::shape("mse target", format!("{:?} (the prediction's shape)", y.shape()), target.shape()));
+        return Err(Error::shape(
+            "mse target",
+            format!("{:?} (the prediction's shape)", y.shape()),
+            target.shape(),
+        ));
     }
     let n = F::from_f64(y.len().max(1) as f64);
     let diff = &y - &target;
@@ -49,7 +53,11 @@ pub struct Sgd<F> {
 impl<F: Float> Sgd<F> {
     /// SGD with learning rate `lr` and momentum `momentum`.
     pub fn new(lr: F, momentum: F) -> Self {
-        Sgd { lr, momentum, velocity: None }
+        Sgd {
+            lr,
+            momentum,
+            velocity: None,
+        }
     }
 }
 
@@ -93,7 +101,9 @@ impl<F: Float> Adam<F> {
 
 impl<F: Float> Optimizer<F> for Adam<F> {
     fn step(&mut self, params: &mut ParamSet<F>, grads: &ParamSet<F>) -> Result<()> {
-        let (m, v) = self.moments.get_or_insert_with(|| (grads.zeros_like(), grads.zeros_like()));
+        let (m, v) = self
+            .moments
+            .get_or_insert_with(|| (grads.zeros_like(), grads.zeros_like()));
         self.t += 1;
         let (b1, b2, lr, eps) = (self.beta1, self.beta2, self.lr, self.eps);
         let c1 = F::one() - b1.powi(self.t);
@@ -108,9 +118,12 @@ impl<F: Float> Optimizer<F> for Adam<F> {
         let mut i = 0;
         params.visit_mut(grads, |_, mut p: ArrayViewMutD<'_, F>, _| {
             let (mi, vi) = (m.value(i), v.value(i));
-            ndarray::Zip::from(&mut p).and(&mi).and(&vi).for_each(|p, &m, &v| {
-                *p -= lr * (m / c1) / ((v / c2).sqrt() + eps);
-            });
+            ndarray::Zip::from(&mut p)
+                .and(&mi)
+                .and(&vi)
+                .for_each(|p, &m, &v| {
+                    *p -= lr * (m / c1) / ((v / c2).sqrt() + eps);
+                });
             i += 1;
         })
     }

@@ -1,0 +1,231 @@
+//! The syntax tree of a spec, as written (before names are resolved).
+
+use crate::diagnostic::Pos;
+
+/// A name and where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Name {
+    /// The identifier.
+    pub text: String,
+    /// Where.
+    pub pos: Pos,
+}
+
+/// Visibility of the generated items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vis {
+    /// No `pub`.
+    Private,
+    /// `pub`.
+    Pub,
+    /// `pub(crate)`.
+    PubCrate,
+    /// `pub(super)`.
+    PubSuper,
+}
+
+/// A whole `cell Name { ... }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellAst {
+    /// Doc comment lines.
+    pub docs: Vec<String>,
+    /// Visibility.
+    pub vis: Vis,
+    /// The cell's name.
+    pub name: Name,
+    /// `input`, `state` and `param` declarations, one entry per declared name.
+    pub decls: Vec<Decl>,
+    /// Equations, in the order written.
+    pub equations: Vec<Equation>,
+    /// `output ...;` statements (more than one is an error).
+    pub outputs: Vec<Expr>,
+    /// Position of the closing brace (for errors about something missing).
+    pub end: Pos,
+}
+
+/// What a declaration declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclKind {
+    /// `input x: [I];`
+    Input,
+    /// `state h: [H];`
+    State,
+    /// `param W: [I, H];`
+    Param,
+}
+
+/// One declared name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decl {
+    /// Input, state or parameter.
+    pub kind: DeclKind,
+    /// The name.
+    pub name: Name,
+    /// Its shape.
+    pub shape: ShapeAst,
+    /// Its initializer (parameters only).
+    pub init: Option<InitAst>,
+    /// Doc comment lines.
+    pub docs: Vec<String>,
+}
+
+/// A shape `[d1, d2, ...]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShapeAst {
+    /// The dimensions.
+    pub dims: Vec<DimAst>,
+    /// Where.
+    pub pos: Pos,
+}
+
+/// A dimension: a sum of terms `k * N`, `N` or `k`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DimAst {
+    /// (coefficient, dimension name or `None` for a constant), with the sign applied.
+    pub terms: Vec<(i64, Option<String>)>,
+    /// Where.
+    pub pos: Pos,
+}
+
+/// A parameter initializer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InitAst {
+    /// `= 1.0`
+    Constant(f64, Pos),
+    /// `= zeros`, `= uniform(0.1)`, ...
+    Named(Name, Option<f64>),
+}
+
+/// A time index `t`, `t-k` or `t+k`, as the offset from `t`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Time {
+    /// `0` for `t`, `-k` for `t-k`, `k` for `t+k`.
+    pub offset: i64,
+    /// Where.
+    pub pos: Pos,
+}
+
+/// `target = expr;`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Equation {
+    /// The name being defined.
+    pub target: Name,
+    /// `Some` for a state update `h[t] = ...`.
+    pub time: Option<Time>,
+    /// The right-hand side.
+    pub expr: Expr,
+    /// The whole equation.
+    pub pos: Pos,
+}
+
+/// A binary operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BinOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*` (elementwise)
+    Mul,
+    /// `/` (elementwise)
+    Div,
+    /// `@` (vector-matrix product)
+    MatMul,
+}
+
+impl BinOp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::MatMul => "@",
+        }
+    }
+}
+
+/// An expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    /// What it is.
+    pub kind: ExprKind,
+    /// Where.
+    pub pos: Pos,
+}
+
+/// The kinds of expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    /// A numeric literal.
+    Number(f64),
+    /// A bare name: a parameter or an intermediate.
+    Name(Name),
+    /// `x[t-k]`, `h[t-1]`, `h[t]`.
+    Indexed(Name, Time),
+    /// `f(args)`.
+    Call(Name, Vec<Expr>),
+    /// `-e`
+    Neg(Box<Expr>),
+    /// `a op b`
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+}
+
+impl Time {
+    /// `t`, `t-1`, `t+1`.
+    pub fn text(&self) -> String {
+        match self.offset {
+            0 => "t".to_string(),
+            k if k < 0 => format!("t-{}", -k),
+            k => format!("t+{k}"),
+        }
+    }
+}
+
+fn precedence(e: &Expr) -> u8 {
+    match &e.kind {
+        ExprKind::Binary(BinOp::Add | BinOp::Sub, ..) => 1,
+        ExprKind::Binary(..) => 2,
+        ExprKind::Neg(_) => 3,
+        _ => 4,
+    }
+}
+
+impl std::fmt::Display for Expr {
+    /// The expression in the language's syntax, with the parentheses its structure needs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let wrap = |e: &Expr, min: u8, f: &mut std::fmt::Formatter<'_>| {
+            if precedence(e) < min {
+                write!(f, "({e})")
+            } else {
+                write!(f, "{e}")
+            }
+        };
+        match &self.kind {
+            ExprKind::Number(v) => write!(f, "{v}"),
+            ExprKind::Name(n) => f.write_str(&n.text),
+            ExprKind::Indexed(n, t) => write!(f, "{}[{}]", n.text, t.text()),
+            ExprKind::Call(n, args) => {
+                write!(f, "{}(", n.text)?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                f.write_str(")")
+            }
+            ExprKind::Neg(a) => {
+                f.write_str("-")?;
+                wrap(a, 3, f)
+            }
+            ExprKind::Binary(op, a, b) => {
+                let p = precedence(self);
+                wrap(a, p, f)?;
+                write!(f, " {} ", op.symbol())?;
+                wrap(b, p + 1, f)
+            }
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Where each value lives in the generated code, and the expressions that read it or
+//! accumulate into its adjoint, inside the per-example (`b`, `row = t * n_batch + b`) and
+//! per-feature (`j`) loops.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use super::Emitter;
+use crate::ir::{NodeId, Op};
+use crate::plan::Lhs;
+use crate::shape::{Dim, Shape};
+
+/// `dim_I + dim_H`, as a `usize` expression.
+pub fn dim_tokens(d: &Dim) -> TokenStream {
+    let mut parts: Vec<TokenStream> = d
+        .terms
+        .iter()
+        .map(|(name, &c)| {
+            let id = dim_ident(name);
+            if c == 1 {
+                quote!(#id)
+            } else {
+                let c = c as usize;
+                quote!(#c * #id)
+            }
+        })
+        .collect();
+    if d.constant != 0 || parts.is_empty() {
+        let c = d.constant.max(0) as usize;
+        parts.push(quote!(#c));
+    }
+    if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        quote!((#(#parts)+*))
+    }
+}
+
+/// The local holding a dimension's value.
+pub fn dim_ident(name: &str) -> Ident {
+    format_ident!("dim_{}", name)
+}
+
+/// Local names of the generated code.
+pub fn value(n: NodeId) -> Ident {
+    format_ident!("v{}", n)
+}
+/// The adjoint of node `n` inside a loop.
+pub fn adjoint(n: NodeId) -> Ident {
+    format_ident!("a{}", n)
+}
+/// The `[T + D, B, size]` buffer of state `s`.
+pub fn state_buffer(name: &str) -> Ident {
+    format_ident!("state_{}", name)
+}
+/// The adjoint of a state buffer.
+pub fn state_adjoint(name: &str) -> Ident {
+    format_ident!("d_state_{}", name)
+}
+/// The `[T, B, width]` output of product group `g`.
+pub fn product(g: usize) -> Ident {
+    format_ident!("product_{}", g)
+}
+/// The adjoint of product group `g`'s output.
+pub fn product_adjoint(g: usize) -> Ident {
+    format_ident!("d_product_{}", g)
+}
+/// Group `g`'s packed weights `[inner, width]`.
+pub fn weight(g: usize) -> Ident {
+    format_ident!("weight_{}", g)
+}
+/// Group `g`'s packed weight gradient.
+pub fn weight_grad(g: usize) -> Ident {
+    format_ident!("d_weight_{}", g)
+}
+/// Width of group `g`.
+pub fn width(g: usize) -> Ident {
+    format_ident!("width_{}", g)
+}
+/// Column offset of product `i` in group `g`.
+pub fn offset(g: usize, i: usize) -> Ident {
+    format_ident!("offset_{}_{}", g, i)
+}
+/// The `[T, B, size]` buffer of a saved node.
+pub fn saved(n: NodeId) -> Ident {
+    format_ident!("saved_{}", n)
+}
+/// The per-step `[B, size]` adjoint buffer of a node.
+pub fn adjoint_buffer(n: NodeId) -> Ident {
+    format_ident!("adj_{}", n)
+}
+/// Vector parameter `p` as a slice.
+pub fn param(p: usize) -> Ident {
+    format_ident!("param_{}", p)
+}
+/// Gradient accumulator of vector parameter `p`.
+pub fn param_grad(p: usize) -> Ident {
+    format_ident!("d_param_{}", p)
+}
+
+impl Emitter<'_> {
+    /// The size of a vector node.
+    pub fn node_dim(&self, n: NodeId) -> TokenStream {
+        match &self.cell.graph.nodes[n].shape {
+            Shape::Vector(d) => dim_tokens(d),
+            _ => quote!(1usize),
+        }
+    }
+
+    /// Row `t - k` of a `[T, B, _]` buffer, for example `b`.
+    fn delayed_row(k: usize) -> TokenStream {
+        if k == 0 {
+            quote!(row)
+        } else {
+            quote!(((t - #k) * n_batch + b))
+        }
+    }
+
+    /// Reads the forward value of node `n` (elementwise nodes from where they are stored).
+    pub fn read(&self, n: NodeId) -> TokenStream {
+        let rt = &self.rt;
+        let node = &self.cell.graph.nodes[n];
+        let zero = quote!(#rt::lit::<F>(0.0));
+        match &node.op {
+            Op::Input { delay } => {
+                let d = dim_tokens(&self.cell.input.dim);
+                let r = Self::delayed_row(*delay);
+                let read = quote!(input[#r * #d + j]);
+                if *delay == 0 {
+                    read
+                } else {
+                    quote!(if t >= #delay { #read } else { #zero })
+                }
+            }
+            Op::StatePrev { state, delay } => {
+                let st = &self.cell.states[*state];
+                let buf = state_buffer(&st.name);
+                let back = st.delay - delay;
+                let d = dim_tokens(&st.dim);
+                quote!(#buf[((t + #back) * n_batch + b) * #d + j])
+            }
+            Op::Param(p) => {
+                let id = param(*p);
+                quote!(#id[j])
+            }
+            Op::Const(v) => quote!(#rt::lit::<F>(#v)),
+            Op::MatMul { .. } => {
+                let (g, i) = self.plan.product_of[&n];
+                let (buf, w, off) = (product(g), width(g), offset(g, i));
+                let delay = self.plan.groups[g].products[i].delay;
+                let r = Self::delayed_row(delay);
+                let read = quote!(#buf[#r * #w + #off + j]);
+                if delay == 0 {
+                    read
+                } else {
+                    quote!(if t >= #delay { #read } else { #zero })
+                }
+            }
+            _ => {
+                let (buf, row) = self.location(n);
+                let d = self.node_dim(n);
+                quote!(#buf[#row * #d + j])
+            }
+        }
+    }
+
+    /// Where an elementwise node is stored: (buffer, row expression).
+    pub fn location(&self, n: NodeId) -> (Ident, TokenStream) {
+        if let Some(states) = self.plan.state_of.get(&n) {
+            let st = &self.cell.states[states[0]];
+            let delay = st.delay;
+            (state_buffer(&st.name), quote!(((t + #delay) * n_batch + b)))
+        } else {
+            (saved(n), quote!(row))
+        }
+    }
+
+    /// The buffer and first row of node `n`'s values over all steps (a product's left operand
+    /// for the weight-gradient GEMM), and the same at step `t`.
+    pub fn lhs_rows(&self, lhs: &Lhs) -> (TokenStream, TokenStream) {
+        match lhs {
+            Lhs::Input => (quote!(input[..]), quote!(input[..])),
+            Lhs::State { state, delay } => {
+                let st = &self.cell.states[*state];
+                let buf = state_buffer(&st.name);
+                let d = dim_tokens(&st.dim);
+                let back = st.delay - delay;
+                (
+                    quote!(#buf[#back * n_batch * #d..]),
+                    quote!(#buf[(t + #back) * n_batch * #d..]),
+                )
+            }
+            Lhs::Node(n) => {
+                let d = self.node_dim(*n);
+                match self.plan.state_of.get(n) {
+                    Some(states) => {
+                        let st = &self.cell.states[states[0]];
+                        let buf = state_buffer(&st.name);
+                        let delay = st.delay;
+                        (
+                            quote!(#buf[#delay * n_batch * #d..]),
+                            quote!(#buf[(t + #delay) * n_batch * #d..]),
+                        )
+                    }
+                    None => {
+                        let buf = saved(*n);
+                        (quote!(#buf[..]), quote!(#buf[t * n_batch * #d..]))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds `a{n}` into the adjoint of node `n`, which is not computed in the current loop.
+    pub fn accumulate(&self, n: NodeId) -> TokenStream {
+        let a = adjoint(n);
+        let node = &self.cell.graph.nodes[n];
+        match &node.op {
+            Op::Input { delay } => {
+                let d = dim_tokens(&self.cell.input.dim);
+                let r = Self::delayed_row(*delay);
+                let add = quote!(d_input[#r * #d + j] += #a;);
+                if *delay == 0 {
+                    add
+                } else {
+                    quote!(if t >= #delay { #add })
+                }
+            }
+            Op::StatePrev { state, delay } => {
+                let st = &self.cell.states[*state];
+                let buf = state_adjoint(&st.name);
+                let back = st.delay - delay;
+                let d = dim_tokens(&st.dim);
+                quote!(#buf[((t + #back) * n_batch + b) * #d + j] += #a;)
+            }
+            Op::Param(p) => {
+                let id = param_grad(*p);
+                quote!(#id[j] += #a;)
+            }
+            Op::Const(_) => quote!(),
+            Op::MatMul { .. } => {
+                let (g, i) = self.plan.product_of[&n];
+                let (buf, w, off) = (product_adjoint(g), width(g), offset(g, i));
+                let delay = self.plan.groups[g].products[i].delay;
+                let r = Self::delayed_row(delay);
+                let add = quote!(#buf[#r * #w + #off + j] += #a;);
+                if delay == 0 {
+                    add
+                } else {
+                    quote!(if t >= #delay { #add })
+                }
+            }
+            _ => {
+                let buf = adjoint_buffer(n);
+                let d = self.node_dim(n);
+                quote!(#buf[b * #d + j] += #a;)
+            }
+        }
+    }
+}
+
+/// An identifier at the call site.
+pub fn ident(name: &str) -> Ident {
+    Ident::new(name, Span::call_site())
+}

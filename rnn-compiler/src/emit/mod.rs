@@ -1,0 +1,344 @@
+//! Plan -> Rust tokens: the cell's type, its dimensions, typed parameter accessors and the
+//! `Cell` implementation whose forward and backward passes follow the plan.
+
+mod access;
+mod backward;
+mod forward;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::ast::Vis;
+use crate::diff::Partial;
+use crate::ir::{CellIr, InitIr};
+use crate::plan::Plan;
+use crate::shape::Shape;
+use access::*;
+
+/// What the emitter reads.
+pub struct Emitter<'a> {
+    cell: &'a CellIr,
+    plan: &'a Plan,
+    partials: &'a [Vec<Partial>],
+    /// Path of the runtime's private support module.
+    rt: TokenStream,
+}
+
+/// `pub`, `pub(crate)`, ...
+pub fn visibility(vis: Vis) -> TokenStream {
+    match vis {
+        Vis::Private => quote!(),
+        Vis::Pub => quote!(pub),
+        Vis::PubCrate => quote!(pub(crate)),
+        Vis::PubSuper => quote!(pub(super)),
+    }
+}
+
+/// Emits the cell. `name_span` is the span of the cell's name in the user's code.
+pub fn emit(cell: &CellIr, plan: &Plan, partials: &[Vec<Partial>], name_span: Span) -> TokenStream {
+    let e = Emitter {
+        cell,
+        plan,
+        partials,
+        rt: quote!(::rnn::__private),
+    };
+    e.items(name_span)
+}
+
+impl Emitter<'_> {
+    /// Number of entries of parameter `p`, as a `usize` expression.
+    fn param_len(&self, p: usize) -> TokenStream {
+        match &self.cell.params[p].shape {
+            Shape::Vector(d) => dim_tokens(d),
+            Shape::Matrix(a, b) => {
+                let (a, b) = (dim_tokens(a), dim_tokens(b));
+                quote!(#a * #b)
+            }
+            _ => quote!(0usize),
+        }
+    }
+
+    /// Locals shared by forward and backward: dimensions, group widths and offsets, vector
+    /// parameters as slices.
+    fn setup(&self) -> TokenStream {
+        let dims = self.cell.dims.iter().map(|d| {
+            let (local, field) = (dim_ident(d), ident(d));
+            quote!(let #local: usize = self.dims.#field;)
+        });
+        let dim_locals = self.cell.dims.iter().map(|d| dim_ident(d));
+        let groups = self.plan.groups.iter().enumerate().map(|(g, group)| {
+            let wd = width(g);
+            let mut acc: Vec<TokenStream> = vec![];
+            let offsets = group.products.iter().enumerate().map(|(i, p)| {
+                let off = offset(g, i);
+                let value = if acc.is_empty() {
+                    quote!(0usize)
+                } else {
+                    quote!(#(#acc)+*)
+                };
+                acc.push(dim_tokens(&p.width));
+                quote!(let #off: usize = #value;)
+            });
+            let offsets: Vec<TokenStream> = offsets.collect();
+            let widths = group.products.iter().map(|p| dim_tokens(&p.width));
+            quote! {
+                #(#offsets)*
+                let #wd: usize = #(#widths)+*;
+            }
+        });
+        let params = self.plan.vector_params.iter().map(|&p| {
+            let id = param(p);
+            quote!(let #id: &[F] = self.params.slice(#p);)
+        });
+        quote! {
+            #(#dims)*
+            let dims_vec: Vec<usize> = vec![#(#dim_locals),*];
+            #(#groups)*
+            #(#params)*
+        }
+    }
+
+    /// The buffers a forward pass hands to the backward pass, in order.
+    fn trace_buffers(&self) -> Vec<Ident> {
+        let mut v = vec![format_ident!("input")];
+        v.extend(self.cell.states.iter().map(|s| state_buffer(&s.name)));
+        v.extend((0..self.plan.groups.len()).map(product));
+        v.extend(self.plan.saved.iter().map(|&n| saved(n)));
+        v.extend((0..self.plan.groups.len()).map(weight));
+        v
+    }
+
+    fn docs(&self) -> Vec<String> {
+        let cell = self.cell;
+        let mut docs: Vec<String> = cell.docs.clone();
+        if !docs.is_empty() {
+            docs.push(String::new());
+        }
+        docs.push(" # Equations".into());
+        docs.push(String::new());
+        docs.push(" ```text".into());
+        docs.push(format!(" input {}: [{}];", cell.input.name, cell.input.dim));
+        for s in &cell.states {
+            docs.push(format!(" state {}: [{}];", s.name, s.dim));
+        }
+        for p in &cell.params {
+            docs.push(format!(" param {}: {};", p.name, p.shape));
+        }
+        docs.push(String::new());
+        docs.extend(cell.equations.iter().map(|e| format!(" {e}")));
+        docs.push(format!(" output {};", cell.output_text));
+        docs.push(" ```".into());
+        docs.push(String::new());
+        docs.push(" # Shapes".into());
+        docs.push(String::new());
+        docs.push(format!(
+            " Sequences are time-major: input `[T, B, {}]`, output `[T, B, {}]`. Parameters use the \
+             `[in, out]` layout of the equations (`x[t] @ W`).",
+            cell.input.dim,
+            match &cell.graph.nodes[cell.output].shape {
+                Shape::Vector(d) => d.to_string(),
+                _ => "?".into(),
+            }
+        ));
+        docs
+    }
+
+    fn items(&self, name_span: Span) -> TokenStream {
+        let rt = &self.rt;
+        let cell = self.cell;
+        let vis = visibility(cell.vis);
+        let name = Ident::new(&cell.name, name_span);
+        let dims_name = format_ident!("{}Dims", cell.name, span = name_span);
+        let name_str = &cell.name;
+        let docs = self.docs();
+        let dims_doc = format!(" The named dimensions of [`{}`].", cell.name);
+        let dim_fields = cell.dims.iter().map(|d| {
+            let f = ident(d);
+            let doc = format!(" Size of `{d}`.");
+            quote!(#[doc = #doc] pub #f: usize)
+        });
+        let dim_names = &cell.dims;
+
+        // Static spec.
+        let state_specs = cell.states.iter().map(|s| {
+            let (n, shape, delay) = (&s.name, format!("[{}]", s.dim), s.delay);
+            quote!(#rt::StateSpec { name: #n, shape: #shape, delay: #delay })
+        });
+        let param_specs = cell.params.iter().map(|p| {
+            let (n, shape) = (&p.name, p.shape.to_string());
+            let init = match p.init {
+                InitIr::Default => quote!(#rt::Init::Default),
+                InitIr::Constant(v) => quote!(#rt::Init::Constant(#v)),
+                InitIr::Zeros => quote!(#rt::Init::Zeros),
+                InitIr::Ones => quote!(#rt::Init::Ones),
+                InitIr::Uniform(a) => quote!(#rt::Init::Uniform(#a)),
+                InitIr::Xavier => quote!(#rt::Init::Xavier),
+                InitIr::Orthogonal => quote!(#rt::Init::Orthogonal),
+            };
+            quote!(#rt::ParamSpec { name: #n, shape: #shape, init: #init })
+        });
+        let input_spec = (&cell.input.name, format!("[{}]", cell.input.dim));
+        let (input_name, input_shape) = input_spec;
+        let output_text = &cell.output_text;
+        let equations = cell.equations.join("\n");
+
+        let shapes = cell.params.iter().map(|p| match &p.shape {
+            Shape::Vector(d) => {
+                let d = dim_tokens(d);
+                quote!(vec![#d])
+            }
+            Shape::Matrix(a, b) => {
+                let (a, b) = (dim_tokens(a), dim_tokens(b));
+                quote!(vec![#a, #b])
+            }
+            _ => quote!(vec![]),
+        });
+        let dims_setup = cell.dims.iter().map(|d| {
+            let (local, field) = (dim_ident(d), ident(d));
+            quote!(let #local: usize = dims.#field;)
+        });
+        let dims_setup2 = dims_setup.clone();
+        let accessors = cell.params.iter().enumerate().map(|(i, p)| {
+            let get = ident(&p.name);
+            let set = format_ident!("{}_mut", p.name);
+            let doc = format!(" Parameter `{}: {}`.", p.name, p.shape);
+            let doc_mut = format!(" Parameter `{}: {}`, mutably.", p.name, p.shape);
+            let extra: Vec<String> = p.docs.clone();
+            match p.shape {
+                Shape::Matrix(..) => quote! {
+                    #[doc = #doc] #(#[doc = #extra])*
+                    pub fn #get(&self) -> #rt::ArrayView2<'_, F> { #rt::matrix(&self.params, #i) }
+                    #[doc = #doc_mut]
+                    pub fn #set(&mut self) -> #rt::ArrayViewMut2<'_, F> { #rt::matrix_mut(&mut self.params, #i) }
+                },
+                _ => quote! {
+                    #[doc = #doc] #(#[doc = #extra])*
+                    pub fn #get(&self) -> #rt::ArrayView1<'_, F> { #rt::vector(&self.params, #i) }
+                    #[doc = #doc_mut]
+                    pub fn #set(&mut self) -> #rt::ArrayViewMut1<'_, F> { #rt::vector_mut(&mut self.params, #i) }
+                },
+            }
+        });
+        let state_sizes = cell.states.iter().map(|s| dim_tokens(&s.dim));
+        let input_size = dim_tokens(&cell.input.dim);
+        let output_size = self.node_dim(cell.output);
+        let dims_setup3 = dims_setup.clone();
+        let dims_setup4 = dims_setup.clone();
+        let forward = self.forward_body();
+        let backward = self.backward_body();
+
+        quote! {
+            #(#[doc = #docs])*
+            #[derive(Debug, Clone)]
+            #vis struct #name<F = f32> {
+                dims: #dims_name,
+                params: #rt::ParamSet<F>,
+            }
+
+            #[doc = #dims_doc]
+            #[allow(non_snake_case)]
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+            #vis struct #dims_name {
+                #(#dim_fields,)*
+            }
+
+            #[allow(non_snake_case, dead_code)]
+            impl<F: #rt::Float> #name<F> {
+                /// A cell with every parameter drawn by the spec's initializers from `rng`.
+                pub fn new(dims: #dims_name, rng: &mut dyn #rt::RngCore) -> Self {
+                    <Self as #rt::Cell<F>>::new(dims, rng)
+                }
+
+                /// A cell with every parameter zero.
+                pub fn zeros(dims: #dims_name) -> Self {
+                    <Self as #rt::Cell<F>>::zeros(dims)
+                }
+
+                fn __param_shapes(dims: #dims_name) -> Vec<Vec<usize>> {
+                    #(#dims_setup)*
+                    vec![#(#shapes),*]
+                }
+
+                #(#accessors)*
+            }
+
+            #[allow(non_snake_case, unused_mut, unused_variables, clippy::all)]
+            impl<F: #rt::Float> #rt::Cell<F> for #name<F> {
+                type Dims = #dims_name;
+
+                fn spec() -> &'static #rt::CellSpec {
+                    static SPEC: #rt::CellSpec = #rt::CellSpec {
+                        name: #name_str,
+                        dims: &[#(#dim_names),*],
+                        input: (#input_name, #input_shape),
+                        states: &[#(#state_specs),*],
+                        params: &[#(#param_specs),*],
+                        output: #output_text,
+                        equations: #equations,
+                    };
+                    &SPEC
+                }
+
+                fn new(dims: #dims_name, rng: &mut dyn #rt::RngCore) -> Self {
+                    let shapes = Self::__param_shapes(dims);
+                    let params = #rt::ParamSet::new(<Self as #rt::Cell<F>>::spec().params, &shapes, Some(rng));
+                    Self { dims, params }
+                }
+
+                fn zeros(dims: #dims_name) -> Self {
+                    let shapes = Self::__param_shapes(dims);
+                    let params = #rt::ParamSet::new(<Self as #rt::Cell<F>>::spec().params, &shapes, None);
+                    Self { dims, params }
+                }
+
+                fn dims(&self) -> #dims_name {
+                    self.dims
+                }
+
+                fn input_size(&self) -> usize {
+                    let dims = self.dims;
+                    #(#dims_setup2)*
+                    #input_size
+                }
+
+                fn state_sizes(&self) -> Vec<usize> {
+                    let dims = self.dims;
+                    #(#dims_setup3)*
+                    vec![#(#state_sizes),*]
+                }
+
+                fn output_size(&self) -> usize {
+                    let dims = self.dims;
+                    #(#dims_setup4)*
+                    #output_size
+                }
+
+                fn params(&self) -> &#rt::ParamSet<F> {
+                    &self.params
+                }
+
+                fn params_mut(&mut self) -> &mut #rt::ParamSet<F> {
+                    &mut self.params
+                }
+
+                fn forward(
+                    &self,
+                    x: #rt::ArrayView3<'_, F>,
+                    init: Option<&#rt::States<F>>,
+                    lengths: Option<&[usize]>,
+                ) -> #rt::Result<#rt::Forward<F>> {
+                    #forward
+                }
+
+                fn backward(
+                    &self,
+                    forward: &#rt::Forward<F>,
+                    d_outputs: #rt::ArrayView3<'_, F>,
+                    d_final: Option<&#rt::States<F>>,
+                ) -> #rt::Result<#rt::Gradients<F>> {
+                    #backward
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The typed IR: one step of the cell as a DAG of operations with shapes and source positions.
+//! Node ids are topological: every operand has a smaller id than its user.
+
+use crate::ast::{BinOp, Vis};
+use crate::diagnostic::Pos;
+use crate::shape::{Dim, Shape};
+
+/// Index of a node in [`Graph::nodes`].
+pub type NodeId = usize;
+
+/// An elementwise function of the language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Func {
+    /// `1 / (1 + exp(-x))`
+    Sigmoid,
+    /// `tanh(x)`
+    Tanh,
+    /// `max(x, 0)`
+    Relu,
+    /// `exp(x)`
+    Exp,
+    /// `ln(x)`
+    Log,
+    /// `sqrt(x)`
+    Sqrt,
+    /// `x / (1 + |x|)`
+    Softsign,
+    /// `clamp(x / 6 + 1/2, 0, 1)`
+    HardSigmoid,
+}
+
+impl Func {
+    /// Every function, with its name in the language.
+    pub const ALL: [(&'static str, Func); 8] = [
+        ("sigmoid", Func::Sigmoid),
+        ("tanh", Func::Tanh),
+        ("relu", Func::Relu),
+        ("exp", Func::Exp),
+        ("log", Func::Log),
+        ("sqrt", Func::Sqrt),
+        ("softsign", Func::Softsign),
+        ("hard_sigmoid", Func::HardSigmoid),
+    ];
+
+    /// The function's name in the language (and in the runtime's `activation` module).
+    pub fn name(self) -> &'static str {
+        Func::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    /// Evaluates the function on a constant (for constant folding).
+    pub fn eval(self, x: f64) -> f64 {
+        match self {
+            Func::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Func::Tanh => x.tanh(),
+            Func::Relu => x.max(0.0),
+            Func::Exp => x.exp(),
+            Func::Log => x.ln(),
+            Func::Sqrt => x.sqrt(),
+            Func::Softsign => x / (1.0 + x.abs()),
+            Func::HardSigmoid => (x / 6.0 + 0.5).clamp(0.0, 1.0),
+        }
+    }
+}
+
+/// An operation of the step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// The input at `t - delay`.
+    Input {
+        /// `k` in `x[t-k]`.
+        delay: usize,
+    },
+    /// A state at `t - delay`, `delay >= 1`.
+    StatePrev {
+        /// Index of the state.
+        state: usize,
+        /// `k` in `h[t-k]`.
+        delay: usize,
+    },
+    /// A parameter.
+    Param(usize),
+    /// A literal.
+    Const(f64),
+    /// `lhs @ W` for a matrix parameter `W`.
+    MatMul {
+        /// The per-example row vector.
+        lhs: NodeId,
+        /// The matrix parameter.
+        param: usize,
+    },
+    /// `-a`
+    Neg(NodeId),
+    /// `a op b`, elementwise (`op` is never `@`).
+    Binary(BinOp, NodeId, NodeId),
+    /// `f(a)`
+    Func(Func, NodeId),
+    /// The value of another node, materialized (a state updated to a leaf or a product).
+    Copy(NodeId),
+}
+
+impl Op {
+    /// The operands.
+    pub fn operands(&self) -> Vec<NodeId> {
+        match *self {
+            Op::MatMul { lhs, .. } => vec![lhs],
+            Op::Neg(a) | Op::Func(_, a) | Op::Copy(a) => vec![a],
+            Op::Binary(_, a, b) => vec![a, b],
+            _ => vec![],
+        }
+    }
+
+    /// Whether the node is computed by an elementwise pass (not a leaf, not a product).
+    pub fn is_elementwise(&self) -> bool {
+        matches!(
+            self,
+            Op::Neg(_) | Op::Binary(..) | Op::Func(..) | Op::Copy(_)
+        )
+    }
+}
+
+/// A node: an operation, its shape and the source text it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// What it computes.
+    pub op: Op,
+    /// Its shape.
+    pub shape: Shape,
+    /// The user's text it came from.
+    pub pos: Pos,
+}
+
+/// The DAG of one step.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Graph {
+    /// The nodes, in topological order.
+    pub nodes: Vec<Node>,
+}
+
+impl Graph {
+    /// The dimension of a vector node (`None` for scalars).
+    pub fn dim(&self, n: NodeId) -> Option<&Dim> {
+        match &self.nodes[n].shape {
+            Shape::Vector(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// A parameter initializer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InitIr {
+    /// PyTorch's default.
+    Default,
+    /// A constant.
+    Constant(f64),
+    /// Zeros.
+    Zeros,
+    /// Ones.
+    Ones,
+    /// Uniform on `[-a, a]`.
+    Uniform(f64),
+    /// Glorot uniform.
+    Xavier,
+    /// Orthogonal.
+    Orthogonal,
+}
+
+/// The input declaration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputIr {
+    /// Name (`x`).
+    pub name: String,
+    /// Size per example.
+    pub dim: Dim,
+}
+
+/// A state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateIr {
+    /// Name (`h`).
+    pub name: String,
+    /// Size per example.
+    pub dim: Dim,
+    /// Largest delay read (at least 1).
+    pub delay: usize,
+    /// The node computing `h[t]`.
+    pub update: NodeId,
+    /// Doc comment lines.
+    pub docs: Vec<String>,
+}
+
+/// A parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamIr {
+    /// Name (`W_xi`).
+    pub name: String,
+    /// `Vector` or `Matrix`.
+    pub shape: Shape,
+    /// Initializer.
+    pub init: InitIr,
+    /// Doc comment lines.
+    pub docs: Vec<String>,
+}
+
+/// A checked cell: declarations and the step's graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellIr {
+    /// Name.
+    pub name: String,
+    /// Visibility.
+    pub vis: Vis,
+    /// Doc comment lines.
+    pub docs: Vec<String>,
+    /// Dimension names, in order of first appearance.
+    pub dims: Vec<String>,
+    /// The input.
+    pub input: InputIr,
+    /// The states.
+    pub states: Vec<StateIr>,
+    /// The parameters.
+    pub params: Vec<ParamIr>,
+    /// The node emitted each step.
+    pub output: NodeId,
+    /// The output as written (`h[t]`).
+    pub output_text: String,
+    /// The equations as written, one per line.
+    pub equations: Vec<String>,
+    /// The step.
+    pub graph: Graph,
+}

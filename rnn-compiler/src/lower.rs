@@ -1,0 +1,840 @@
+//! [`CellAst`] -> [`CellIr`]: resolves names, orders the equations by their dependencies,
+//! builds the step's DAG (sharing equal subexpressions) and checks every shape on the way.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::ast::*;
+use crate::check::{self, Operand};
+use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
+use crate::ir::*;
+use crate::shape::{Dim, Shape};
+
+/// Lowers a parsed spec, reporting every error found.
+pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
+    let mut diags = Diagnostics::default();
+    let decls = Declarations::collect(ast, &mut diags);
+    let equations = Equations::collect(ast, &decls, &mut diags);
+    let mut lowerer = Lowerer {
+        ast,
+        decls: &decls,
+        equations: &equations,
+        graph: Graph::default(),
+        interned: HashMap::new(),
+        texts: vec![],
+        intermediates: HashMap::new(),
+        updates: HashMap::new(),
+        visiting: vec![],
+        param_used: vec![false; decls.params.len()],
+        delays: vec![1; decls.states.len()],
+        diags: &mut diags,
+    };
+
+    // Lower every equation (also unused ones, so their errors are reported), states first.
+    let mut state_nodes = vec![None; decls.states.len()];
+    for (s, node) in state_nodes.iter_mut().enumerate() {
+        if equations.updates.contains_key(&s) {
+            *node = Some(lowerer.state_update(s));
+        }
+    }
+    let output = ast.outputs.first().map(|e| (lowerer.expr(e), e));
+    for name in equations.intermediates.keys() {
+        lowerer.intermediate(name, None);
+    }
+    let Lowerer {
+        graph,
+        param_used,
+        delays,
+        texts,
+        intermediates,
+        ..
+    } = lowerer;
+    let mut graph = graph;
+
+    for (s, st) in decls.states.iter().enumerate() {
+        if state_nodes[s].is_none() {
+            diags.error(
+                st.pos,
+                format!(
+                    "state `{0}` has no update equation; expected one equation `{0}[t] = ...`",
+                    st.name
+                ),
+            );
+        }
+    }
+    for (p, used) in param_used.iter().enumerate() {
+        if !used {
+            let param = &decls.params[p];
+            diags.error(
+                param.pos,
+                format!(
+                    "unused parameter `{}`: it appears in no equation; remove it or use it",
+                    param.name
+                ),
+            );
+        }
+    }
+    for extra in ast.outputs.iter().skip(1) {
+        diags.error(
+            extra.pos,
+            "a second `output`: a cell emits one value per step; expected one `output` statement",
+        );
+    }
+
+    // States and the output are materialized values: a leaf or a product gets a copy node.
+    let materialize = |graph: &mut Graph, n: NodeId| {
+        if graph.nodes[n].op.is_elementwise() || graph.nodes[n].shape == Shape::Error {
+            n
+        } else {
+            let node = Node {
+                op: Op::Copy(n),
+                shape: graph.nodes[n].shape.clone(),
+                pos: graph.nodes[n].pos,
+            };
+            graph.nodes.push(node);
+            graph.nodes.len() - 1
+        }
+    };
+    let mut states = vec![];
+    for (s, st) in decls.states.iter().enumerate() {
+        let update = state_nodes[s].unwrap_or(0);
+        if let Some(n) = state_nodes[s] {
+            let eq = &ast.equations[equations.updates[&s]];
+            check::state_update(
+                &st.name,
+                &st.shape,
+                &graph.nodes[n].shape,
+                eq.expr.pos,
+                &mut diags,
+            );
+        }
+        let update = if state_nodes[s].is_some() {
+            materialize(&mut graph, update)
+        } else {
+            0
+        };
+        states.push(StateIr {
+            name: st.name.clone(),
+            dim: match &st.shape {
+                Shape::Vector(d) => d.clone(),
+                _ => Dim::default(),
+            },
+            delay: delays[s],
+            update,
+            docs: st.docs.clone(),
+        });
+    }
+    let (output, output_text) = match output {
+        Some((n, e)) => {
+            if !matches!(graph.nodes[n].shape, Shape::Vector(_) | Shape::Error) {
+                diags.error(
+                    e.pos,
+                    format!(
+                        "the output must be a per-example vector, found `{e}` ({})",
+                        graph.nodes[n].shape
+                    ),
+                );
+            }
+            (materialize(&mut graph, n), e.to_string())
+        }
+        None => match states.first() {
+            Some(s) => (s.update, format!("{}[t]", s.name)),
+            None => {
+                diags.error(
+                    ast.name.pos,
+                    "a cell needs at least one state; expected a declaration `state h: [H];`",
+                );
+                (0, String::new())
+            }
+        },
+    };
+
+    // Intermediates that nothing depends on are almost always a typo in a later equation.
+    let live = crate::plan::live_nodes(&graph, states.iter().map(|s| s.update).chain([output]));
+    for (name, &n) in &intermediates {
+        if !live[n] {
+            let eq = &ast.equations[equations.intermediates[name]];
+            diags.error(
+                eq.target.pos,
+                format!("intermediate `{name}` is never used by a state update or the output"),
+            );
+        }
+    }
+    drop(texts);
+
+    let input = decls.input.clone().unwrap_or(InputIr {
+        name: String::new(),
+        dim: Dim::default(),
+    });
+    let params = decls
+        .params
+        .iter()
+        .map(|p| ParamIr {
+            name: p.name.clone(),
+            shape: p.shape.clone(),
+            init: p.init,
+            docs: p.docs.clone(),
+        })
+        .collect();
+    let equations_text = ast
+        .equations
+        .iter()
+        .map(|e| match e.time {
+            Some(t) => format!("{}[{}] = {};", e.target.text, t.text(), e.expr),
+            None => format!("{} = {};", e.target.text, e.expr),
+        })
+        .collect();
+    let ir = CellIr {
+        name: ast.name.text.clone(),
+        vis: ast.vis,
+        docs: ast.docs.clone(),
+        dims: decls.dim_names.clone(),
+        input,
+        states,
+        params,
+        output,
+        output_text,
+        equations: equations_text,
+        graph,
+    };
+    diags.finish(ir)
+}
+
+/// A declared state or parameter.
+struct Declared {
+    name: String,
+    shape: Shape,
+    pos: Pos,
+    init: InitIr,
+    docs: Vec<String>,
+}
+
+/// The declarations of a cell, with every name's kind.
+struct Declarations {
+    input: Option<InputIr>,
+    input_pos: Pos,
+    states: Vec<Declared>,
+    params: Vec<Declared>,
+    kinds: HashMap<String, (DeclKind, usize)>,
+    dim_names: Vec<String>,
+}
+
+impl Declarations {
+    fn collect(ast: &CellAst, diags: &mut Diagnostics) -> Self {
+        let mut d = Declarations {
+            input: None,
+            input_pos: Pos::default(),
+            states: vec![],
+            params: vec![],
+            kinds: HashMap::new(),
+            dim_names: vec![],
+        };
+        for decl in &ast.decls {
+            let name = &decl.name.text;
+            if let Some((kind, _)) = d.kinds.get(name) {
+                diags.error(
+                    decl.name.pos,
+                    format!(
+                        "duplicate name `{name}`: already declared as {}; expected a new name",
+                        kind_word(*kind)
+                    ),
+                );
+                continue;
+            }
+            let shape = d.shape(&decl.shape, diags);
+            match decl.kind {
+                DeclKind::Input => {
+                    if d.input.is_some() {
+                        diags.error(
+                            decl.name.pos,
+                            format!("a second input `{name}`: a cell has exactly one input; expected one `input` declaration"),
+                        );
+                        continue;
+                    }
+                    let dim = vector_dim(&shape, "an input", &decl.shape, diags);
+                    d.input = Some(InputIr {
+                        name: name.clone(),
+                        dim,
+                    });
+                    d.input_pos = decl.name.pos;
+                    d.kinds.insert(name.clone(), (DeclKind::Input, 0));
+                }
+                DeclKind::State => {
+                    vector_dim(&shape, "a state", &decl.shape, diags);
+                    d.kinds
+                        .insert(name.clone(), (DeclKind::State, d.states.len()));
+                    d.states.push(Declared {
+                        name: name.clone(),
+                        shape,
+                        pos: decl.name.pos,
+                        init: InitIr::Zeros,
+                        docs: decl.docs.clone(),
+                    });
+                }
+                DeclKind::Param => {
+                    if !matches!(shape, Shape::Vector(_) | Shape::Matrix(..) | Shape::Error) {
+                        diags.error(
+                            decl.shape.pos,
+                            format!("parameter `{name}` has shape {}: expected a vector [D] or a matrix [D, E]", shape_text(&decl.shape)),
+                        );
+                    }
+                    let init = initializer(decl.init.as_ref(), &shape, diags);
+                    d.kinds
+                        .insert(name.clone(), (DeclKind::Param, d.params.len()));
+                    d.params.push(Declared {
+                        name: name.clone(),
+                        shape,
+                        pos: decl.name.pos,
+                        init,
+                        docs: decl.docs.clone(),
+                    });
+                }
+            }
+        }
+        if d.input.is_none() {
+            diags.error(
+                ast.name.pos,
+                format!(
+                    "cell `{}` has no input; expected a declaration `input x: [I];`",
+                    ast.name.text
+                ),
+            );
+        }
+        d
+    }
+
+    fn shape(&mut self, shape: &ShapeAst, diags: &mut Diagnostics) -> Shape {
+        let mut dims = vec![];
+        for dim in &shape.dims {
+            let mut out = Dim::default();
+            let mut ok = true;
+            for (coef, sym) in &dim.terms {
+                if *coef <= 0 {
+                    diags.error(dim.pos, "dimension expressions add positive terms (`I + H`, `2*H`); found a subtraction or a zero");
+                    ok = false;
+                    continue;
+                }
+                match sym {
+                    Some(s) => {
+                        if !self.dim_names.contains(s) {
+                            self.dim_names.push(s.clone());
+                        }
+                        *out.terms.entry(s.clone()).or_insert(0) += coef;
+                    }
+                    None => out.constant += coef,
+                }
+            }
+            if !ok {
+                return Shape::Error;
+            }
+            dims.push(out);
+        }
+        match dims.len() {
+            0 => Shape::Scalar,
+            1 => Shape::Vector(dims.remove(0)),
+            2 => {
+                let b = dims.remove(1);
+                Shape::Matrix(dims.remove(0), b)
+            }
+            _ => {
+                diags.error(
+                    shape.pos,
+                    format!(
+                        "shape {} has {} dimensions: expected [D] or [D, E]",
+                        shape_text(shape),
+                        dims.len()
+                    ),
+                );
+                Shape::Error
+            }
+        }
+    }
+}
+
+fn shape_text(shape: &ShapeAst) -> String {
+    let dims: Vec<String> = shape
+        .dims
+        .iter()
+        .map(|d| {
+            d.terms
+                .iter()
+                .map(|(c, s)| match s {
+                    Some(s) if *c == 1 => s.clone(),
+                    Some(s) => format!("{c}*{s}"),
+                    None => c.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" + ")
+        })
+        .collect();
+    format!("[{}]", dims.join(", "))
+}
+
+fn vector_dim(shape: &Shape, what: &str, ast: &ShapeAst, diags: &mut Diagnostics) -> Dim {
+    match shape {
+        Shape::Vector(d) => d.clone(),
+        Shape::Error => Dim::default(),
+        _ => {
+            diags.error(
+                ast.pos,
+                format!(
+                    "{what} is a vector per example: expected a shape like [H], found {}",
+                    shape_text(ast)
+                ),
+            );
+            Dim::default()
+        }
+    }
+}
+
+fn kind_word(kind: DeclKind) -> &'static str {
+    match kind {
+        DeclKind::Input => "an input",
+        DeclKind::State => "a state",
+        DeclKind::Param => "a parameter",
+    }
+}
+
+fn initializer(init: Option<&InitAst>, shape: &Shape, diags: &mut Diagnostics) -> InitIr {
+    const KNOWN: &str = "a number, `zeros`, `ones`, `uniform(a)`, `xavier` or `orthogonal`";
+    match init {
+        None => InitIr::Default,
+        Some(InitAst::Constant(v, _)) => InitIr::Constant(*v),
+        Some(InitAst::Named(name, arg)) => {
+            let ir = match (name.text.as_str(), arg) {
+                ("zeros", None) => InitIr::Zeros,
+                ("ones", None) => InitIr::Ones,
+                ("xavier", None) => InitIr::Xavier,
+                ("orthogonal", None) => InitIr::Orthogonal,
+                ("uniform", Some(a)) => InitIr::Uniform(*a),
+                ("uniform", None) => {
+                    diags.error(
+                        name.pos,
+                        "`uniform` needs its bound: expected `uniform(a)` for uniform on [-a, a]",
+                    );
+                    return InitIr::Default;
+                }
+                ("zeros" | "ones" | "xavier" | "orthogonal", Some(_)) => {
+                    diags.error(
+                        name.pos,
+                        format!("initializer `{}` takes no argument", name.text),
+                    );
+                    return InitIr::Default;
+                }
+                _ => {
+                    diags.error(
+                        name.pos,
+                        format!("unknown initializer `{}`: expected {KNOWN}", name.text),
+                    );
+                    return InitIr::Default;
+                }
+            };
+            if ir == InitIr::Orthogonal && !matches!(shape, Shape::Matrix(..)) {
+                diags.error(
+                    name.pos,
+                    "`orthogonal` initializes a matrix: expected a parameter of shape [D, E]",
+                );
+            }
+            ir
+        }
+    }
+}
+
+/// The equations, by what they define.
+struct Equations {
+    intermediates: BTreeMap<String, usize>,
+    updates: HashMap<usize, usize>,
+}
+
+impl Equations {
+    fn collect(ast: &CellAst, decls: &Declarations, diags: &mut Diagnostics) -> Self {
+        let mut e = Equations {
+            intermediates: BTreeMap::new(),
+            updates: HashMap::new(),
+        };
+        for (i, eq) in ast.equations.iter().enumerate() {
+            let name = &eq.target.text;
+            let pos = eq.target.pos;
+            match (decls.kinds.get(name), eq.time) {
+                (Some((DeclKind::State, s)), Some(t)) => {
+                    if t.offset != 0 {
+                        diags.error(t.pos, format!("an update defines the state at step t: expected `{name}[t] = ...`, found `{name}[{}]`", t.text()));
+                    } else if e.updates.contains_key(s) {
+                        diags.error(pos, format!("state `{name}` has two update equations; expected exactly one `{name}[t] = ...`"));
+                    } else {
+                        e.updates.insert(*s, i);
+                    }
+                }
+                (Some((DeclKind::State, _)), None) => diags.error(pos, format!("`{name}` is a state: its update is written `{name}[t] = ...`")),
+                (Some((kind, _)), _) => diags.error(
+                    pos,
+                    format!("`{name}` is {} and cannot be assigned; expected a state update `h[t] = ...` or a new intermediate name", kind_word(*kind)),
+                ),
+                (None, Some(_)) => diags.error(
+                    pos,
+                    format!("`{name}[t]` is not a declared state; declare it (`state {name}: [H];`) or write `{name} = ...` for an intermediate"),
+                ),
+                (None, None) => {
+                    if e.intermediates.contains_key(name) {
+                        diags.error(pos, format!("duplicate name `{name}`: it is already defined by an earlier equation"));
+                    } else {
+                        e.intermediates.insert(name.clone(), i);
+                    }
+                }
+            }
+        }
+        e
+    }
+}
+
+/// Builds the DAG, resolving names on demand (so equations are order-free) and detecting cycles.
+struct Lowerer<'a> {
+    ast: &'a CellAst,
+    decls: &'a Declarations,
+    equations: &'a Equations,
+    graph: Graph,
+    /// Structural key -> node, so `x[t] @ W` written twice is computed once.
+    interned: HashMap<String, NodeId>,
+    /// The text of each node, for messages.
+    texts: Vec<String>,
+    intermediates: HashMap<String, NodeId>,
+    updates: HashMap<usize, NodeId>,
+    /// Definitions being resolved, for cycle detection.
+    visiting: Vec<String>,
+    param_used: Vec<bool>,
+    delays: Vec<usize>,
+    diags: &'a mut Diagnostics,
+}
+
+impl Lowerer<'_> {
+    fn node(&mut self, op: Op, shape: Shape, pos: Pos, text: String) -> NodeId {
+        let key = format!("{op:?}|{shape:?}");
+        if shape != Shape::Error {
+            if let Some(&n) = self.interned.get(&key) {
+                return n;
+            }
+        }
+        self.graph.nodes.push(Node { op, shape, pos });
+        self.texts.push(text);
+        let n = self.graph.nodes.len() - 1;
+        self.interned.insert(key, n);
+        n
+    }
+
+    fn error_node(&mut self, pos: Pos) -> NodeId {
+        self.node(Op::Const(0.0), Shape::Error, pos, "<error>".into())
+    }
+
+    fn operand(&self, n: NodeId, pos: Pos) -> (Shape, String, Pos, Option<String>) {
+        let param = match self.graph.nodes[n].op {
+            Op::Param(p) => Some(self.decls.params[p].name.clone()),
+            _ => None,
+        };
+        (
+            self.graph.nodes[n].shape.clone(),
+            self.texts[n].clone(),
+            pos,
+            param,
+        )
+    }
+
+    /// Resolves a definition (`name` for an intermediate, `name[t]` for a state update),
+    /// reporting a cycle if it is already being resolved.
+    fn enter(&mut self, key: String, pos: Pos) -> bool {
+        if let Some(i) = self.visiting.iter().position(|k| *k == key) {
+            let mut chain: Vec<&str> = self.visiting[i..].iter().map(String::as_str).collect();
+            chain.push(&key);
+            self.diags.error(
+                pos,
+                format!(
+                    "cycle among the equations of one step: `{key}` depends on itself ({}); \
+                     expected a reference to an earlier step such as `[t-1]`",
+                    chain.join(" -> ")
+                ),
+            );
+            return false;
+        }
+        self.visiting.push(key);
+        true
+    }
+
+    fn intermediate(&mut self, name: &str, pos: Option<Pos>) -> NodeId {
+        if let Some(&n) = self.intermediates.get(name) {
+            return n;
+        }
+        let eq_index = self.equations.intermediates[name];
+        let eq = self.ast.equations[eq_index].clone();
+        if !self.enter(name.to_string(), pos.unwrap_or(eq.target.pos)) {
+            return self.error_node(pos.unwrap_or(eq.target.pos));
+        }
+        let n = self.expr(&eq.expr);
+        self.visiting.pop();
+        self.intermediates.insert(name.to_string(), n);
+        n
+    }
+
+    fn state_update(&mut self, s: usize) -> NodeId {
+        if let Some(&n) = self.updates.get(&s) {
+            return n;
+        }
+        let eq = self.ast.equations[self.equations.updates[&s]].clone();
+        let key = format!("{}[t]", self.decls.states[s].name);
+        if !self.enter(key, eq.target.pos) {
+            return self.error_node(eq.target.pos);
+        }
+        let n = self.expr(&eq.expr);
+        self.visiting.pop();
+        self.updates.insert(s, n);
+        n
+    }
+
+    fn expr(&mut self, e: &Expr) -> NodeId {
+        let text = e.to_string();
+        match &e.kind {
+            ExprKind::Number(v) => self.node(Op::Const(*v), Shape::Scalar, e.pos, text),
+            ExprKind::Name(n) => self.name(n, e.pos),
+            ExprKind::Indexed(n, t) => self.indexed(n, *t, e.pos),
+            ExprKind::Call(f, args) => self.call(f, args, e.pos, text),
+            ExprKind::Neg(a) => {
+                let a = self.expr(a);
+                if let Op::Const(v) = self.graph.nodes[a].op {
+                    if self.graph.nodes[a].shape == Shape::Scalar {
+                        return self.node(Op::Const(-v), Shape::Scalar, e.pos, text);
+                    }
+                }
+                let (shape, t, p, param) = self.operand(a, e.pos);
+                let operand = Operand {
+                    shape: &shape,
+                    text: &t,
+                    pos: p,
+                    param: param.as_deref(),
+                };
+                let shape = if shape == Shape::Error
+                    || !check::no_matrix_elementwise(&operand, "`-`", self.diags)
+                {
+                    Shape::Error
+                } else {
+                    shape
+                };
+                self.node(Op::Neg(a), shape, e.pos, text)
+            }
+            ExprKind::Binary(BinOp::MatMul, a, w) => {
+                let an = self.expr(a);
+                let wn = self.expr(w);
+                let (sa, ta, _, pa) = self.operand(an, a.pos);
+                let (sw, tw, _, pw) = self.operand(wn, w.pos);
+                let shape = check::matmul(
+                    &Operand {
+                        shape: &sa,
+                        text: &ta,
+                        pos: a.pos,
+                        param: pa.as_deref(),
+                    },
+                    &Operand {
+                        shape: &sw,
+                        text: &tw,
+                        pos: w.pos,
+                        param: pw.as_deref(),
+                    },
+                    e.pos,
+                    self.diags,
+                );
+                match (shape, &self.graph.nodes[wn].op) {
+                    (Shape::Error, _) => self.error_node(e.pos),
+                    (shape, &Op::Param(param)) => {
+                        self.node(Op::MatMul { lhs: an, param }, shape, e.pos, text)
+                    }
+                    _ => self.error_node(e.pos),
+                }
+            }
+            ExprKind::Binary(op, a, b) => {
+                let an = self.expr(a);
+                let bn = self.expr(b);
+                if let (Op::Const(x), Op::Const(y)) =
+                    (&self.graph.nodes[an].op, &self.graph.nodes[bn].op)
+                {
+                    if self.graph.nodes[an].shape == Shape::Scalar
+                        && self.graph.nodes[bn].shape == Shape::Scalar
+                    {
+                        let v = match op {
+                            BinOp::Add => x + y,
+                            BinOp::Sub => x - y,
+                            BinOp::Mul => x * y,
+                            _ => x / y,
+                        };
+                        return self.node(Op::Const(v), Shape::Scalar, e.pos, text);
+                    }
+                }
+                let (sa, ta, _, pa) = self.operand(an, a.pos);
+                let (sb, tb, _, pb) = self.operand(bn, b.pos);
+                let shape = check::elementwise(
+                    *op,
+                    &Operand {
+                        shape: &sa,
+                        text: &ta,
+                        pos: a.pos,
+                        param: pa.as_deref(),
+                    },
+                    &Operand {
+                        shape: &sb,
+                        text: &tb,
+                        pos: b.pos,
+                        param: pb.as_deref(),
+                    },
+                    e.pos,
+                    self.diags,
+                );
+                self.node(Op::Binary(*op, an, bn), shape, e.pos, text)
+            }
+        }
+    }
+
+    fn name(&mut self, n: &Name, pos: Pos) -> NodeId {
+        match self.decls.kinds.get(&n.text) {
+            Some((DeclKind::Param, p)) => {
+                self.param_used[*p] = true;
+                let shape = self.decls.params[*p].shape.clone();
+                self.node(Op::Param(*p), shape, pos, n.text.clone())
+            }
+            Some((DeclKind::State, _)) => {
+                self.diags.error(
+                    pos,
+                    format!(
+                        "state `{0}` needs a time index: expected `{0}[t]` or `{0}[t-1]`",
+                        n.text
+                    ),
+                );
+                self.error_node(pos)
+            }
+            Some((DeclKind::Input, _)) => {
+                self.diags.error(
+                    pos,
+                    format!(
+                        "input `{0}` needs a time index: expected `{0}[t]` or `{0}[t-k]`",
+                        n.text
+                    ),
+                );
+                self.error_node(pos)
+            }
+            None if self.equations.intermediates.contains_key(&n.text) => {
+                self.intermediate(&n.text, Some(pos))
+            }
+            None => {
+                self.diags.error(pos, format!("unknown name `{}`: expected a declared input, state or parameter, or an intermediate defined by an equation", n.text));
+                self.error_node(pos)
+            }
+        }
+    }
+
+    fn indexed(&mut self, n: &Name, t: Time, pos: Pos) -> NodeId {
+        let text = format!("{}[{}]", n.text, t.text());
+        let kind = self.decls.kinds.get(&n.text).copied();
+        if t.offset > 0 && matches!(kind, Some((DeclKind::Input | DeclKind::State, _))) {
+            self.diags.error(
+                t.pos,
+                format!("future reference `{text}`: a cell reads only the current and earlier steps; expected `{0}[t]` or `{0}[t-k]`", n.text),
+            );
+            return self.error_node(pos);
+        }
+        let delay = (-t.offset) as usize;
+        match kind {
+            Some((DeclKind::Input, _)) => {
+                let dim = self
+                    .decls
+                    .input
+                    .as_ref()
+                    .map_or_else(Dim::default, |i| i.dim.clone());
+                self.node(Op::Input { delay }, Shape::Vector(dim), pos, text)
+            }
+            Some((DeclKind::State, s)) => {
+                if delay == 0 {
+                    if !self.equations.updates.contains_key(&s) {
+                        return self.error_node(pos);
+                    }
+                    return self.state_update(s);
+                }
+                self.delays[s] = self.delays[s].max(delay);
+                let shape = self.decls.states[s].shape.clone();
+                self.node(Op::StatePrev { state: s, delay }, shape, pos, text)
+            }
+            Some((DeclKind::Param, _)) => {
+                self.diags.error(
+                    t.pos,
+                    format!(
+                        "parameter `{0}` is not indexed by time: expected `{0}`",
+                        n.text
+                    ),
+                );
+                self.error_node(pos)
+            }
+            None if self.equations.intermediates.contains_key(&n.text) => {
+                if delay != 0 {
+                    self.diags.error(
+                        t.pos,
+                        format!("intermediate `{0}` holds only the current step; to read `{text}`, declare `{0}` as a state and update it with `{0}[t] = ...`", n.text),
+                    );
+                    return self.error_node(pos);
+                }
+                self.intermediate(&n.text, Some(pos))
+            }
+            None => {
+                self.diags.error(
+                    n.pos,
+                    format!(
+                        "unknown name `{}`: expected a declared input or state",
+                        n.text
+                    ),
+                );
+                self.error_node(pos)
+            }
+        }
+    }
+
+    fn call(&mut self, f: &Name, args: &[Expr], pos: Pos, text: String) -> NodeId {
+        let Some(&(_, func)) = Func::ALL.iter().find(|(name, _)| *name == f.text) else {
+            let known: Vec<&str> = Func::ALL.iter().map(|(n, _)| *n).collect();
+            self.diags.error(
+                f.pos,
+                format!(
+                    "unknown function `{}`: expected one of {}",
+                    f.text,
+                    known.join(", ")
+                ),
+            );
+            for a in args {
+                self.expr(a);
+            }
+            return self.error_node(pos);
+        };
+        if args.len() != 1 {
+            self.diags.error(
+                pos,
+                format!("`{}` takes 1 argument, found {}", f.text, args.len()),
+            );
+            for a in args {
+                self.expr(a);
+            }
+            return self.error_node(pos);
+        }
+        let a = self.expr(&args[0]);
+        let (shape, t, p, param) = self.operand(a, args[0].pos);
+        if let (Op::Const(v), Shape::Scalar) = (&self.graph.nodes[a].op, &shape) {
+            let v = func.eval(*v);
+            return self.node(Op::Const(v), Shape::Scalar, pos, text);
+        }
+        let operand = Operand {
+            shape: &shape,
+            text: &t,
+            pos: p,
+            param: param.as_deref(),
+        };
+        let context = format!("`{}`", f.text);
+        let shape = if shape == Shape::Error
+            || !check::no_matrix_elementwise(&operand, &context, self.diags)
+        {
+            Shape::Error
+        } else {
+            shape
+        };
+        self.node(Op::Func(func, a), shape, pos, text)
+    }
+}

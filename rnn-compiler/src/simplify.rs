@@ -1,0 +1,62 @@
+//! Simplifies the derivative expressions: constant operands become literals, and the
+//! arithmetic identities `1 * e`, `e * 1`, `0 * e`, `e + 0`, `--e` are folded, so that the
+//! emitted backward pass does no work the equations do not need.
+
+use crate::diff::{DExpr, Partial};
+use crate::ir::{Graph, Op};
+
+/// Simplifies every partial; partials with respect to constants are dropped (a literal has no
+/// adjoint).
+pub fn simplify(graph: &Graph, partials: Vec<Vec<Partial>>) -> Vec<Vec<Partial>> {
+    partials
+        .into_iter()
+        .map(|ps| {
+            ps.into_iter()
+                .filter(|p| !matches!(graph.nodes[p.wrt].op, Op::Const(_)))
+                .map(|p| Partial {
+                    wrt: p.wrt,
+                    factor: fold(graph, p.factor),
+                })
+                .filter(|p| p.factor != DExpr::Lit(0.0))
+                .collect()
+        })
+        .collect()
+}
+
+fn fold(graph: &Graph, e: DExpr) -> DExpr {
+    use DExpr::*;
+    match e {
+        Val(n) => match graph.nodes[n].op {
+            Op::Const(v) => Lit(v),
+            _ => Val(n),
+        },
+        Lit(v) => Lit(v),
+        Neg(a) => match fold(graph, *a) {
+            Lit(v) => Lit(-v),
+            Neg(x) => *x,
+            x => Neg(Box::new(x)),
+        },
+        Call(f, a) => Call(f, Box::new(fold(graph, *a))),
+        Add(a, c) => match (fold(graph, *a), fold(graph, *c)) {
+            (Lit(x), Lit(y)) => Lit(x + y),
+            (Lit(z), x) | (x, Lit(z)) if z == 0.0 => x,
+            (x, y) => Add(Box::new(x), Box::new(y)),
+        },
+        Sub(a, c) => match (fold(graph, *a), fold(graph, *c)) {
+            (Lit(x), Lit(y)) => Lit(x - y),
+            (x, Lit(z)) if z == 0.0 => x,
+            (x, y) => Sub(Box::new(x), Box::new(y)),
+        },
+        Mul(a, c) => match (fold(graph, *a), fold(graph, *c)) {
+            (Lit(x), Lit(y)) => Lit(x * y),
+            (Lit(z), _) | (_, Lit(z)) if z == 0.0 => Lit(0.0),
+            (Lit(o), x) | (x, Lit(o)) if o == 1.0 => x,
+            (x, y) => Mul(Box::new(x), Box::new(y)),
+        },
+        Div(a, c) => match (fold(graph, *a), fold(graph, *c)) {
+            (Lit(x), Lit(y)) => Lit(x / y),
+            (x, Lit(o)) if o == 1.0 => x,
+            (x, y) => Div(Box::new(x), Box::new(y)),
+        },
+    }
+}
