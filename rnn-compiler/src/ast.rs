@@ -222,7 +222,14 @@ impl std::fmt::Display for Expr {
             }
             ExprKind::Binary(op, a, b) => {
                 let p = precedence(self);
-                wrap(a, p, f)?;
+                // The left operand of `@` is parenthesized whenever it is an operation, as
+                // papers write `(r * h[t-1]) @ W`, even where precedence would not need it.
+                let left_min = if *op == BinOp::MatMul && precedence(a) < 4 {
+                    5
+                } else {
+                    p
+                };
+                wrap(a, left_min, f)?;
                 write!(f, " {} ", op.symbol())?;
                 wrap(b, p + 1, f)
             }

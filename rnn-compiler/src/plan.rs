@@ -152,7 +152,8 @@ pub fn plan(cell: &CellIr, partials: &[Vec<Partial>]) -> Plan {
     }
     let mut groups: Vec<Group> = by_lhs
         .into_iter()
-        .map(|(lhs, products)| {
+        .map(|(lhs, mut products)| {
+            products.sort_by_key(|p| (p.param, p.delay, p.node));
             let (inner, stage) = match &lhs {
                 Lhs::Input => (cell.input.dim.clone(), None),
                 Lhs::State { state, .. } => (cell.states[*state].dim.clone(), Some(0)),

@@ -1,0 +1,62 @@
+//! Snapshots of the generated code of every spec in `specs/`, formatted with prettyplease, so
+//! that every change to the emitted Rust is reviewed line by line (`cargo insta review`).
+
+use std::path::Path;
+
+fn generated(spec: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../specs")
+        .join(spec);
+    let text = std::fs::read_to_string(&path).expect("spec file");
+    let compiled = match rnn_compiler::compile_text(&text) {
+        Ok(c) => c,
+        Err(errors) => panic!("{spec} does not compile: {errors:?}"),
+    };
+    let file: syn::File = syn::parse2(compiled.tokens).expect("generated code parses as a file");
+    prettyplease::unparse(&file)
+}
+
+macro_rules! snapshot {
+    ($test:ident, $file:literal) => {
+        #[test]
+        fn $test() {
+            insta::assert_snapshot!(stringify!($test), generated($file));
+        }
+    };
+}
+
+snapshot!(rnn_tanh, "rnn_tanh.rnn");
+snapshot!(rnn_relu, "rnn_relu.rnn");
+snapshot!(lstm, "lstm.rnn");
+snapshot!(gru, "gru.rnn");
+snapshot!(gru_torch, "gru_torch.rnn");
+
+/// Every spec in `specs/` has a snapshot test above.
+#[test]
+fn every_spec_is_snapshotted() {
+    let this = include_str!("snapshots.rs");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs");
+    for entry in std::fs::read_dir(dir).expect("specs/") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .into_string()
+            .expect("utf-8 name");
+        if name.ends_with(".rnn") {
+            assert!(
+                this.contains(&format!("\"{name}\"")),
+                "specs/{name} has no snapshot test"
+            );
+        }
+    }
+}
+
+/// The parser's output for a small spec.
+#[test]
+fn parsed_ast() {
+    let ast = rnn_compiler::parse::parse(
+        "/// doc\npub cell Tiny { input x: [I]; state h: [H]; param W: [I, H] = xavier; h[t] = tanh(x[t] @ W) - -h[t-1]; }",
+    )
+    .expect("parses");
+    insta::assert_debug_snapshot!(ast);
+}

@@ -1,0 +1,13 @@
+use rnn::rnn_cell;
+
+rnn_cell! {
+    cell Foo {
+        state h: [H];
+        param U: [H, H];
+        param b: [H];
+
+        h[t] = tanh(h[t-1] @ U + b);
+    }
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use rnn::rnn_cell;
+
+rnn_cell! {
+    cell Foo {
+        input x: [I];
+        state h: [H];
+        param U: [H, H];
+        param b: [H];
+
+        h[t] = tanh(x[t] + h[t-1] @ U + b);
+    }
+}
+
+fn main() {}

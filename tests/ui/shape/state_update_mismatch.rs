@@ -1,0 +1,13 @@
+use rnn::rnn_cell;
+
+rnn_cell! {
+    cell Foo {
+        input x: [I];
+        state h: [H];
+        param W: [I, I];
+
+        h[t] = tanh(x[t] @ W) * h[t-1];
+    }
+}
+
+fn main() {}
