@@ -46,7 +46,7 @@ pub struct Failure {
     /// The errors, in source order.
     pub diagnostics: Vec<Diagnostic>,
     /// The parsed spec, when parsing succeeded.
-    pub ast: Option<ast::CellAst>,
+    pub ast: Option<Box<ast::CellAst>>,
 }
 
 /// The whole compiler: one spec in, Rust tokens out.
@@ -57,7 +57,7 @@ pub fn compile(source: &Source) -> Result<Compiled, Failure> {
     })?;
     let cell = lower::lower(&ast).map_err(|diagnostics| Failure {
         diagnostics,
-        ast: Some(ast.clone()),
+        ast: Some(Box::new(ast.clone())),
     })?;
     let partials = simplify::simplify(&cell.graph, diff::differentiate(&cell.graph));
     let plan = plan::plan(&cell, &partials);

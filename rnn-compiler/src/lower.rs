@@ -199,6 +199,12 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
     diags.finish(ir)
 }
 
+/// The largest coefficient or constant in a dimension expression (sizes are `usize` at run time).
+const MAX_DIM: i64 = 1 << 31;
+
+/// The largest delay `k` in `x[t-k]`, `h[t-k]`: a state keeps `k` rows of history per example.
+const MAX_DELAY: i64 = 1 << 16;
+
 /// A declared state or parameter.
 struct Declared {
     name: String,
@@ -228,8 +234,19 @@ impl Declarations {
             kinds: HashMap::new(),
             dim_names: vec![],
         };
+        check::rust_identifier(&ast.name.text, "cell", ast.name.pos, diags);
         for decl in &ast.decls {
             let name = &decl.name.text;
+            if decl.kind == DeclKind::Param {
+                check::rust_identifier(name, "parameter", decl.name.pos, diags);
+            }
+            for dim in &decl.shape.dims {
+                for (_, sym) in &dim.terms {
+                    if let Some(sym) = sym {
+                        check::rust_identifier(sym, "dimension", dim.pos, diags);
+                    }
+                }
+            }
             if let Some((kind, _)) = d.kinds.get(name) {
                 diags.error(
                     decl.name.pos,
@@ -308,6 +325,11 @@ impl Declarations {
             let mut out = Dim::default();
             let mut ok = true;
             for (coef, sym) in &dim.terms {
+                if *coef > MAX_DIM {
+                    diags.error(dim.pos, format!("dimension term {coef} is too large: expected at most {MAX_DIM}"));
+                    ok = false;
+                    continue;
+                }
                 if *coef <= 0 {
                     diags.error(dim.pos, "dimension expressions add positive terms (`I + H`, `2*H`); found a subtraction or a zero");
                     ok = false;
@@ -318,9 +340,10 @@ impl Declarations {
                         if !self.dim_names.contains(s) {
                             self.dim_names.push(s.clone());
                         }
-                        *out.terms.entry(s.clone()).or_insert(0) += coef;
+                        let term = out.terms.entry(s.clone()).or_insert(0);
+                        *term = term.saturating_add(*coef).min(MAX_DIM);
                     }
-                    None => out.constant += coef,
+                    None => out.constant = out.constant.saturating_add(*coef).min(MAX_DIM),
                 }
             }
             if !ok {
@@ -733,6 +756,10 @@ impl Lowerer<'_> {
                 t.pos,
                 format!("future reference `{text}`: a cell reads only the current and earlier steps; expected `{0}[t]` or `{0}[t-k]`", n.text),
             );
+            return self.error_node(pos);
+        }
+        if t.offset < -MAX_DELAY {
+            self.diags.error(t.pos, format!("delay {} in `{text}` is too large: expected at most {MAX_DELAY}", -t.offset));
             return self.error_node(pos);
         }
         let delay = (-t.offset) as usize;

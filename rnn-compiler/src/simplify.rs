@@ -39,23 +39,23 @@ fn fold(graph: &Graph, e: DExpr) -> DExpr {
         Call(f, a) => Call(f, Box::new(fold(graph, *a))),
         Add(a, c) => match (fold(graph, *a), fold(graph, *c)) {
             (Lit(x), Lit(y)) => Lit(x + y),
-            (Lit(z), x) | (x, Lit(z)) if z == 0.0 => x,
+            (Lit(0.0), x) | (x, Lit(0.0)) => x,
             (x, y) => Add(Box::new(x), Box::new(y)),
         },
         Sub(a, c) => match (fold(graph, *a), fold(graph, *c)) {
             (Lit(x), Lit(y)) => Lit(x - y),
-            (x, Lit(z)) if z == 0.0 => x,
+            (x, Lit(0.0)) => x,
             (x, y) => Sub(Box::new(x), Box::new(y)),
         },
         Mul(a, c) => match (fold(graph, *a), fold(graph, *c)) {
             (Lit(x), Lit(y)) => Lit(x * y),
-            (Lit(z), _) | (_, Lit(z)) if z == 0.0 => Lit(0.0),
-            (Lit(o), x) | (x, Lit(o)) if o == 1.0 => x,
+            (Lit(0.0), _) | (_, Lit(0.0)) => Lit(0.0),
+            (Lit(1.0), x) | (x, Lit(1.0)) => x,
             (x, y) => Mul(Box::new(x), Box::new(y)),
         },
         Div(a, c) => match (fold(graph, *a), fold(graph, *c)) {
             (Lit(x), Lit(y)) => Lit(x / y),
-            (x, Lit(o)) if o == 1.0 => x,
+            (x, Lit(1.0)) => x,
             (x, y) => Div(Box::new(x), Box::new(y)),
         },
     }

@@ -150,7 +150,8 @@ pub fn gradcheck<C: Cell<f64>>(cell: &C, config: &GradcheckConfig) -> Result<Gra
         if report.worst.as_ref().is_none_or(|w| ratio > w.3) || !ratio.is_finite() {
             report.worst = Some((what.clone(), analytic, numeric, ratio));
         }
-        if !(err <= tol) {
+        let passed = err <= tol; // false for NaN, which must fail
+        if !passed {
             report.n_failures += 1;
             if report.failures.len() < 20 {
                 report.failures.push(format!(
