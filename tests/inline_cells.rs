@@ -1,0 +1,78 @@
+//! Cells defined inline in a test file, gradient-checked with the user-facing one-liner. They
+//! exercise what the built-in cells do not: delays beyond one step (with history), an input
+//! read at `t-1`, every function of the language, division, products of in-step values, a
+//! state read at `[t]` by another state, and an output that is neither a state nor the first one.
+
+use rnn::{assert_gradcheck, rnn_cell};
+
+rnn_cell! {
+    /// A NARX-style cell: reads x[t], x[t-1], h[t-1] and h[t-2].
+    cell Narx {
+        input x: [I];
+        state h: [H];
+        param W_0, W_1: [I, H];
+        param U_1, U_2: [H, H];
+        param b: [H];
+
+        h[t] = tanh(x[t] @ W_0 + x[t-1] @ W_1 + h[t-1] @ U_1 + h[t-2] @ U_2 + b);
+    }
+}
+
+rnn_cell! {
+    /// Every function and operator of the language, two states, a chain of three GEMM stages
+    /// and an output with its own size.
+    cell Zoo {
+        input x: [I];
+        state h: [H];
+        state s: [H];
+        param W: [I, H];
+        param U: [H, H];
+        param V: [H, H];
+        param P: [H, O];
+        param a, c: [H];
+        param d: [H] = 0.5;
+
+        pre = x[t] @ W + h[t-1] @ U + a;
+        g = sigmoid(pre) * softsign(pre) + hard_sigmoid(2 * pre) - relu(pre - 0.1);
+        pos = exp(-pre * pre) + 1.5;
+        k = log(pos) / sqrt(pos) + c * g;
+        m = (k * s[t-1]) @ V;
+        s[t] = -tanh(m + d) / (2 + softsign(k));
+        h[t] = 0.5 * h[t-1] + 0.5 * tanh(s[t] * g + k);
+        y = (h[t] - s[t]) @ P;
+
+        output y;
+    }
+}
+
+rnn_cell! {
+    /// Equations written in reverse order, a peephole on the new cell state, a delay of three.
+    cell Backwards {
+        input x: [I];
+        state h: [H], c: [H];
+        param W_c, W_o: [I, H];
+        param U_c: [H, H];
+        param V_o: [H];
+
+        h[t] = o * tanh(c[t]);
+        o = sigmoid(x[t] @ W_o + V_o * c[t]);
+        c[t] = 0.5 * c[t-3] + tanh(x[t] @ W_c + h[t-1] @ U_c);
+    }
+}
+
+#[test]
+fn narx_gradients_including_history() {
+    let report = assert_gradcheck::<Narx<f64>>(NarxDims { I: 3, H: 4 });
+    // Parameters, inputs, h_0 and one history entry h_{-2}.
+    assert_eq!(report.checked, 2 * 12 + 2 * 16 + 4 + 5 * 4 * 3 + 2 * 4 * 4);
+}
+
+#[test]
+fn zoo_gradients() {
+    assert_gradcheck::<Zoo<f64>>(ZooDims { I: 3, H: 4, O: 2 });
+}
+
+#[test]
+fn backwards_gradients() {
+    assert_gradcheck::<Backwards<f64>>(BackwardsDims { I: 2, H: 3 });
+}
