@@ -160,16 +160,17 @@ pub fn state_update(
 const RUST_KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
     "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
-    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe",
-    "use", "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro", "override",
-    "priv", "try", "typeof", "unsized", "virtual", "yield", "_",
+    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro",
+    "override", "priv", "try", "typeof", "unsized", "virtual", "yield", "_",
 ];
 
 /// Names of parameters, dimensions and the cell become Rust identifiers (accessor methods,
 /// fields of the dimensions struct, the type): a Rust keyword, or a parameter named like one of
 /// the generated constructors, would make the expansion fail far from the user's token.
 pub fn rust_identifier(name: &str, what: &str, pos: Pos, diags: &mut Diagnostics) -> bool {
-    let reserved = what == "parameter" && (matches!(name, "new" | "zeros") || name.starts_with("__"));
+    let reserved =
+        what == "parameter" && (matches!(name, "new" | "zeros") || name.starts_with("__"));
     if RUST_KEYWORDS.contains(&name) || reserved {
         diags.error(pos, format!("`{name}` cannot name a {what}: it is a Rust keyword or a name the generated code uses; expected another name"));
         return false;

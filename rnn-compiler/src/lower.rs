@@ -326,7 +326,10 @@ impl Declarations {
             let mut ok = true;
             for (coef, sym) in &dim.terms {
                 if *coef > MAX_DIM {
-                    diags.error(dim.pos, format!("dimension term {coef} is too large: expected at most {MAX_DIM}"));
+                    diags.error(
+                        dim.pos,
+                        format!("dimension term {coef} is too large: expected at most {MAX_DIM}"),
+                    );
                     ok = false;
                     continue;
                 }
@@ -759,7 +762,13 @@ impl Lowerer<'_> {
             return self.error_node(pos);
         }
         if t.offset < -MAX_DELAY {
-            self.diags.error(t.pos, format!("delay {} in `{text}` is too large: expected at most {MAX_DELAY}", -t.offset));
+            self.diags.error(
+                t.pos,
+                format!(
+                    "delay {} in `{text}` is too large: expected at most {MAX_DELAY}",
+                    -t.offset
+                ),
+            );
             return self.error_node(pos);
         }
         let delay = (-t.offset) as usize;

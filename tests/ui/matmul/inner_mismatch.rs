@@ -5,10 +5,10 @@ rnn_cell! {
         input x: [I];
         state h: [H];
         param W: [I, H];
-        param U: [H, H];
+        param U: [I, H];
         param b: [H];
 
-        h[t] = tanh(x[t] @ W + h[t-1] @ W + b);
+        h[t] = tanh(x[t] @ W + h[t-1] @ U + b);
     }
 }
 

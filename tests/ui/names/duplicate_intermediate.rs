@@ -9,8 +9,8 @@ rnn_cell! {
         param b: [H];
 
         a = x[t] @ W;
-        a = h[t-1] @ U;
-        h[t] = tanh(a + b);
+        a = x[t] @ W + b;
+        h[t] = tanh(a + h[t-1] @ U + b);
     }
 }
 

@@ -8,7 +8,7 @@ rnn_cell! {
         param U: [H, H];
         param b: [H];
 
-        h[t] = tanh(x[t] @ W + h[t-1] @ U + bias);
+        h[t] = tanh(x[t] @ W + h[t-1] @ U + b * bias);
     }
 }
 

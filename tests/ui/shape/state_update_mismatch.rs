@@ -6,7 +6,7 @@ rnn_cell! {
         state h: [H];
         param W: [I, I];
 
-        h[t] = tanh(x[t] @ W) * h[t-1];
+        h[t] = tanh(x[t] @ W);
     }
 }
 

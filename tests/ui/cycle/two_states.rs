@@ -3,12 +3,13 @@ use rnn::rnn_cell;
 rnn_cell! {
     cell Foo {
         input x: [I];
-        state h: [H];
+        state h: [H], c: [H];
         param W: [I, H];
         param U: [H, H];
         param b: [H];
 
-        h[t-1] = tanh(x[t] @ W + h[t-1] @ U + b);
+        c[t] = sigmoid(x[t] @ W + h[t] @ U);
+        h[t] = tanh(c[t] + b);
     }
 }
 

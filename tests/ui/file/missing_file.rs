@@ -1,0 +1,5 @@
+use rnn::rnn_cell;
+
+rnn_cell!("tests/ui/file/does_not_exist.rnn");
+
+fn main() {}
