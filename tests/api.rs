@@ -139,7 +139,7 @@ fn single_steps_match_the_sequence() {
     for t in 0..7 {
         let (y, next) = cell.step(x.index_axis(Axis(0), t), &states).unwrap();
         assert!(
-            max_diff(&y, &fwd.outputs.index_axis(Axis(0), t)) < 1e-14,
+            max_diff(&y, fwd.outputs.index_axis(Axis(0), t)) < 1e-14,
             "step {t}"
         );
         states = next;
@@ -157,7 +157,7 @@ fn truncated_bptt_chunks_carry_states_and_history() {
     let second = cell
         .forward(x.slice(s![4.., .., ..]), Some(&first.final_states), None)
         .unwrap();
-    assert!(max_diff(&whole.outputs.slice(s![4.., .., ..]), &second.outputs) < 1e-14);
+    assert!(max_diff(whole.outputs.slice(s![4.., .., ..]), &second.outputs) < 1e-14);
     assert_eq!(second.final_states.history("h").unwrap().len(), 1);
 
     // The gradient of the initial state and history of the second chunk equals the gradient

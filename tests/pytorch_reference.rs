@@ -131,7 +131,11 @@ impl Report {
             .expect("something was compared");
         text += &format!("{case}: largest difference {largest:.3e} ({worst}), tolerance {TOL:e}");
         println!("{text}");
-        let failed: Vec<_> = self.diffs.iter().filter(|(_, d)| !(*d <= TOL)).collect();
+        let failed: Vec<_> = self
+            .diffs
+            .iter()
+            .filter(|(_, d)| d.is_nan() || *d > TOL)
+            .collect();
         assert!(
             failed.is_empty(),
             "{case}: differences above {TOL:e}: {failed:?}"

@@ -1,7 +1,7 @@
 //! [`CellAst`] -> [`CellIr`]: resolves names, orders the equations by their dependencies,
 //! builds the step's DAG (sharing equal subexpressions) and checks every shape on the way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::ast::*;
 use crate::check::{self, Operand};
@@ -24,6 +24,7 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
         intermediates: HashMap::new(),
         updates: HashMap::new(),
         visiting: vec![],
+        referenced: HashSet::new(),
         param_used: vec![false; decls.params.len()],
         delays: vec![1; decls.states.len()],
         diags: &mut diags,
@@ -33,25 +34,28 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
     let mut state_nodes = vec![None; decls.states.len()];
     for (s, node) in state_nodes.iter_mut().enumerate() {
         if equations.updates.contains_key(&s) {
-            *node = Some(lowerer.state_update(s));
+            *node = Some(lowerer.state_update(s, None));
         }
     }
     let output = ast.outputs.first().map(|e| (lowerer.expr(e), e));
     for name in equations.intermediates.keys() {
         lowerer.intermediate(name, None);
     }
+    for &i in &equations.rejected {
+        lowerer.expr(&ast.equations[i].expr);
+    }
     let Lowerer {
         graph,
         param_used,
         delays,
         texts,
-        intermediates,
+        referenced,
         ..
     } = lowerer;
     let mut graph = graph;
 
     for (s, st) in decls.states.iter().enumerate() {
-        if state_nodes[s].is_none() {
+        if state_nodes[s].is_none() && !equations.attempted.contains(&s) {
             diags.error(
                 st.pos,
                 format!(
@@ -148,14 +152,13 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
         },
     };
 
-    // Intermediates that nothing depends on are almost always a typo in a later equation.
-    let live = crate::plan::live_nodes(&graph, states.iter().map(|s| s.update).chain([output]));
-    for (name, &n) in &intermediates {
-        if !live[n] {
-            let eq = &ast.equations[equations.intermediates[name]];
+    // An intermediate that no equation reads is almost always a typo in a later equation.
+    for (name, &i) in &equations.intermediates {
+        if !referenced.contains(name) {
+            let eq = &ast.equations[i];
             diags.error(
                 eq.target.pos,
-                format!("intermediate `{name}` is never used by a state update or the output"),
+                format!("intermediate `{name}` is never used by a state update, another equation or the output"),
             );
         }
     }
@@ -424,14 +427,26 @@ fn initializer(init: Option<&InitAst>, shape: &Shape, diags: &mut Diagnostics) -
     const KNOWN: &str = "a number, `zeros`, `ones`, `uniform(a)`, `xavier` or `orthogonal`";
     match init {
         None => InitIr::Default,
-        Some(InitAst::Constant(v, _)) => InitIr::Constant(*v),
+        Some(InitAst::Constant(v, pos)) => {
+            if !v.is_finite() {
+                diags.error(
+                    *pos,
+                    format!("initial value {v} is not finite: expected a finite number"),
+                );
+            }
+            InitIr::Constant(*v)
+        }
         Some(InitAst::Named(name, arg)) => {
             let ir = match (name.text.as_str(), arg) {
                 ("zeros", None) => InitIr::Zeros,
                 ("ones", None) => InitIr::Ones,
                 ("xavier", None) => InitIr::Xavier,
                 ("orthogonal", None) => InitIr::Orthogonal,
-                ("uniform", Some(a)) => InitIr::Uniform(*a),
+                ("uniform", Some(a)) if a.is_finite() && *a > 0.0 => InitIr::Uniform(*a),
+                ("uniform", Some(a)) => {
+                    diags.error(name.pos, format!("`uniform({a})`: expected a finite positive bound a for uniform on [-a, a]"));
+                    return InitIr::Default;
+                }
                 ("uniform", None) => {
                     diags.error(
                         name.pos,
@@ -469,6 +484,10 @@ fn initializer(init: Option<&InitAst>, shape: &Shape, diags: &mut Diagnostics) -
 struct Equations {
     intermediates: BTreeMap<String, usize>,
     updates: HashMap<usize, usize>,
+    /// Equations whose target was rejected: their right-hand sides are still checked.
+    rejected: Vec<usize>,
+    /// States with at least one equation aimed at them (even a rejected one).
+    attempted: HashSet<usize>,
 }
 
 impl Equations {
@@ -476,10 +495,16 @@ impl Equations {
         let mut e = Equations {
             intermediates: BTreeMap::new(),
             updates: HashMap::new(),
+            rejected: vec![],
+            attempted: HashSet::new(),
         };
         for (i, eq) in ast.equations.iter().enumerate() {
             let name = &eq.target.text;
             let pos = eq.target.pos;
+            let before = diags.len();
+            if let Some((DeclKind::State, s)) = decls.kinds.get(name) {
+                e.attempted.insert(*s);
+            }
             match (decls.kinds.get(name), eq.time) {
                 (Some((DeclKind::State, s)), Some(t)) => {
                     if t.offset != 0 {
@@ -507,6 +532,9 @@ impl Equations {
                     }
                 }
             }
+            if diags.len() > before {
+                e.rejected.push(i);
+            }
         }
         e
     }
@@ -526,6 +554,8 @@ struct Lowerer<'a> {
     updates: HashMap<usize, NodeId>,
     /// Definitions being resolved, for cycle detection.
     visiting: Vec<String>,
+    /// Intermediates read by some expression.
+    referenced: HashSet<String>,
     param_used: Vec<bool>,
     delays: Vec<usize>,
     diags: &'a mut Diagnostics,
@@ -544,6 +574,19 @@ impl Lowerer<'_> {
         let n = self.graph.nodes.len() - 1;
         self.interned.insert(key, n);
         n
+    }
+
+    /// A literal or a folded constant expression; it must be finite, since a constant
+    /// infinity or NaN poisons every value that it touches.
+    fn constant(&mut self, v: f64, pos: Pos, text: String) -> NodeId {
+        if !v.is_finite() {
+            self.diags.error(
+                pos,
+                format!("constant `{text}` evaluates to {v}: expected a finite number"),
+            );
+            return self.error_node(pos);
+        }
+        self.node(Op::Const(v), Shape::Scalar, pos, text)
     }
 
     fn error_node(&mut self, pos: Pos) -> NodeId {
@@ -584,6 +627,9 @@ impl Lowerer<'_> {
     }
 
     fn intermediate(&mut self, name: &str, pos: Option<Pos>) -> NodeId {
+        if pos.is_some() {
+            self.referenced.insert(name.to_string());
+        }
         if let Some(&n) = self.intermediates.get(name) {
             return n;
         }
@@ -598,14 +644,16 @@ impl Lowerer<'_> {
         n
     }
 
-    fn state_update(&mut self, s: usize) -> NodeId {
+    /// Resolves `h[t]`; `reference` is where it is read (a cycle is reported there).
+    fn state_update(&mut self, s: usize, reference: Option<Pos>) -> NodeId {
         if let Some(&n) = self.updates.get(&s) {
             return n;
         }
         let eq = self.ast.equations[self.equations.updates[&s]].clone();
         let key = format!("{}[t]", self.decls.states[s].name);
-        if !self.enter(key, eq.target.pos) {
-            return self.error_node(eq.target.pos);
+        let at = reference.unwrap_or(eq.target.pos);
+        if !self.enter(key, at) {
+            return self.error_node(at);
         }
         let n = self.expr(&eq.expr);
         self.visiting.pop();
@@ -616,7 +664,7 @@ impl Lowerer<'_> {
     fn expr(&mut self, e: &Expr) -> NodeId {
         let text = e.to_string();
         match &e.kind {
-            ExprKind::Number(v) => self.node(Op::Const(*v), Shape::Scalar, e.pos, text),
+            ExprKind::Number(v) => self.constant(*v, e.pos, text),
             ExprKind::Name(n) => self.name(n, e.pos),
             ExprKind::Indexed(n, t) => self.indexed(n, *t, e.pos),
             ExprKind::Call(f, args) => self.call(f, args, e.pos, text),
@@ -624,7 +672,7 @@ impl Lowerer<'_> {
                 let a = self.expr(a);
                 if let Op::Const(v) = self.graph.nodes[a].op {
                     if self.graph.nodes[a].shape == Shape::Scalar {
-                        return self.node(Op::Const(-v), Shape::Scalar, e.pos, text);
+                        return self.constant(-v, e.pos, text);
                     }
                 }
                 let (shape, t, p, param) = self.operand(a, e.pos);
@@ -687,7 +735,7 @@ impl Lowerer<'_> {
                             BinOp::Mul => x * y,
                             _ => x / y,
                         };
-                        return self.node(Op::Const(v), Shape::Scalar, e.pos, text);
+                        return self.constant(v, e.pos, text);
                     }
                 }
                 let (sa, ta, _, pa) = self.operand(an, a.pos);
@@ -754,7 +802,13 @@ impl Lowerer<'_> {
     fn indexed(&mut self, n: &Name, t: Time, pos: Pos) -> NodeId {
         let text = format!("{}[{}]", n.text, t.text());
         let kind = self.decls.kinds.get(&n.text).copied();
-        if t.offset > 0 && matches!(kind, Some((DeclKind::Input | DeclKind::State, _))) {
+        let is_intermediate = kind.is_none() && self.equations.intermediates.contains_key(&n.text);
+        if is_intermediate {
+            self.referenced.insert(n.text.clone());
+        }
+        if t.offset > 0
+            && (is_intermediate || matches!(kind, Some((DeclKind::Input | DeclKind::State, _))))
+        {
             self.diags.error(
                 t.pos,
                 format!("future reference `{text}`: a cell reads only the current and earlier steps; expected `{0}[t]` or `{0}[t-k]`", n.text),
@@ -786,13 +840,14 @@ impl Lowerer<'_> {
                     if !self.equations.updates.contains_key(&s) {
                         return self.error_node(pos);
                     }
-                    return self.state_update(s);
+                    return self.state_update(s, Some(pos));
                 }
                 self.delays[s] = self.delays[s].max(delay);
                 let shape = self.decls.states[s].shape.clone();
                 self.node(Op::StatePrev { state: s, delay }, shape, pos, text)
             }
-            Some((DeclKind::Param, _)) => {
+            Some((DeclKind::Param, p)) => {
+                self.param_used[p] = true;
                 self.diags.error(
                     t.pos,
                     format!(
@@ -855,7 +910,7 @@ impl Lowerer<'_> {
         let (shape, t, p, param) = self.operand(a, args[0].pos);
         if let (Op::Const(v), Shape::Scalar) = (&self.graph.nodes[a].op, &shape) {
             let v = func.eval(*v);
-            return self.node(Op::Const(v), Shape::Scalar, pos, text);
+            return self.constant(v, pos, text);
         }
         let operand = Operand {
             shape: &shape,

@@ -43,7 +43,7 @@ fn describe(rule: &Rule) -> String {
         Rule::semi => "`;`",
         Rule::assign => "`=`",
         Rule::colon => "`:`",
-        Rule::cell_kw => "`cell`",
+        Rule::cell_kw => "`cell` (after optional doc comments and `pub`)",
         Rule::close_brace => "`}`",
         Rule::shape => "a shape such as `[H]` or `[I, H]`",
         Rule::dim | Rule::dim_term => "a dimension such as `H` or `I + H`",
@@ -58,6 +58,8 @@ fn describe(rule: &Rule) -> String {
         Rule::doc | Rule::doc_line | Rule::doc_attr => "a doc comment",
         Rule::initializer | Rule::init_call => "an initializer",
         Rule::EOI => "the end of the spec",
+        Rule::cell => "a cell definition `cell Name { ... }`",
+        Rule::paren => "`(`",
         other => return format!("{other:?}"),
     }
     .to_string()
@@ -75,7 +77,13 @@ pub fn parse(text: &str) -> Result<CellAst, Vec<Diagnostic>> {
             .split_whitespace()
             .next()
             .map_or("the end of the spec".to_string(), |w| format!("`{w}`"));
-        let message = format!("syntax error: {}, found {found}", e.variant.message());
+        let mut message = format!("syntax error: {}, found {found}", e.variant.message());
+        if e.variant.message() == "expected `=`" {
+            message.push_str(
+                " (a statement is a declaration starting with `input`, `state` or `param`, \
+                 an equation `name = ...;` or `h[t] = ...;`, or `output ...;`)",
+            );
+        }
         vec![Diagnostic { pos: p, message }]
     })?;
     let spec = pairs.next().expect("grammar: spec");
@@ -333,9 +341,10 @@ fn primary(pair: Pair<'_, Rule>, pratt: &PrattParser<Rule>) -> Expr {
             }
         }
         _ => {
-            // A parenthesized expression: keep the parentheses in the position.
-            let mut e = parse_expr(pair, pratt);
-            e.pos = p.to(e.pos);
+            // A parenthesized expression: its position includes the parentheses.
+            let inner = pair.into_inner().next().expect("grammar: paren");
+            let mut e = parse_expr(inner, pratt);
+            e.pos = p;
             e
         }
     }

@@ -36,6 +36,20 @@ pub fn dim_tokens(d: &Dim) -> TokenStream {
     }
 }
 
+/// An `f64` literal; the checker rejects non-finite constants, and this never panics on them.
+pub fn float(v: f64) -> TokenStream {
+    if v.is_finite() {
+        let lit = proc_macro2::Literal::f64_suffixed(v);
+        quote!(#lit)
+    } else if v.is_nan() {
+        quote!(f64::NAN)
+    } else if v > 0.0 {
+        quote!(f64::INFINITY)
+    } else {
+        quote!(f64::NEG_INFINITY)
+    }
+}
+
 /// The local holding a dimension's value.
 pub fn dim_ident(name: &str) -> Ident {
     format_ident!("dim_{}", name)
@@ -143,7 +157,10 @@ impl Emitter<'_> {
                 let id = param(*p);
                 quote!(#id[j])
             }
-            Op::Const(v) => quote!(#rt::lit::<F>(#v)),
+            Op::Const(v) => {
+                let v = float(*v);
+                quote!(#rt::lit::<F>(#v))
+            }
             Op::MatMul { .. } => {
                 let (g, i) = self.plan.product_of[&n];
                 let (buf, w, off) = (product(g), width(g), offset(g, i));

@@ -16,7 +16,10 @@ impl Emitter<'_> {
     fn dexpr(&self, e: &DExpr) -> TokenStream {
         let rt = &self.rt;
         match e {
-            DExpr::Lit(v) => quote!(#rt::lit::<F>(#v)),
+            DExpr::Lit(v) => {
+                let v = float(*v);
+                quote!(#rt::lit::<F>(#v))
+            }
             DExpr::Val(n) => {
                 let v = value(*n);
                 quote!(#v)

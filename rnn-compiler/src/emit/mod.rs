@@ -168,10 +168,16 @@ impl Emitter<'_> {
             let (n, shape) = (&p.name, p.shape.to_string());
             let init = match p.init {
                 InitIr::Default => quote!(#rt::Init::Default),
-                InitIr::Constant(v) => quote!(#rt::Init::Constant(#v)),
+                InitIr::Constant(v) => {
+                    let v = float(v);
+                    quote!(#rt::Init::Constant(#v))
+                }
                 InitIr::Zeros => quote!(#rt::Init::Zeros),
                 InitIr::Ones => quote!(#rt::Init::Ones),
-                InitIr::Uniform(a) => quote!(#rt::Init::Uniform(#a)),
+                InitIr::Uniform(a) => {
+                    let a = float(a);
+                    quote!(#rt::Init::Uniform(#a))
+                }
                 InitIr::Xavier => quote!(#rt::Init::Xavier),
                 InitIr::Orthogonal => quote!(#rt::Init::Orthogonal),
             };
