@@ -112,6 +112,9 @@ fn skeleton(ast: &ast::CellAst, source: &Source) -> TokenStream {
     }
     let vis = emit::visibility(ast.vis);
     let span: Span = source.spans(ast.name.pos).0;
+    if syn::parse_str::<syn::Ident>(&ast.name.text).is_err() {
+        return TokenStream::new();
+    }
     let name = proc_macro2::Ident::new(&ast.name.text, span);
     let dims_name = format_ident!("{}Dims", ast.name.text, span = span);
     let mut dims: Vec<String> = vec![];
@@ -128,10 +131,46 @@ fn skeleton(ast: &ast::CellAst, source: &Source) -> TokenStream {
     }
     let fields = dims
         .iter()
+        .filter(|d| syn::parse_str::<syn::Ident>(d).is_ok())
         .map(|d| proc_macro2::Ident::new(d, Span::call_site()));
+    let rt = quote!(::rnn::__private);
+    // The bodies are never run: the `compile_error!`s beside the skeleton stop the build. They
+    // exist so that the user's calls type-check and report nothing of their own.
     quote! {
+        #[derive(Debug, Clone)]
         #vis struct #name<F = f32>(::core::marker::PhantomData<F>);
         #[allow(non_snake_case)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #vis struct #dims_name { #(pub #fields: usize,)* }
+        #[allow(unused_variables, clippy::all)]
+        impl<F: #rt::Float> #name<F> {
+            pub fn new(dims: #dims_name, rng: &mut dyn #rt::RngCore) -> Self { unreachable!() }
+            pub fn zeros(dims: #dims_name) -> Self { unreachable!() }
+        }
+        #[allow(unused_variables, clippy::all)]
+        impl<F: #rt::Float> #rt::Cell<F> for #name<F> {
+            type Dims = #dims_name;
+            fn spec() -> &'static #rt::CellSpec { unreachable!() }
+            fn new(dims: #dims_name, rng: &mut dyn #rt::RngCore) -> Self { unreachable!() }
+            fn zeros(dims: #dims_name) -> Self { unreachable!() }
+            fn dims(&self) -> #dims_name { unreachable!() }
+            fn input_size(&self) -> usize { unreachable!() }
+            fn state_sizes(&self) -> Vec<usize> { unreachable!() }
+            fn output_size(&self) -> usize { unreachable!() }
+            fn params(&self) -> &#rt::ParamSet<F> { unreachable!() }
+            fn params_mut(&mut self) -> &mut #rt::ParamSet<F> { unreachable!() }
+            fn forward(
+                &self,
+                x: #rt::ArrayView3<'_, F>,
+                init: Option<&#rt::States<F>>,
+                lengths: Option<&[usize]>,
+            ) -> #rt::Result<#rt::Forward<F>> { unreachable!() }
+            fn backward(
+                &self,
+                forward: &#rt::Forward<F>,
+                d_outputs: #rt::ArrayView3<'_, F>,
+                d_final: Option<&#rt::States<F>>,
+            ) -> #rt::Result<#rt::Gradients<F>> { unreachable!() }
+        }
     }
 }
