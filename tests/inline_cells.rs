@@ -76,3 +76,51 @@ fn zoo_gradients() {
 fn backwards_gradients() {
     assert_gradcheck::<Backwards<f64>>(BackwardsDims { I: 2, H: 3 });
 }
+
+rnn_cell! {
+    /// Layer normalization of the recurrent pre-activation (Ba et al. 2016), with a gain,
+    /// written with the language's reductions; sums and means of several vectors.
+    cell NormRnn {
+        input x: [I];
+        state h: [H];
+        param W: [I, H];
+        param U: [H, H];
+        param g: [H] = ones;
+        param b: [H] = zeros;
+
+        a = h[t-1] @ U;
+        m = mean(a);
+        d = a - m;
+        v = mean(d * d);
+        n = g * d / sqrt(v + 1e-5);
+        s = sum(x[t]) / 10;
+        h[t] = tanh(x[t] @ W + n + b + s * mean(h[t-1]));
+    }
+}
+
+rnn_cell! {
+    /// Products of concatenated vectors, `concat(x[t], h[t-1]) @ W` with `W: [I + H, H]`, as
+    /// many papers write them; the second one mixes an in-step value into the concatenation.
+    cell ConcatGru {
+        input x: [I];
+        state h: [H];
+        param W_z, W_r, W_h: [I + H, H];
+        param b_z, b_r, b_h: [H];
+
+        z = sigmoid(concat(x[t], h[t-1]) @ W_z + b_z);
+        r = sigmoid(concat(x[t], h[t-1]) @ W_r + b_r);
+        h_tilde = tanh(concat(x[t], r * h[t-1]) @ W_h + b_h);
+        h[t] = (1 - z) * h[t-1] + z * h_tilde;
+    }
+}
+
+#[test]
+fn reductions_gradients() {
+    assert_gradcheck::<NormRnn<f64>>(NormRnnDims { I: 3, H: 5 });
+}
+
+#[test]
+fn concat_gradients() {
+    let report = assert_gradcheck::<ConcatGru<f64>>(ConcatGruDims { I: 2, H: 3 });
+    assert_eq!(report.checked, 3 * 5 * 3 + 3 * 3 + 5 * 4 * 2 + 4 * 3);
+}

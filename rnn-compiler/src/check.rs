@@ -58,12 +58,15 @@ pub fn elementwise(
     match (a.shape, b.shape) {
         (Shape::Scalar, s) | (s, Shape::Scalar) => s.clone(),
         (Shape::Vector(x), Shape::Vector(y)) if x == y => a.shape.clone(),
+        // A per-example scalar (`mean(v)`, `sum(v)`, a `[1]` vector) broadcasts over features.
+        (Shape::Vector(x), Shape::Vector(y)) if x.is_one() => Shape::Vector(y.clone()),
+        (Shape::Vector(x), Shape::Vector(y)) if y.is_one() => Shape::Vector(x.clone()),
         _ => {
             diags.error(
                 pos,
                 format!(
                     "shape mismatch in `{}`: the left operand `{}` is {} but the right operand `{}` \
-                     is {} (expected equal shapes)",
+                     is {} (expected equal shapes, or a scalar or [1] that broadcasts)",
                     op.symbol(),
                     a.text,
                     a.shape,

@@ -102,7 +102,8 @@ fn partials(c: NodeId, op: &Op) -> Vec<Partial> {
         | Op::StatePrev { .. }
         | Op::Param(_)
         | Op::Const(_)
-        | Op::MatMul { .. } => {
+        | Op::MatMul { .. }
+        | Op::Reduce(..) => {
             vec![]
         }
     }

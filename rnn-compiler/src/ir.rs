@@ -65,6 +65,25 @@ impl Func {
     }
 }
 
+/// A reduction over the feature axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reduction {
+    /// `mean(v)`: the average of the `D` features.
+    Mean,
+    /// `sum(v)`: the sum of the `D` features.
+    Sum,
+}
+
+impl Reduction {
+    /// The name in the language.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Mean => "mean",
+            Reduction::Sum => "sum",
+        }
+    }
+}
+
 /// An operation of the step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
@@ -84,13 +103,19 @@ pub enum Op {
     Param(usize),
     /// A literal.
     Const(f64),
-    /// `lhs @ W` for a matrix parameter `W`.
+    /// `lhs @ W[row_start .. row_start + len(lhs), :]` for a matrix parameter `W`: the whole
+    /// matrix for `v @ W`, a block of its rows for each part of `concat(a, b) @ W`.
     MatMul {
         /// The per-example row vector.
         lhs: NodeId,
         /// The matrix parameter.
         param: usize,
+        /// The first row of `W` that multiplies `lhs`.
+        row_start: Dim,
     },
+    /// A reduction over the feature axis: one value per example (shape `[1]`), which
+    /// broadcasts against any vector.
+    Reduce(Reduction, NodeId),
     /// `-a`
     Neg(NodeId),
     /// `a op b`, elementwise (`op` is never `@`).
@@ -106,6 +131,7 @@ impl Op {
     pub fn operands(&self) -> Vec<NodeId> {
         match *self {
             Op::MatMul { lhs, .. } => vec![lhs],
+            Op::Reduce(_, a) => vec![a],
             Op::Neg(a) | Op::Func(_, a) | Op::Copy(a) => vec![a],
             Op::Binary(_, a, b) => vec![a, b],
             _ => vec![],

@@ -691,35 +691,7 @@ impl Lowerer<'_> {
                 };
                 self.node(Op::Neg(a), shape, e.pos, text)
             }
-            ExprKind::Binary(BinOp::MatMul, a, w) => {
-                let an = self.expr(a);
-                let wn = self.expr(w);
-                let (sa, ta, _, pa) = self.operand(an, a.pos);
-                let (sw, tw, _, pw) = self.operand(wn, w.pos);
-                let shape = check::matmul(
-                    &Operand {
-                        shape: &sa,
-                        text: &ta,
-                        pos: a.pos,
-                        param: pa.as_deref(),
-                    },
-                    &Operand {
-                        shape: &sw,
-                        text: &tw,
-                        pos: w.pos,
-                        param: pw.as_deref(),
-                    },
-                    e.pos,
-                    self.diags,
-                );
-                match (shape, &self.graph.nodes[wn].op) {
-                    (Shape::Error, _) => self.error_node(e.pos),
-                    (shape, &Op::Param(param)) => {
-                        self.node(Op::MatMul { lhs: an, param }, shape, e.pos, text)
-                    }
-                    _ => self.error_node(e.pos),
-                }
-            }
+            ExprKind::Binary(BinOp::MatMul, a, w) => self.matmul(a, w, e.pos, text),
             ExprKind::Binary(op, a, b) => {
                 let an = self.expr(a);
                 let bn = self.expr(b);
@@ -760,6 +732,131 @@ impl Lowerer<'_> {
                 self.node(Op::Binary(*op, an, bn), shape, e.pos, text)
             }
         }
+    }
+
+    /// `mean(v)` or `sum(v)` over the features of a per-example vector: shape `[1]`.
+    fn reduction(
+        &mut self,
+        kind: Reduction,
+        f: &Name,
+        args: &[Expr],
+        pos: Pos,
+        text: String,
+    ) -> NodeId {
+        if args.len() != 1 {
+            self.diags.error(
+                pos,
+                format!("`{}` takes 1 argument, found {}", f.text, args.len()),
+            );
+            for a in args {
+                self.expr(a);
+            }
+            return self.error_node(pos);
+        }
+        let a = self.expr(&args[0]);
+        match self.graph.nodes[a].shape.clone() {
+            Shape::Vector(_) => self.node(
+                Op::Reduce(kind, a),
+                Shape::Vector(Dim::constant(1)),
+                pos,
+                text,
+            ),
+            Shape::Error => self.error_node(pos),
+            other => {
+                let t = self.texts[a].clone();
+                self.diags.error(
+                    args[0].pos,
+                    format!("`{}` reduces a per-example vector over its features; found `{t}` ({other})", f.text),
+                );
+                self.error_node(pos)
+            }
+        }
+    }
+
+    /// `a @ W`, and `concat(a, b, ...) @ W` as `a @ W[rows of a] + b @ W[rows of b] + ...`,
+    /// so that each part is planned like any product (an input part is still hoisted out of
+    /// the time loop, a recurrent part still packed with the step's other recurrent products).
+    fn matmul(&mut self, a: &Expr, w: &Expr, pos: Pos, text: String) -> NodeId {
+        let (parts, part_positions): (Vec<NodeId>, Vec<Pos>) = match &a.kind {
+            ExprKind::Call(f, args) if f.text == "concat" && !args.is_empty() => {
+                args.iter().map(|arg| (self.expr(arg), arg.pos)).unzip()
+            }
+            _ => (vec![self.expr(a)], vec![a.pos]),
+        };
+        let wn = self.expr(w);
+        let mut lhs_shape = Shape::Vector(Dim::default());
+        let mut lhs_param = None;
+        for (i, &part) in parts.iter().enumerate() {
+            let (shape, part_text, part_pos, param) = self.operand(part, part_positions[i]);
+            let shape = match (&lhs_shape, &shape) {
+                (Shape::Error, _) | (_, Shape::Error) => Shape::Error,
+                (Shape::Vector(sum), Shape::Vector(d)) if param.is_none() => {
+                    Shape::Vector(sum.plus(d))
+                }
+                _ if parts.len() == 1 => shape.clone(),
+                _ => {
+                    let what = if param.is_some() {
+                        "a parameter"
+                    } else {
+                        "not a per-example vector"
+                    };
+                    self.diags.error(
+                        part_pos,
+                        format!("part {} of `concat` is `{part_text}` ({shape}), {what}: expected per-example vectors such as `x[t]` or `h[t-1]`", i + 1),
+                    );
+                    Shape::Error
+                }
+            };
+            lhs_shape = shape;
+            if parts.len() == 1 {
+                lhs_param = param;
+            }
+        }
+        let (sw, tw, _, pw) = self.operand(wn, w.pos);
+        let lhs_text = a.to_string();
+        let shape = check::matmul(
+            &Operand {
+                shape: &lhs_shape,
+                text: &lhs_text,
+                pos: a.pos,
+                param: lhs_param.as_deref(),
+            },
+            &Operand {
+                shape: &sw,
+                text: &tw,
+                pos: w.pos,
+                param: pw.as_deref(),
+            },
+            pos,
+            self.diags,
+        );
+        let param = match (&shape, &self.graph.nodes[wn].op) {
+            (Shape::Error, _) => return self.error_node(pos),
+            (_, &Op::Param(param)) => param,
+            _ => return self.error_node(pos),
+        };
+        let mut row_start = Dim::default();
+        let mut sum = None;
+        for &part in &parts {
+            let rows = self.graph.dim(part).cloned().unwrap_or_default();
+            let op = Op::MatMul {
+                lhs: part,
+                param,
+                row_start: row_start.clone(),
+            };
+            let product = self.node(op, shape.clone(), pos, text.clone());
+            row_start = row_start.plus(&rows);
+            sum = Some(match sum {
+                None => product,
+                Some(acc) => self.node(
+                    Op::Binary(BinOp::Add, acc, product),
+                    shape.clone(),
+                    pos,
+                    text.clone(),
+                ),
+            });
+        }
+        sum.unwrap_or_else(|| self.error_node(pos))
     }
 
     fn name(&mut self, n: &Name, pos: Pos) -> NodeId {
@@ -881,6 +978,24 @@ impl Lowerer<'_> {
     }
 
     fn call(&mut self, f: &Name, args: &[Expr], pos: Pos, text: String) -> NodeId {
+        let reduction = match f.text.as_str() {
+            "mean" => Some(Reduction::Mean),
+            "sum" => Some(Reduction::Sum),
+            "concat" => {
+                self.diags.error(
+                    f.pos,
+                    "`concat(...)` can only be the left operand of `@`, as in `concat(x[t], h[t-1]) @ W`",
+                );
+                for a in args {
+                    self.expr(a);
+                }
+                return self.error_node(pos);
+            }
+            _ => None,
+        };
+        if let Some(kind) = reduction {
+            return self.reduction(kind, f, args, pos, text);
+        }
         let Some(&(_, func)) = Func::ALL.iter().find(|(name, _)| *name == f.text) else {
             let known: Vec<&str> = Func::ALL.iter().map(|(n, _)| *n).collect();
             self.diags.error(

@@ -54,6 +54,17 @@ pub struct Product {
     pub delay: usize,
     /// Columns of `W`.
     pub width: Dim,
+    /// The first row of `W` used (non-zero for the parts of `concat(..) @ W`).
+    pub row_start: Dim,
+}
+
+/// A reduction computed between passes: `r[b] = scale * sum_j arg[b, j]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReductionStep {
+    /// The reduction's node.
+    pub node: NodeId,
+    /// The stage before whose loops it runs (after the stage's GEMMs).
+    pub stage: usize,
 }
 
 /// One fused elementwise loop: every node of one stage with one feature size.
@@ -80,6 +91,8 @@ pub struct Plan {
     pub product_of: BTreeMap<NodeId, (usize, usize)>,
     /// The fused loops, by stage then feature size.
     pub loops: Vec<Loop>,
+    /// Reductions over the feature axis, in topological order.
+    pub reductions: Vec<ReductionStep>,
     /// For each elementwise node: its loop.
     pub loop_of: BTreeMap<NodeId, usize>,
     /// For each node that updates states: those states.
@@ -120,10 +133,19 @@ pub fn plan(cell: &CellIr, partials: &[Vec<Partial>]) -> Plan {
     };
 
     // Stages: a product whose left operand is computed in pass s runs after it, feeding pass s+1.
+    // A reduction needs its whole argument, so it runs after the pass computing it, as a
+    // product does; what it feeds runs in the next pass.
+    let computed = |n: NodeId| graph.nodes[n].op.is_elementwise();
     let mut stage = vec![0usize; graph.nodes.len()];
     for (n, node) in graph.nodes.iter().enumerate() {
         stage[n] = match &node.op {
-            Op::MatMul { lhs, .. } if graph.nodes[*lhs].op.is_elementwise() => stage[*lhs] + 1,
+            Op::MatMul { lhs, .. }
+                if computed(*lhs) || matches!(graph.nodes[*lhs].op, Op::Reduce(..)) =>
+            {
+                stage[*lhs] + 1
+            }
+            Op::Reduce(_, a) if computed(*a) => stage[*a] + 1,
+            Op::Reduce(_, a) => stage[*a],
             op if op.is_elementwise() => op.operands().iter().map(|&a| stage[a]).max().unwrap_or(0),
             _ => 0,
         };
@@ -131,12 +153,37 @@ pub fn plan(cell: &CellIr, partials: &[Vec<Partial>]) -> Plan {
     let elementwise: Vec<NodeId> = (0..graph.nodes.len())
         .filter(|&n| live[n] && graph.nodes[n].op.is_elementwise())
         .collect();
-    let n_stages = elementwise.iter().map(|&n| stage[n] + 1).max().unwrap_or(0);
+    let n_stages = (0..graph.nodes.len())
+        .filter(|&n| {
+            live[n]
+                && !matches!(
+                    graph.nodes[n].op,
+                    Op::Input { .. } | Op::StatePrev { .. } | Op::Param(_) | Op::Const(_)
+                )
+        })
+        .map(|n| stage[n] + 1)
+        .max()
+        .unwrap_or(0);
+    let reductions: Vec<ReductionStep> = (0..graph.nodes.len())
+        .filter(|&n| live[n] && matches!(graph.nodes[n].op, Op::Reduce(..)))
+        .map(|n| ReductionStep {
+            node: n,
+            stage: stage[n],
+        })
+        .collect();
 
     // Groups.
     let mut by_lhs: BTreeMap<Lhs, Vec<Product>> = BTreeMap::new();
     for (n, node) in graph.nodes.iter().enumerate() {
-        if let (true, Op::MatMul { lhs, param }) = (live[n], &node.op) {
+        if let (
+            true,
+            Op::MatMul {
+                lhs,
+                param,
+                row_start,
+            },
+        ) = (live[n], &node.op)
+        {
             let (key, delay) = match graph.nodes[*lhs].op {
                 Op::Input { delay } => (Lhs::Input, delay),
                 Op::StatePrev { state, delay } => (Lhs::State { state, delay }, 0),
@@ -147,17 +194,18 @@ pub fn plan(cell: &CellIr, partials: &[Vec<Partial>]) -> Plan {
                 param: *param,
                 delay,
                 width: dim(n),
+                row_start: row_start.clone(),
             });
         }
     }
     let mut groups: Vec<Group> = by_lhs
         .into_iter()
         .map(|(lhs, mut products)| {
-            products.sort_by_key(|p| (p.param, p.delay, p.node));
+            products.sort_by_key(|p| (p.param, p.row_start.clone(), p.delay, p.node));
             let (inner, stage) = match &lhs {
                 Lhs::Input => (cell.input.dim.clone(), None),
                 Lhs::State { state, .. } => (cell.states[*state].dim.clone(), Some(0)),
-                Lhs::Node(n) => (dim(*n), Some(stage[*n] + 1)),
+                Lhs::Node(n) => (dim(*n), Some(stage[products[0].node])),
             };
             Group {
                 lhs,
@@ -212,7 +260,7 @@ pub fn plan(cell: &CellIr, partials: &[Vec<Partial>]) -> Plan {
                 continue;
             }
             let crosses = match node.op {
-                Op::MatMul { .. } => true,
+                Op::MatMul { .. } | Op::Reduce(..) => true,
                 _ => loop_of.get(&a) != loop_of.get(&c),
             };
             if crosses {
@@ -233,6 +281,11 @@ pub fn plan(cell: &CellIr, partials: &[Vec<Partial>]) -> Plan {
         }
     }
     saved.retain(|n| !state_of.contains_key(n));
+    // A reduction's value lives in its own `[T, B, 1]` buffer, its adjoint in a `[B, 1]` one.
+    for r in &reductions {
+        saved.insert(r.node);
+        adjoint_buffers.insert(r.node);
+    }
 
     Plan {
         live,
@@ -240,6 +293,7 @@ pub fn plan(cell: &CellIr, partials: &[Vec<Partial>]) -> Plan {
         groups,
         product_of,
         loops,
+        reductions,
         loop_of,
         state_of,
         saved,

@@ -21,6 +21,19 @@ impl Dim {
         }
     }
 
+    /// The constant dimension `n`.
+    pub fn constant(n: i64) -> Self {
+        Dim {
+            terms: BTreeMap::new(),
+            constant: n,
+        }
+    }
+
+    /// Whether this is the constant 1 (a per-example scalar, which broadcasts).
+    pub fn is_one(&self) -> bool {
+        self.terms.is_empty() && self.constant == 1
+    }
+
     /// `self + other`.
     pub fn plus(&self, other: &Dim) -> Dim {
         let mut d = self.clone();

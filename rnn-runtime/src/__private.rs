@@ -304,37 +304,44 @@ pub fn initial_grads<F: Float>(
     States::from_parts(spec, values, history)
 }
 
-/// Packs matrix parameters `params[i]: [inner, n_i]` side by side into `[inner, sum n_i]`.
-pub fn pack<F: Float>(params: &ParamSet<F>, indices: &[usize], inner: usize) -> Vec<F> {
-    let width: usize = indices.iter().map(|&i| params.value(i).shape()[1]).sum();
+/// Packs blocks of matrix parameters side by side into `[inner, sum n_i]`: block `(i, r)` is
+/// rows `r .. r + inner` of `params[i]: [rows_i, n_i]` (all rows for a plain product, a row
+/// block for a part of `concat(..) @ W`).
+pub fn pack<F: Float>(params: &ParamSet<F>, blocks: &[(usize, usize)], inner: usize) -> Vec<F> {
+    let width: usize = blocks
+        .iter()
+        .map(|&(i, _)| params.value(i).shape()[1])
+        .sum();
     let mut packed = vec![F::zero(); inner * width];
     let mut offset = 0;
-    for &i in indices {
+    for &(i, row_start) in blocks {
         let w = params.slice(i);
-        let n = w.len() / inner.max(1);
+        let n = params.value(i).shape()[1];
         for r in 0..inner {
-            packed[r * width + offset..r * width + offset + n]
-                .copy_from_slice(&w[r * n..(r + 1) * n]);
+            let src = (row_start + r) * n;
+            packed[r * width + offset..r * width + offset + n].copy_from_slice(&w[src..src + n]);
         }
         offset += n;
     }
     packed
 }
 
-/// Adds columns `offset..offset + n` of `packed: [inner, width]` into matrix parameter `i`.
+/// Adds columns `offset..offset + n` of `packed: [inner, width]` into rows
+/// `row_start .. row_start + inner` of matrix parameter `i: [rows, n]`.
 pub fn unpack_add<F: Float>(
     grads: &mut ParamSet<F>,
     i: usize,
+    row_start: usize,
     packed: &[F],
     inner: usize,
     width: usize,
     offset: usize,
 ) {
+    let n = grads.value(i).shape()[1];
     let g = grads.slice_mut(i);
-    let n = g.len() / inner.max(1);
     for r in 0..inner {
         for c in 0..n {
-            g[r * n + c] += packed[r * width + offset + c];
+            g[(row_start + r) * n + c] += packed[r * width + offset + c];
         }
     }
 }

@@ -130,8 +130,18 @@ impl Emitter<'_> {
         }
     }
 
-    /// Reads the forward value of node `n` (elementwise nodes from where they are stored).
-    pub fn read(&self, n: NodeId) -> TokenStream {
+    /// The feature index for reading node `n` inside a loop over `loop_dim` features: `j`, or
+    /// `0` for a per-example scalar (`[1]`) broadcast over a wider loop.
+    pub fn index(&self, n: NodeId, loop_dim: &Dim) -> TokenStream {
+        match self.cell.graph.dim(n) {
+            Some(d) if d.is_one() && !loop_dim.is_one() => quote!(0usize),
+            _ => quote!(j),
+        }
+    }
+
+    /// Reads the forward value of node `n` (elementwise nodes from where they are stored) at
+    /// feature `j` (the loop's index or `0`, see [`Emitter::index`]).
+    pub fn read(&self, n: NodeId, j: &TokenStream) -> TokenStream {
         let rt = &self.rt;
         let node = &self.cell.graph.nodes[n];
         let zero = quote!(#rt::lit::<F>(0.0));
@@ -139,7 +149,7 @@ impl Emitter<'_> {
             Op::Input { delay } => {
                 let d = dim_tokens(&self.cell.input.dim);
                 let r = Self::delayed_row(*delay);
-                let read = quote!(input[#r * #d + j]);
+                let read = quote!(input[#r * #d + #j]);
                 if *delay == 0 {
                     read
                 } else {
@@ -151,11 +161,11 @@ impl Emitter<'_> {
                 let buf = state_buffer(&st.name);
                 let back = st.delay - delay;
                 let d = dim_tokens(&st.dim);
-                quote!(#buf[((t + #back) * n_batch + b) * #d + j])
+                quote!(#buf[((t + #back) * n_batch + b) * #d + #j])
             }
             Op::Param(p) => {
                 let id = param(*p);
-                quote!(#id[j])
+                quote!(#id[#j])
             }
             Op::Const(v) => {
                 let v = float(*v);
@@ -166,7 +176,7 @@ impl Emitter<'_> {
                 let (buf, w, off) = (product(g), width(g), offset(g, i));
                 let delay = self.plan.groups[g].products[i].delay;
                 let r = Self::delayed_row(delay);
-                let read = quote!(#buf[#r * #w + #off + j]);
+                let read = quote!(#buf[#r * #w + #off + #j]);
                 if delay == 0 {
                     read
                 } else {
@@ -176,7 +186,7 @@ impl Emitter<'_> {
             _ => {
                 let (buf, row) = self.location(n);
                 let d = self.node_dim(n);
-                quote!(#buf[#row * #d + j])
+                quote!(#buf[#row * #d + #j])
             }
         }
     }
@@ -228,15 +238,16 @@ impl Emitter<'_> {
         }
     }
 
-    /// Adds `a{n}` into the adjoint of node `n`, which is not computed in the current loop.
-    pub fn accumulate(&self, n: NodeId) -> TokenStream {
+    /// Adds `a{n}` into the adjoint of node `n` at feature `j`; `n` is not computed in the
+    /// current loop.
+    pub fn accumulate(&self, n: NodeId, j: &TokenStream) -> TokenStream {
         let a = adjoint(n);
         let node = &self.cell.graph.nodes[n];
         match &node.op {
             Op::Input { delay } => {
                 let d = dim_tokens(&self.cell.input.dim);
                 let r = Self::delayed_row(*delay);
-                let add = quote!(d_input[#r * #d + j] += #a;);
+                let add = quote!(d_input[#r * #d + #j] += #a;);
                 if *delay == 0 {
                     add
                 } else {
@@ -248,11 +259,11 @@ impl Emitter<'_> {
                 let buf = state_adjoint(&st.name);
                 let back = st.delay - delay;
                 let d = dim_tokens(&st.dim);
-                quote!(#buf[((t + #back) * n_batch + b) * #d + j] += #a;)
+                quote!(#buf[((t + #back) * n_batch + b) * #d + #j] += #a;)
             }
             Op::Param(p) => {
                 let id = param_grad(*p);
-                quote!(#id[j] += #a;)
+                quote!(#id[#j] += #a;)
             }
             Op::Const(_) => quote!(),
             Op::MatMul { .. } => {
@@ -260,7 +271,7 @@ impl Emitter<'_> {
                 let (buf, w, off) = (product_adjoint(g), width(g), offset(g, i));
                 let delay = self.plan.groups[g].products[i].delay;
                 let r = Self::delayed_row(delay);
-                let add = quote!(#buf[#r * #w + #off + j] += #a;);
+                let add = quote!(#buf[#r * #w + #off + #j] += #a;);
                 if delay == 0 {
                     add
                 } else {
@@ -270,7 +281,7 @@ impl Emitter<'_> {
             _ => {
                 let buf = adjoint_buffer(n);
                 let d = self.node_dim(n);
-                quote!(#buf[b * #d + j] += #a;)
+                quote!(#buf[b * #d + #j] += #a;)
             }
         }
     }

@@ -73,7 +73,7 @@ impl Emitter<'_> {
         }
         let loads = values.iter().map(|&n| {
             let v = value(n);
-            let read = self.read(n);
+            let read = self.read(n, &self.index(n, &lp.dim));
             quote!(let #v: F = #read;)
         });
         let seeds = lp.nodes.iter().map(|&n| {
@@ -114,7 +114,9 @@ impl Emitter<'_> {
                 }
             })
         });
-        let flushes = external.iter().map(|&n| self.accumulate(n));
+        let flushes = external
+            .iter()
+            .map(|&n| self.accumulate(n, &self.index(n, &lp.dim)));
         quote! {
             for b in 0..n_batch {
                 if t >= lengths[b] {
@@ -127,6 +129,35 @@ impl Emitter<'_> {
                     #(#externals)*
                     #(#chain)*
                     #(#flushes)*
+                }
+            }
+        }
+    }
+
+    /// The adjoint of a reduction at step `t`: `d arg[b, j] += scale * d r[b]` for every `j`.
+    fn backward_reduction(&self, n: crate::ir::NodeId) -> TokenStream {
+        let rt = &self.rt;
+        let crate::ir::Op::Reduce(kind, arg) = self.cell.graph.nodes[n].op else {
+            return quote!();
+        };
+        let d = self.node_dim(arg);
+        let a = adjoint(arg);
+        let add = self.accumulate(arg, &quote!(j));
+        let buf = adjoint_buffer(n);
+        let scale = match kind {
+            crate::ir::Reduction::Mean => quote!(#rt::lit::<F>(1.0 / (#d as f64))),
+            crate::ir::Reduction::Sum => quote!(#rt::lit::<F>(1.0)),
+        };
+        quote! {
+            for b in 0..n_batch {
+                if t >= lengths[b] {
+                    continue;
+                }
+                let row = t * n_batch + b;
+                let spread: F = #buf[b] * #scale;
+                for j in 0..#d {
+                    let #a: F = spread;
+                    #add
                 }
             }
         }
@@ -197,10 +228,15 @@ impl Emitter<'_> {
         });
         let mut stages = TokenStream::new();
         for s in (0..self.plan.n_stages).rev() {
-            for (l, lp) in self.plan.loops.iter().enumerate() {
+            // Within a stage, per-example scalar loops (`[1]`) come first in the forward pass
+            // because wider loops may broadcast them: the adjoint runs the loops in reverse.
+            for (l, lp) in self.plan.loops.iter().enumerate().rev() {
                 if lp.stage == s {
                     stages.extend(self.backward_loop(l));
                 }
+            }
+            for r in self.plan.reductions.iter().rev().filter(|r| r.stage == s) {
+                stages.extend(self.backward_reduction(r.node));
             }
             for (g, group) in self.plan.groups.iter().enumerate() {
                 if group.stage == Some(s) {
@@ -218,8 +254,8 @@ impl Emitter<'_> {
                 quote!()
             };
             let unpack = group.products.iter().enumerate().map(|(i, p)| {
-                let (param, off) = (p.param, offset(g, i));
-                quote!(#rt::unpack_add(&mut grads, #param, &#dw, #inner, #wd, #off);)
+                let (param, off, row) = (p.param, offset(g, i), dim_tokens(&p.row_start));
+                quote!(#rt::unpack_add(&mut grads, #param, #row, &#dw, #inner, #wd, #off);)
             });
             quote! {
                 let mut #dw: Vec<F> = vec![#zero; #inner * #wd];

@@ -27,7 +27,7 @@ impl Emitter<'_> {
         }
         let loads = external.iter().map(|&a| {
             let v = value(a);
-            let read = self.read(a);
+            let read = self.read(a, &self.index(a, &lp.dim));
             quote!(let #v: F = #read;)
         });
         let computes = lp.nodes.iter().map(|&n| {
@@ -90,6 +90,34 @@ impl Emitter<'_> {
         }
     }
 
+    /// A reduction at step `t`: `r[b] = scale * sum_j arg[b, j]`.
+    fn forward_reduction(&self, n: crate::ir::NodeId) -> TokenStream {
+        let rt = &self.rt;
+        let crate::ir::Op::Reduce(kind, arg) = self.cell.graph.nodes[n].op else {
+            return quote!();
+        };
+        let d = self.node_dim(arg);
+        let read = self.read(arg, &quote!(j));
+        let buf = saved(n);
+        let scale = match kind {
+            crate::ir::Reduction::Mean => quote!(#rt::lit::<F>(1.0 / (#d as f64))),
+            crate::ir::Reduction::Sum => quote!(#rt::lit::<F>(1.0)),
+        };
+        quote! {
+            for b in 0..n_batch {
+                if t >= lengths[b] {
+                    continue;
+                }
+                let row = t * n_batch + b;
+                let mut total: F = #rt::lit::<F>(0.0);
+                for j in 0..#d {
+                    total += #read;
+                }
+                #buf[row] = total * #scale;
+            }
+        }
+    }
+
     /// The GEMM of product group `g` at step `t`: `product_g[t] = lhs[t] @ weight_g`.
     fn forward_gemm(&self, g: usize) -> TokenStream {
         let rt = &self.rt;
@@ -118,8 +146,11 @@ impl Emitter<'_> {
         });
         let weights = self.plan.groups.iter().enumerate().map(|(g, group)| {
             let (w, inner) = (weight(g), dim_tokens(&group.inner));
-            let params = group.products.iter().map(|p| p.param);
-            quote!(let #w: Vec<F> = #rt::pack(&self.params, &[#(#params),*], #inner);)
+            let blocks = group.products.iter().map(|p| {
+                let (param, row) = (p.param, dim_tokens(&p.row_start));
+                quote!((#param, #row))
+            });
+            quote!(let #w: Vec<F> = #rt::pack(&self.params, &[#(#blocks),*], #inner);)
         });
         let products = (0..self.plan.groups.len()).map(|g| {
             let (buf, wd) = (product(g), width(g));
@@ -139,6 +170,9 @@ impl Emitter<'_> {
                 if group.stage == Some(s) {
                     stages.extend(self.forward_gemm(g));
                 }
+            }
+            for r in self.plan.reductions.iter().filter(|r| r.stage == s) {
+                stages.extend(self.forward_reduction(r.node));
             }
             for (l, lp) in self.plan.loops.iter().enumerate() {
                 if lp.stage == s {

@@ -1,0 +1,13 @@
+use rnn::rnn_cell;
+
+rnn_cell! {
+    cell Foo {
+        input x: [I];
+        state h: [H];
+        param W: [I + H, H];
+
+        h[t] = tanh(concat(x[t], h[t-1]) @ W + concat(h[t-1], h[t-1]));
+    }
+}
+
+fn main() {}
