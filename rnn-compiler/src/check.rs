@@ -66,7 +66,9 @@ pub fn elementwise(
                 pos,
                 format!(
                     "shape mismatch in `{}`: the left operand `{}` is {} but the right operand `{}` \
-                     is {} (expected equal shapes, or a scalar or [1] that broadcasts)",
+                     is {} (expected equal shapes, or a scalar or [1] that broadcasts; sizes are \
+                     compared by name, so a cell that needs them equal must declare them with the \
+                     same name)",
                     op.symbol(),
                     a.text,
                     a.shape,

@@ -156,6 +156,8 @@ pub struct Node {
     pub shape: Shape,
     /// The user's text it came from.
     pub pos: Pos,
+    /// The expression as written (for messages and the derivation shown to users).
+    pub text: String,
 }
 
 /// The DAG of one step.
@@ -254,6 +256,8 @@ pub struct CellIr {
     pub output_text: String,
     /// The equations as written, one per line.
     pub equations: Vec<String>,
+    /// The name each named value goes by: intermediates (`i`) and state updates (`c[t]`).
+    pub names: std::collections::BTreeMap<NodeId, String>,
     /// The step.
     pub graph: Graph,
 }

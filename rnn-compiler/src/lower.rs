@@ -50,6 +50,7 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
         delays,
         texts,
         referenced,
+        intermediates,
         ..
     } = lowerer;
     let mut graph = graph;
@@ -93,6 +94,7 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
                 op: Op::Copy(n),
                 shape: graph.nodes[n].shape.clone(),
                 pos: graph.nodes[n].pos,
+                text: graph.nodes[n].text.clone(),
             };
             graph.nodes.push(node);
             graph.nodes.len() - 1
@@ -186,7 +188,13 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
             None => format!("{} = {};", e.target.text, e.expr),
         })
         .collect();
+    let mut names: BTreeMap<NodeId, String> =
+        intermediates.iter().map(|(k, &n)| (n, k.clone())).collect();
+    for st in &states {
+        names.insert(st.update, format!("{}[t]", st.name));
+    }
     let ir = CellIr {
+        names,
         name: ast.name.text.clone(),
         vis: ast.vis,
         docs: ast.docs.clone(),
@@ -569,7 +577,12 @@ impl Lowerer<'_> {
                 return n;
             }
         }
-        self.graph.nodes.push(Node { op, shape, pos });
+        self.graph.nodes.push(Node {
+            op,
+            shape,
+            pos,
+            text: text.clone(),
+        });
         self.texts.push(text);
         let n = self.graph.nodes.len() - 1;
         self.interned.insert(key, n);

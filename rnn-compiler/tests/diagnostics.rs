@@ -559,7 +559,7 @@ fn elementwise_shape_mismatch_names_both_shapes() {
     assert_eq!(
         e.message,
         "shape mismatch in `+`: the left operand `x[t]` is [I] but the right operand `h[t-1] @ U` \
-         is [H] (expected equal shapes, or a scalar or [1] that broadcasts)"
+         is [H] (expected equal shapes, or a scalar or [1] that broadcasts; sizes are compared by name, so a cell that needs them equal must declare them with the same name)"
     );
     assert!(e.message.contains("[H]") && e.message.contains("[I]"));
 }
@@ -594,7 +594,7 @@ fn shape_mismatch_with_compound_dimensions() {
     assert_eq!(
         e.message,
         "shape mismatch in `*`: the left operand `tanh(x[t] @ W)` is [H] but the right operand \
-         `x[t]` is [H + I] (expected equal shapes, or a scalar or [1] that broadcasts)"
+         `x[t]` is [H + I] (expected equal shapes, or a scalar or [1] that broadcasts; sizes are compared by name, so a cell that needs them equal must declare them with the same name)"
     );
 }
 

@@ -30,6 +30,25 @@ snapshot!(rnn_relu, "rnn_relu.rnn");
 snapshot!(lstm, "lstm.rnn");
 snapshot!(gru, "gru.rnn");
 snapshot!(gru_torch, "gru_torch.rnn");
+snapshot!(lstm_no_forget, "lstm_no_forget.rnn");
+snapshot!(lstm_cifg, "lstm_cifg.rnn");
+snapshot!(lstm_peephole, "lstm_peephole.rnn");
+snapshot!(residual, "residual.rnn");
+snapshot!(narx, "narx.rnn");
+snapshot!(lstm_nig, "lstm_nig.rnn");
+snapshot!(lstm_nog, "lstm_nog.rnn");
+snapshot!(lstm_niaf, "lstm_niaf.rnn");
+snapshot!(lstm_noaf, "lstm_noaf.rnn");
+snapshot!(lstm_np, "lstm_np.rnn");
+snapshot!(lstm_fgr, "lstm_fgr.rnn");
+snapshot!(mgu, "mgu.rnn");
+snapshot!(mut1, "mut1.rnn");
+snapshot!(mut2, "mut2.rnn");
+snapshot!(mut3, "mut3.rnn");
+snapshot!(ind_rnn, "ind_rnn.rnn");
+
+snapshot!(layer_norm_lstm, "layer_norm_lstm.rnn");
+snapshot!(layer_norm_lstm_haste, "layer_norm_lstm_haste.rnn");
 
 /// Every spec in `specs/` has a snapshot test above.
 #[test]

@@ -129,6 +129,22 @@ impl Emitter<'_> {
         docs.push(format!(" output {};", cell.output_text));
         docs.push(" ```".into());
         docs.push(String::new());
+        docs.push(" # Backward (derived by the compiler)".into());
+        docs.push(String::new());
+        docs.push(
+            " Per step, from `t = T-1` down to `0`; `δv` is the gradient of the loss with respect \
+             to `v`, `⊙` is elementwise, and each weight gradient sums over every step and example."
+                .into(),
+        );
+        docs.push(String::new());
+        docs.push(" ```text".into());
+        docs.extend(
+            crate::explain::adjoint_equations(self.cell, self.partials, self.plan)
+                .into_iter()
+                .map(|l| format!(" {l}")),
+        );
+        docs.push(" ```".into());
+        docs.push(String::new());
         docs.push(" # Shapes".into());
         docs.push(String::new());
         docs.push(format!(
