@@ -7,13 +7,13 @@
 //! and its history (row `D - 2 - j` holds history entry `j`).
 
 pub use crate::activation::*;
+pub use crate::pool::Buffer;
 pub use crate::{Cell, CellSpec, Error, Float, Forward, Gradients, Init, ParamSet, ParamSpec};
 pub use crate::{Result, StateSpec, States, Trace};
 pub use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewD};
 pub use ndarray::{ArrayViewMut1, ArrayViewMut2};
 pub use rand::RngCore;
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayViewMut2 as Mut2, Ix1, Ix2};
 
 /// A literal of the spec in the cell's float type.
@@ -61,9 +61,14 @@ pub fn check_lengths(
     }
 }
 
-/// Copies an array view into a row-major vector.
-pub fn flatten<F: Float>(x: &ArrayView3<'_, F>) -> Vec<F> {
-    x.iter().copied().collect()
+/// Copies an array view into a row-major (pooled) buffer.
+pub fn flatten<F: Float>(x: &ArrayView3<'_, F>) -> Buffer<F> {
+    let mut buf = Buffer::zeroed(x.len());
+    match x.as_slice() {
+        Some(s) => buf.copy_from_slice(s),
+        None => buf.iter_mut().zip(x.iter()).for_each(|(d, &s)| *d = s),
+    }
+    buf
 }
 
 /// Checks that a gradient array has shape `[T, B, size]` and flattens it.
@@ -73,7 +78,7 @@ pub fn check_seq_grad<F: Float>(
     n_time: usize,
     n_batch: usize,
     size: usize,
-) -> Result<Vec<F>> {
+) -> Result<Buffer<F>> {
     if d.shape() != [n_time, n_batch, size] {
         return Err(Error::shape(
             what,
@@ -192,8 +197,8 @@ pub fn state_buffer<F: Float>(
     n_time: usize,
     n_batch: usize,
     size: usize,
-) -> Vec<F> {
-    let mut buf = vec![F::zero(); (n_time + delay) * n_batch * size];
+) -> Buffer<F> {
+    let mut buf = Buffer::zeroed((n_time + delay) * n_batch * size);
     if let Some(init) = init {
         write_rows(&mut buf, delay - 1, n_batch, size, &init.values[s].view());
         for (j, h) in init.history[s].iter().enumerate() {
@@ -326,6 +331,41 @@ pub fn pack<F: Float>(params: &ParamSet<F>, blocks: &[(usize, usize)], inner: us
     packed
 }
 
+/// Like [`pack`], but into the panel layout of [`crate::gemm`]: the weights of a per-step
+/// product, packed once per sequence.
+pub fn pack_panels<F: Float>(
+    params: &ParamSet<F>,
+    blocks: &[(usize, usize)],
+    inner: usize,
+) -> Buffer<F> {
+    let width: usize = blocks
+        .iter()
+        .map(|&(i, _)| params.value(i).shape()[1])
+        .sum();
+    let mut packed = Buffer::zeroed(crate::gemm::packed_len(inner, width));
+    let mut offset = 0;
+    for &(i, row_start) in blocks {
+        let n = params.value(i).shape()[1];
+        let w = &params.slice(i)[row_start * n..];
+        crate::gemm::pack_into(&mut packed, inner, width, offset, w, n, n);
+        offset += n;
+    }
+    packed
+}
+
+/// The transpose of panel-packed `[inner, width]` weights, for the adjoint of a per-step product.
+pub fn transpose_panels<F: Float>(packed: &[F], inner: usize, width: usize) -> Buffer<F> {
+    let mut out = Buffer::zeroed(crate::gemm::packed_len(width, inner));
+    crate::gemm::transpose_packed_into(packed, inner, width, &mut out);
+    out
+}
+
+/// `c = a @ W + beta * c` with `a: [m, k]`, panel-packed `W: [k, n]`, `c: [m, n]`: the per-step
+/// product (no allocation).
+pub fn gemm_step<F: Float>(a: &[F], m: usize, k: usize, w: &[F], n: usize, c: &mut [F], beta: F) {
+    crate::gemm::gemm_packed(a, m, k, w, n, c, beta);
+}
+
 /// Adds columns `offset..offset + n` of `packed: [inner, width]` into rows
 /// `row_start .. row_start + inner` of matrix parameter `i: [rows, n]`.
 pub fn unpack_add<F: Float>(
@@ -368,7 +408,7 @@ pub fn gemm<F: Float>(a: &[F], m: usize, k: usize, w: &[F], n: usize, c: &mut [F
     if m == 0 || n == 0 {
         return;
     }
-    general_mat_mul(
+    crate::gemm::gemm_views(
         F::one(),
         &view(a, m, k),
         &view(w, k, n),
@@ -383,7 +423,7 @@ pub fn gemm_nt<F: Float>(a: &[F], m: usize, n: usize, w: &[F], k: usize, c: &mut
     if m == 0 || k == 0 {
         return;
     }
-    general_mat_mul(
+    crate::gemm::gemm_views(
         F::one(),
         &view(a, m, n),
         &view(w, k, n).t(),
@@ -398,7 +438,7 @@ pub fn gemm_tn<F: Float>(a: &[F], m: usize, k: usize, d: &[F], n: usize, c: &mut
     if k == 0 || n == 0 {
         return;
     }
-    general_mat_mul(
+    crate::gemm::gemm_views(
         F::one(),
         &view(a, m, k).t(),
         &view(d, m, n),
@@ -407,9 +447,10 @@ pub fn gemm_tn<F: Float>(a: &[F], m: usize, k: usize, d: &[F], n: usize, c: &mut
     );
 }
 
-/// The rows of a `[T, B, n]` buffer as an array.
-pub fn to_array3<F: Float>(buf: Vec<F>, n_time: usize, n_batch: usize, n: usize) -> Array3<F> {
-    Array3::from_shape_vec((n_time, n_batch, n), buf).expect("buffer sized by the compiler")
+/// The rows of a `[T, B, n]` buffer as an array (the array owns its memory; it is not pooled).
+pub fn to_array3<F: Float>(buf: Buffer<F>, n_time: usize, n_batch: usize, n: usize) -> Array3<F> {
+    Array3::from_shape_vec((n_time, n_batch, n), buf.into_vec())
+        .expect("buffer sized by the compiler")
 }
 
 /// Typed view of matrix parameter `i`.

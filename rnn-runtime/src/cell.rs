@@ -48,7 +48,7 @@ pub struct ParamSpec {
 /// What the backward pass needs from the forward pass: the inputs and the values the compiler
 /// decided to keep (activated gates, states, products). Opaque to users.
 #[derive(Debug, Clone)]
-pub struct Trace<F> {
+pub struct Trace<F: Float> {
     #[doc(hidden)]
     pub cell: &'static str,
     #[doc(hidden)]
@@ -63,9 +63,16 @@ pub struct Trace<F> {
     pub buffers: Vec<Vec<F>>,
 }
 
+impl<F: Float> Drop for Trace<F> {
+    fn drop(&mut self) {
+        // Hand the buffers back for the next forward pass.
+        self.buffers.drain(..).for_each(crate::pool::give);
+    }
+}
+
 /// The result of a forward pass over a sequence.
 #[derive(Debug, Clone)]
-pub struct Forward<F> {
+pub struct Forward<F: Float> {
     /// The output at every step, `[T, B, O]`; zero after an example's length.
     pub outputs: Array3<F>,
     /// The states after each example's last step (and their history), ready to start the next

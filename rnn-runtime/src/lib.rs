@@ -10,10 +10,13 @@ pub mod activation;
 mod cell;
 mod error;
 mod float;
+pub mod gemm;
 pub mod gradcheck;
 mod init;
 mod params;
+mod pool;
 mod states;
+mod threads;
 pub mod train;
 
 #[doc(hidden)]
@@ -26,6 +29,7 @@ pub use gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
 pub use init::Init;
 pub use params::ParamSet;
 pub use states::States;
+pub use threads::{num_threads, set_num_threads};
 
 pub use ndarray;
 pub use rand;

@@ -83,6 +83,10 @@ pub fn product_adjoint(g: usize) -> Ident {
 pub fn weight(g: usize) -> Ident {
     format_ident!("weight_{}", g)
 }
+/// Group `g`'s packed weights, transposed (for the adjoint of a per-step product).
+pub fn weight_transposed(g: usize) -> Ident {
+    format_ident!("weight_t_{}", g)
+}
 /// Group `g`'s packed weight gradient.
 pub fn weight_grad(g: usize) -> Ident {
     format_ident!("d_weight_{}", g)

@@ -167,7 +167,7 @@ impl Emitter<'_> {
     fn backward_gemm(&self, g: usize) -> TokenStream {
         let rt = &self.rt;
         let group = &self.plan.groups[g];
-        let (dbuf, w, wd) = (product_adjoint(g), weight(g), width(g));
+        let (dbuf, wd) = (product_adjoint(g), width(g));
         let inner = dim_tokens(&group.inner);
         let target = match &group.lhs {
             Lhs::State { state, delay } => {
@@ -182,8 +182,9 @@ impl Emitter<'_> {
             }
             Lhs::Input => return quote!(),
         };
+        let wt = weight_transposed(g);
         quote! {
-            #rt::gemm_nt(&#dbuf[t * n_batch * #wd..], n_batch, #wd, &#w, #inner, &mut #target);
+            #rt::gemm_step(&#dbuf[t * n_batch * #wd..], n_batch, #wd, &#wt, #inner, &mut #target, #rt::lit::<F>(1.0));
         }
     }
 
@@ -206,17 +207,22 @@ impl Emitter<'_> {
         let state_adjoints = cell.states.iter().enumerate().map(|(s, st)| {
             let (buf, delay, d) = (state_adjoint(&st.name), st.delay, dim_tokens(&st.dim));
             quote! {
-                let mut #buf: Vec<F> = vec![#zero; (n_time + #delay) * n_batch * #d];
+                let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed((n_time + #delay) * n_batch * #d);
                 #rt::inject_final(&mut #buf, d_final, #s, #delay, #d, lengths);
             }
         });
+        let transposed = self.plan.groups.iter().enumerate().map(|(g, group)| {
+            let (w, wt, wd) = (weight(g), weight_transposed(g), width(g));
+            let inner = dim_tokens(&group.inner);
+            quote!(let #wt: #rt::Buffer<F> = #rt::transpose_panels(&#w, #inner, #wd);)
+        });
         let product_adjoints = (0..self.plan.groups.len()).map(|g| {
             let (buf, wd) = (product_adjoint(g), width(g));
-            quote!(let mut #buf: Vec<F> = vec![#zero; n_time * n_batch * #wd];)
+            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(n_time * n_batch * #wd);)
         });
         let adjoint_bufs = self.plan.adjoint_buffers.iter().map(|&n| {
             let (buf, d) = (adjoint_buffer(n), self.node_dim(n));
-            quote!(let mut #buf: Vec<F> = vec![#zero; n_batch * #d];)
+            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(n_batch * #d);)
         });
         let clears = self.plan.adjoint_buffers.iter().map(|&n| {
             let buf = adjoint_buffer(n);
@@ -224,7 +230,7 @@ impl Emitter<'_> {
         });
         let param_grads = self.plan.vector_params.iter().map(|&p| {
             let (buf, d) = (param_grad(p), self.param_len(p));
-            quote!(let mut #buf: Vec<F> = vec![#zero; #d];)
+            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(#d);)
         });
         let mut stages = TokenStream::new();
         for s in (0..self.plan.n_stages).rev() {
@@ -245,11 +251,12 @@ impl Emitter<'_> {
             }
         }
         let weight_grads = self.plan.groups.iter().enumerate().map(|(g, group)| {
-            let (dw, dbuf, w, wd) = (weight_grad(g), product_adjoint(g), weight(g), width(g));
+            let (dw, dbuf, wd) = (weight_grad(g), product_adjoint(g), width(g));
             let inner = dim_tokens(&group.inner);
             let (lhs_all, _) = self.lhs_rows(&group.lhs);
+            let wt = weight_transposed(g);
             let input_grad = if group.lhs == Lhs::Input {
-                quote!(#rt::gemm_nt(&#dbuf, n_time * n_batch, #wd, &#w, #d_in, &mut d_input);)
+                quote!(#rt::gemm_step(&#dbuf, n_time * n_batch, #wd, &#wt, #d_in, &mut d_input, #rt::lit::<F>(1.0));)
             } else {
                 quote!()
             };
@@ -258,7 +265,7 @@ impl Emitter<'_> {
                 quote!(#rt::unpack_add(&mut grads, #param, #row, &#dw, #inner, #wd, #off);)
             });
             quote! {
-                let mut #dw: Vec<F> = vec![#zero; #inner * #wd];
+                let mut #dw: #rt::Buffer<F> = #rt::Buffer::zeroed(#inner * #wd);
                 #rt::gemm_tn(&#lhs_all, n_time * n_batch, #inner, &#dbuf, #wd, &mut #dw);
                 #(#unpack)*
                 #input_grad
@@ -276,11 +283,12 @@ impl Emitter<'_> {
             let (n_time, n_batch) = (trace.n_time, trace.n_batch);
             let lengths: &[usize] = &trace.lengths;
             let sizes = <Self as #rt::Cell<F>>::state_sizes(self);
-            let d_output: Vec<F> = #rt::check_seq_grad(&d_outputs, "output gradient", n_time, n_batch, #d_out)?;
+            let d_output: #rt::Buffer<F> = #rt::check_seq_grad(&d_outputs, "output gradient", n_time, n_batch, #d_out)?;
             #rt::check_final_grads(d_final, <Self as #rt::Cell<F>>::spec(), &sizes, n_batch)?;
             #(#bind)*
-            let mut d_input: Vec<F> = vec![#zero; n_time * n_batch * #d_in];
+            let mut d_input: #rt::Buffer<F> = #rt::Buffer::zeroed(n_time * n_batch * #d_in);
             #(#state_adjoints)*
+            #(#transposed)*
             #(#product_adjoints)*
             #(#adjoint_bufs)*
             #(#param_grads)*

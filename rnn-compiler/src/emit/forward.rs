@@ -126,7 +126,7 @@ impl Emitter<'_> {
         let inner = dim_tokens(&group.inner);
         let (_, lhs_t) = self.lhs_rows(&group.lhs);
         quote! {
-            #rt::gemm(&#lhs_t, n_batch, #inner, &#w, #wd, &mut #buf[t * n_batch * #wd..], #rt::lit::<F>(0.0));
+            #rt::gemm_step(&#lhs_t, n_batch, #inner, &#w, #wd, &mut #buf[t * n_batch * #wd..], #rt::lit::<F>(0.0));
         }
     }
 
@@ -142,7 +142,7 @@ impl Emitter<'_> {
 
         let states = cell.states.iter().enumerate().map(|(s, st)| {
             let (buf, delay, d) = (state_buffer(&st.name), st.delay, dim_tokens(&st.dim));
-            quote!(let mut #buf: Vec<F> = #rt::state_buffer(init, #s, #delay, n_time, n_batch, #d);)
+            quote!(let mut #buf: #rt::Buffer<F> = #rt::state_buffer(init, #s, #delay, n_time, n_batch, #d);)
         });
         let weights = self.plan.groups.iter().enumerate().map(|(g, group)| {
             let (w, inner) = (weight(g), dim_tokens(&group.inner));
@@ -150,19 +150,21 @@ impl Emitter<'_> {
                 let (param, row) = (p.param, dim_tokens(&p.row_start));
                 quote!((#param, #row))
             });
-            quote!(let #w: Vec<F> = #rt::pack(&self.params, &[#(#blocks),*], #inner);)
+            // Weights are packed in panels once per sequence, for the hoisted product over all
+            // T * B rows and for the per-step products alike.
+            quote!(let #w: #rt::Buffer<F> = #rt::pack_panels(&self.params, &[#(#blocks),*], #inner);)
         });
         let products = (0..self.plan.groups.len()).map(|g| {
             let (buf, wd) = (product(g), width(g));
-            quote!(let mut #buf: Vec<F> = vec![#rt::lit::<F>(0.0); n_time * n_batch * #wd];)
+            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(n_time * n_batch * #wd);)
         });
         let hoisted = self.plan.groups.iter().enumerate().filter(|(_, g)| g.lhs == Lhs::Input).map(|(g, _)| {
             let (buf, w, wd) = (product(g), weight(g), width(g));
-            quote!(#rt::gemm(&input, n_time * n_batch, #d_in, &#w, #wd, &mut #buf, #rt::lit::<F>(0.0));)
+            quote!(#rt::gemm_step(&input, n_time * n_batch, #d_in, &#w, #wd, &mut #buf, #rt::lit::<F>(0.0));)
         });
         let saved_bufs = self.plan.saved.iter().map(|&n| {
             let (buf, d) = (saved(n), self.node_dim(n));
-            quote!(let mut #buf: Vec<F> = vec![#rt::lit::<F>(0.0); n_time * n_batch * #d];)
+            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(n_time * n_batch * #d);)
         });
         let mut stages = TokenStream::new();
         for s in 0..self.plan.n_stages {
@@ -192,13 +194,13 @@ impl Emitter<'_> {
             let lengths: Vec<usize> = #rt::check_lengths(lengths, n_time, n_batch)?;
             let sizes = <Self as #rt::Cell<F>>::state_sizes(self);
             #rt::check_init(init, <Self as #rt::Cell<F>>::spec(), &sizes, n_batch)?;
-            let input: Vec<F> = #rt::flatten(&x);
+            let input: #rt::Buffer<F> = #rt::flatten(&x);
             #(#states)*
             #(#weights)*
             #(#products)*
             #(#hoisted)*
             #(#saved_bufs)*
-            let mut output: Vec<F> = vec![#rt::lit::<F>(0.0); n_time * n_batch * #d_out];
+            let mut output: #rt::Buffer<F> = #rt::Buffer::zeroed(n_time * n_batch * #d_out);
             for t in 0..n_time {
                 #stages
                 #(#freezes)*
@@ -213,7 +215,7 @@ impl Emitter<'_> {
                     n_batch,
                     lengths,
                     dims: dims_vec,
-                    buffers: vec![#(#buffers),*],
+                    buffers: vec![#(#buffers.into_vec()),*],
                 },
             })
         }
