@@ -67,6 +67,22 @@ pub fn adjoint(n: NodeId) -> Ident {
 pub fn state_buffer(name: &str) -> Ident {
     format_ident!("state_{}", name)
 }
+/// The part of a state buffer before the current step's row (read while the row is written).
+pub fn state_past(name: &str) -> Ident {
+    format_ident!("state_{}_past", name)
+}
+/// The part of a state buffer from the current step's row on.
+pub fn state_now(name: &str) -> Ident {
+    format_ident!("state_{}_now", name)
+}
+/// The row slice of an operand inside a loop.
+pub fn row_ident(n: NodeId) -> Ident {
+    format_ident!("row_{}", n)
+}
+/// The destination row slice of a value inside a loop.
+pub fn out_ident(n: NodeId, what: &str) -> Ident {
+    format_ident!("out_{}_{}", what, n)
+}
 /// The adjoint of a state buffer.
 pub fn state_adjoint(name: &str) -> Ident {
     format_ident!("d_state_{}", name)

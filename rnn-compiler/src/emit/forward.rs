@@ -7,17 +7,67 @@ use quote::quote;
 use super::access::*;
 use super::Emitter;
 use crate::ast::BinOp;
-use crate::ir::Op;
+use std::collections::BTreeSet;
+
+use crate::ir::{NodeId, Op};
 use crate::plan::Lhs;
 
 impl Emitter<'_> {
-    /// One fused elementwise loop of the forward pass.
+    /// The row of node `n`'s values for example `b` at step `t`, as a slice of exactly `d`
+    /// entries (so that the loop over features has no bounds checks and vectorizes). States
+    /// written by the current loop are read from `past`, the part of their buffer before row `t`.
+    fn row_slice(&self, n: NodeId, d: &TokenStream, split: &BTreeSet<usize>) -> TokenStream {
+        let node = &self.cell.graph.nodes[n];
+        let zeros = quote!(&zero_row[..#d]);
+        match &node.op {
+            Op::Input { delay } => {
+                let di = dim_tokens(&self.cell.input.dim);
+                if *delay == 0 {
+                    quote!(&input[row * #di..][..#d])
+                } else {
+                    quote!(if t >= #delay { &input[((t - #delay) * n_batch + b) * #di..][..#d] } else { #zeros })
+                }
+            }
+            Op::StatePrev { state, delay } => {
+                let st = &self.cell.states[*state];
+                let back = st.delay - delay;
+                let dd = dim_tokens(&st.dim);
+                let buf = if split.contains(state) {
+                    state_past(&st.name)
+                } else {
+                    state_buffer(&st.name)
+                };
+                quote!(&#buf[((t + #back) * n_batch + b) * #dd..][..#d])
+            }
+            Op::Param(p) => {
+                let id = param(*p);
+                quote!(&#id[..#d])
+            }
+            Op::MatMul { .. } => {
+                let (g, i) = self.plan.product_of[&n];
+                let (buf, w, off) = (product(g), width(g), offset(g, i));
+                let delay = self.plan.groups[g].products[i].delay;
+                if delay == 0 {
+                    quote!(&#buf[row * #w + #off..][..#d])
+                } else {
+                    quote!(if t >= #delay { &#buf[((t - #delay) * n_batch + b) * #w + #off..][..#d] } else { #zeros })
+                }
+            }
+            _ => {
+                let (buf, row) = self.location(n);
+                quote!(&#buf[#row * #d..][..#d])
+            }
+        }
+    }
+
+    /// One fused elementwise loop of the forward pass: per example, every operand row and every
+    /// destination row is cut to exactly the loop's width before the loop over features.
     fn forward_loop(&self, l: usize) -> TokenStream {
         let rt = &self.rt;
         let lp = &self.plan.loops[l];
         let graph = &self.cell.graph;
         let d = dim_tokens(&lp.dim);
-        let mut external = std::collections::BTreeSet::new();
+        let mut external = BTreeSet::new();
         for &n in &lp.nodes {
             for a in graph.nodes[n].op.operands() {
                 if self.plan.loop_of.get(&a) != Some(&l) {
@@ -25,11 +75,41 @@ impl Emitter<'_> {
                 }
             }
         }
-        let loads = external.iter().map(|&a| {
-            let v = value(a);
-            let read = self.read(a, &self.index(a, &lp.dim));
-            quote!(let #v: F = #read;)
+        // States this loop writes: their buffers are split at the current row.
+        let written: BTreeSet<usize> = lp
+            .nodes
+            .iter()
+            .flat_map(|n| self.plan.state_of.get(n).into_iter().flatten().copied())
+            .collect();
+        let splits = written.iter().map(|&s| {
+            let st = &self.cell.states[s];
+            let (buf, past, now, delay, dd) = (
+                state_buffer(&st.name),
+                state_past(&st.name),
+                state_now(&st.name),
+                st.delay,
+                dim_tokens(&st.dim),
+            );
+            quote!(let (#past, #now) = #buf.split_at_mut((t + #delay) * n_batch * #dd);)
         });
+        let mut scalars = vec![];
+        let mut rows = vec![];
+        let mut loads = vec![];
+        for &a in &external {
+            let v = value(a);
+            if matches!(graph.nodes[a].op, Op::Const(_)) {
+                let read = self.read(a, &quote!(j));
+                scalars.push(quote!(let #v: F = #read;));
+            } else if self.index(a, &lp.dim).to_string() == "0usize" {
+                let read = self.read(a, &quote!(0usize));
+                scalars.push(quote!(let #v: F = #read;));
+            } else {
+                let r = row_ident(a);
+                let slice = self.row_slice(a, &d, &written);
+                rows.push(quote!(let #r: &[F] = #slice;));
+                loads.push(quote!(let #v: F = #r[j];));
+            }
+        }
         let computes = lp.nodes.iter().map(|&n| {
             let v = value(n);
             let e = match graph.nodes[n].op {
@@ -58,29 +138,37 @@ impl Emitter<'_> {
             };
             quote!(let #v: F = #e;)
         });
-        let stores = lp.nodes.iter().map(|&n| {
+        let mut outs = vec![];
+        let mut stores = vec![];
+        for &n in &lp.nodes {
             let v = value(n);
-            let mut out = TokenStream::new();
             if self.plan.saved.contains(&n) {
-                let buf = saved(n);
-                out.extend(quote!(#buf[row * #d + j] = #v;));
+                let (buf, o) = (saved(n), out_ident(n, "saved"));
+                outs.push(quote!(let #o: &mut [F] = &mut #buf[row * #d..][..#d];));
+                stores.push(quote!(#o[j] = #v;));
             }
             for &s in self.plan.state_of.get(&n).into_iter().flatten() {
                 let st = &self.cell.states[s];
-                let (buf, delay) = (state_buffer(&st.name), st.delay);
-                out.extend(quote!(#buf[((t + #delay) * n_batch + b) * #d + j] = #v;));
+                let (now, o) = (state_now(&st.name), out_ident(n, &format!("state_{s}")));
+                outs.push(quote!(let #o: &mut [F] = &mut #now[b * #d..][..#d];));
+                stores.push(quote!(#o[j] = #v;));
             }
             if n == self.cell.output {
-                out.extend(quote!(output[row * #d + j] = #v;));
+                let o = out_ident(n, "output");
+                outs.push(quote!(let #o: &mut [F] = &mut output[row * #d..][..#d];));
+                stores.push(quote!(#o[j] = #v;));
             }
-            out
-        });
+        }
         quote! {
             for b in 0..n_batch {
                 if t >= lengths[b] {
                     continue;
                 }
                 let row = t * n_batch + b;
+                #(#splits)*
+                #(#scalars)*
+                #(#rows)*
+                #(#outs)*
                 for j in 0..#d {
                     #(#loads)*
                     #(#computes)*
@@ -188,6 +276,8 @@ impl Emitter<'_> {
         });
         let state_refs = cell.states.iter().map(|st| state_buffer(&st.name));
         let buffers = self.trace_buffers();
+        let loop_dims: Vec<TokenStream> =
+            self.plan.loops.iter().map(|l| dim_tokens(&l.dim)).collect();
         quote! {
             #setup
             let (n_time, n_batch) = #rt::check_input(&x, #input_name, #d_in)?;
@@ -195,6 +285,7 @@ impl Emitter<'_> {
             let sizes = <Self as #rt::Cell<F>>::state_sizes(self);
             #rt::check_init(init, <Self as #rt::Cell<F>>::spec(), &sizes, n_batch)?;
             let input: #rt::Buffer<F> = #rt::flatten(&x);
+            let zero_row: #rt::Buffer<F> = #rt::Buffer::zeroed([0usize #(, #loop_dims)*].into_iter().max().unwrap_or(0));
             #(#states)*
             #(#weights)*
             #(#products)*
