@@ -2,14 +2,15 @@
 //! partials, reading saved forward values) and the adjoint GEMMs of the step's products; after
 //! the time loop, every weight gradient and the input gradient as a few large GEMMs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use proc_macro2::TokenStream;
-use quote::quote;
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
 
 use super::access::*;
 use super::Emitter;
 use crate::diff::DExpr;
+use crate::ir::{NodeId, Op};
 use crate::plan::Lhs;
 
 impl Emitter<'_> {
@@ -71,31 +72,76 @@ impl Emitter<'_> {
                 }
             }
         }
-        let loads = values.iter().map(|&n| {
+        let none = BTreeSet::new();
+        let broadcast = |n: NodeId| self.index(n, &lp.dim).to_string() == "0usize";
+        // Values the partials read: scalars before the feature loop, rows cut to width `d`.
+        let mut pre = vec![];
+        let mut loads = vec![];
+        for &n in &values {
             let v = value(n);
-            let read = self.read(n, &self.index(n, &lp.dim));
-            quote!(let #v: F = #read;)
-        });
-        let seeds = lp.nodes.iter().map(|&n| {
-            let a = adjoint(n);
-            let mut terms = vec![];
-            for &s in self.plan.state_of.get(&n).into_iter().flatten() {
-                let st = &self.cell.states[s];
-                let (buf, delay) = (state_adjoint(&st.name), st.delay);
-                terms.push(quote!(#buf[((t + #delay) * n_batch + b) * #d + j]));
+            if matches!(self.cell.graph.nodes[n].op, Op::Const(_)) || broadcast(n) {
+                let read = self.read(n, &quote!(0usize));
+                pre.push(quote!(let #v: F = #read;));
+            } else {
+                let r = row_ident(n);
+                let slice = self.row_slice(n, &d, &none);
+                pre.push(quote!(let #r: &[F] = #slice;));
+                loads.push(quote!(let #v: F = #r[j];));
             }
-            if n == self.cell.output {
-                terms.push(quote!(d_output[row * #d + j]));
+        }
+        // State adjoints touched here: split at the current row (seeds read the current row,
+        // earlier steps' rows receive `h[t-k]`'s adjoint).
+        let mut touched: BTreeSet<usize> = BTreeSet::new();
+        for &n in &lp.nodes {
+            touched.extend(self.plan.state_of.get(&n).into_iter().flatten().copied());
+        }
+        let mut past_flushes: BTreeMap<usize, usize> = BTreeMap::new();
+        for &n in &external {
+            if let Op::StatePrev { state, .. } = self.cell.graph.nodes[n].op {
+                touched.insert(state);
+                *past_flushes.entry(state).or_default() += 1;
             }
-            if self.plan.adjoint_buffers.contains(&n) {
-                let buf = adjoint_buffer(n);
-                terms.push(quote!(#buf[b * #d + j]));
-            }
-            if terms.is_empty() {
-                terms.push(zero.clone());
-            }
-            quote!(let mut #a: F = #(#terms)+*;)
-        });
+        }
+        for &s in &touched {
+            let st = &self.cell.states[s];
+            let (buf, past, now, delay, dd) = (
+                state_adjoint(&st.name),
+                state_past(&format!("d_{}", st.name)),
+                state_now(&format!("d_{}", st.name)),
+                st.delay,
+                dim_tokens(&st.dim),
+            );
+            pre.push(quote!(let (#past, #now) = #buf.split_at_mut((t + #delay) * n_batch * #dd);));
+        }
+        let seeds: Vec<TokenStream> = lp
+            .nodes
+            .iter()
+            .map(|&n| {
+                let a = adjoint(n);
+                let mut terms = vec![];
+                for &s in self.plan.state_of.get(&n).into_iter().flatten() {
+                    let st = &self.cell.states[s];
+                    let now = state_now(&format!("d_{}", st.name));
+                    let r = format_ident!("seed_state_{}_{}", s, n);
+                    pre.push(quote!(let #r: &[F] = &#now[b * #d..][..#d];));
+                    terms.push(quote!(#r[j]));
+                }
+                if n == self.cell.output {
+                    let r = format_ident!("seed_output_{}", n);
+                    pre.push(quote!(let #r: &[F] = &d_output[row * #d..][..#d];));
+                    terms.push(quote!(#r[j]));
+                }
+                if self.plan.adjoint_buffers.contains(&n) {
+                    let (buf, r) = (adjoint_buffer(n), format_ident!("seed_adj_{}", n));
+                    pre.push(quote!(let #r: &[F] = &#buf[b * #d..][..#d];));
+                    terms.push(quote!(#r[j]));
+                }
+                if terms.is_empty() {
+                    terms.push(zero.clone());
+                }
+                quote!(let mut #a: F = #(#terms)+*;)
+            })
+            .collect();
         let externals = external.iter().map(|&n| {
             let a = adjoint(n);
             quote!(let mut #a: F = #zero;)
@@ -114,15 +160,93 @@ impl Emitter<'_> {
                 }
             })
         });
-        let flushes = external
-            .iter()
-            .map(|&n| self.accumulate(n, &self.index(n, &lp.dim)));
+        // Destinations of the adjoints of values computed elsewhere: a row slice where the
+        // destination is one row of its own buffer, else an indexed write.
+        let mut group_rows: BTreeMap<usize, Vec<(usize, NodeId)>> = BTreeMap::new();
+        for &n in &external {
+            if let (Op::MatMul { .. }, false) = (&self.cell.graph.nodes[n].op, broadcast(n)) {
+                let (g, i) = self.plan.product_of[&n];
+                group_rows.entry(g).or_default().push((i, n));
+            }
+        }
+        let mut sliced: BTreeMap<NodeId, Ident> = BTreeMap::new();
+        for (&g, used) in &group_rows {
+            let group = &self.plan.groups[g];
+            if used.iter().any(|&(i, _)| group.products[i].delay > 0) {
+                continue;
+            }
+            let (buf, w) = (product_adjoint(g), width(g));
+            let rest = format_ident!("d_product_row_{}", g);
+            pre.push(quote!(let #rest: &mut [F] = &mut #buf[row * #w..][..#w];));
+            for (i, p) in group.products.iter().enumerate() {
+                let part = format_ident!("d_product_{}_{}", g, i);
+                let next = format_ident!("d_product_rest_{}_{}", g, i);
+                let pw = dim_tokens(&p.width);
+                let prev = if i == 0 {
+                    rest.clone()
+                } else {
+                    format_ident!("d_product_rest_{}_{}", g, i - 1)
+                };
+                pre.push(quote!(let (#part, #next) = #prev.split_at_mut(#pw);));
+                if let Some(&(_, n)) = used.iter().find(|&&(k, _)| k == i) {
+                    let o = out_ident(n, "d");
+                    pre.push(quote!(let #o: &mut [F] = &mut #part[..#d];));
+                    sliced.insert(n, o);
+                }
+            }
+        }
+        for &n in &external {
+            if broadcast(n) || sliced.contains_key(&n) {
+                continue;
+            }
+            let o = out_ident(n, "d");
+            let slice = match self.cell.graph.nodes[n].op {
+                Op::StatePrev { state, delay } if past_flushes.get(&state) == Some(&1) => {
+                    let st = &self.cell.states[state];
+                    let past = state_past(&format!("d_{}", st.name));
+                    let back = st.delay - delay;
+                    let dd = dim_tokens(&st.dim);
+                    quote!(&mut #past[((t + #back) * n_batch + b) * #dd..][..#d])
+                }
+                Op::Param(p) => {
+                    let buf = param_grad(p);
+                    quote!(&mut #buf[..#d])
+                }
+                ref op if op.is_elementwise() => {
+                    let buf = adjoint_buffer(n);
+                    quote!(&mut #buf[b * #d..][..#d])
+                }
+                _ => continue,
+            };
+            pre.push(quote!(let #o: &mut [F] = #slice;));
+            sliced.insert(n, o);
+        }
+        let flushes = external.iter().map(|&n| match sliced.get(&n) {
+            Some(o) => {
+                let a = adjoint(n);
+                quote!(#o[j] += #a;)
+            }
+            None => match self.cell.graph.nodes[n].op {
+                Op::StatePrev { state, delay } => {
+                    // Several delays of one state in this loop: indexed writes into `past`.
+                    let st = &self.cell.states[state];
+                    let past = state_past(&format!("d_{}", st.name));
+                    let back = st.delay - delay;
+                    let dd = dim_tokens(&st.dim);
+                    let a = adjoint(n);
+                    let j = self.index(n, &lp.dim);
+                    quote!(#past[((t + #back) * n_batch + b) * #dd + #j] += #a;)
+                }
+                _ => self.accumulate(n, &self.index(n, &lp.dim)),
+            },
+        });
         quote! {
             for b in 0..n_batch {
                 if t >= lengths[b] {
                     continue;
                 }
                 let row = t * n_batch + b;
+                #(#pre)*
                 for j in 0..#d {
                     #(#loads)*
                     #(#seeds)*
@@ -276,6 +400,8 @@ impl Emitter<'_> {
             quote!(#rt::add_vector(&mut grads, #p, &#buf);)
         });
         let state_adjoint_refs = cell.states.iter().map(|st| state_adjoint(&st.name));
+        let loop_dims: Vec<TokenStream> =
+            self.plan.loops.iter().map(|l| dim_tokens(&l.dim)).collect();
         quote! {
             #setup
             let trace = &forward.trace;
@@ -287,6 +413,7 @@ impl Emitter<'_> {
             #rt::check_final_grads(d_final, <Self as #rt::Cell<F>>::spec(), &sizes, n_batch)?;
             #(#bind)*
             let mut d_input: #rt::Buffer<F> = #rt::Buffer::zeroed(n_time * n_batch * #d_in);
+            let zero_row: #rt::Buffer<F> = #rt::Buffer::zeroed([0usize #(, #loop_dims)*].into_iter().max().unwrap_or(0));
             #(#state_adjoints)*
             #(#transposed)*
             #(#product_adjoints)*

@@ -16,7 +16,12 @@ impl Emitter<'_> {
     /// The row of node `n`'s values for example `b` at step `t`, as a slice of exactly `d`
     /// entries (so that the loop over features has no bounds checks and vectorizes). States
     /// written by the current loop are read from `past`, the part of their buffer before row `t`.
-    fn row_slice(&self, n: NodeId, d: &TokenStream, split: &BTreeSet<usize>) -> TokenStream {
+    pub(super) fn row_slice(
+        &self,
+        n: NodeId,
+        d: &TokenStream,
+        split: &BTreeSet<usize>,
+    ) -> TokenStream {
         let node = &self.cell.graph.nodes[n];
         let zeros = quote!(&zero_row[..#d]);
         match &node.op {
