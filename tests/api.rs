@@ -243,3 +243,27 @@ fn backward_rejects_a_trace_from_another_cell() {
         .to_string();
     assert!(msg.contains("Delay2") && msg.contains("Lstm"), "{msg}");
 }
+
+fn infer_matches_forward<C: Cell<f64>>(cell: C) {
+    let x = random3((6, 3, cell.input_size()), 12);
+    let lengths = [6, 4, 0];
+    let fwd = cell.forward(x.view(), None, Some(&lengths)).unwrap();
+    let inf = cell.infer(x.view(), None, Some(&lengths)).unwrap();
+    assert_eq!(fwd.outputs, inf.outputs, "{}", C::spec().name);
+    assert_eq!(fwd.final_states, inf.final_states, "{}", C::spec().name);
+}
+
+#[test]
+fn inference_gives_the_forward_pass_outputs() {
+    use rnn::cells::*;
+    let rng = &mut rnn::seeded_rng(3);
+    infer_matches_forward(Lstm::<f64>::new(LstmDims { I: 3, H: 4 }, rng));
+    infer_matches_forward(Gru::<f64>::new(GruDims { I: 3, H: 4 }, rng));
+    infer_matches_forward(LayerNormLstm::<f64>::new(
+        LayerNormLstmDims { I: 3, H: 4 },
+        rng,
+    ));
+    infer_matches_forward(Narx::<f64>::new(NarxDims { I: 3, H: 4 }, rng));
+    infer_matches_forward(LstmFgr::<f64>::new(LstmFgrDims { I: 3, H: 4 }, rng));
+    infer_matches_forward(Mut3::<f64>::new(Mut3Dims { I: 3, H: 4 }, rng));
+}

@@ -166,6 +166,12 @@ fn skeleton(ast: &ast::CellAst, source: &Source) -> TokenStream {
                 init: Option<&#rt::States<F>>,
                 lengths: Option<&[usize]>,
             ) -> #rt::Result<#rt::Forward<F>> { unreachable!() }
+            fn infer(
+                &self,
+                x: #rt::ArrayView3<'_, F>,
+                init: Option<&#rt::States<F>>,
+                lengths: Option<&[usize]>,
+            ) -> #rt::Result<#rt::Inference<F>> { unreachable!() }
             fn backward(
                 &self,
                 forward: &#rt::Forward<F>,

@@ -8,7 +8,9 @@
 
 pub use crate::activation::*;
 pub use crate::pool::Buffer;
-pub use crate::{Cell, CellSpec, Error, Float, Forward, Gradients, Init, ParamSet, ParamSpec};
+pub use crate::{
+    Cell, CellSpec, Error, Float, Forward, Gradients, Inference, Init, ParamSet, ParamSpec,
+};
 pub use crate::{Result, StateSpec, States, Trace};
 pub use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewD};
 pub use ndarray::{ArrayViewMut1, ArrayViewMut2};

@@ -82,6 +82,16 @@ pub struct Forward<F: Float> {
     pub trace: Trace<F>,
 }
 
+/// The result of an inference pass ([`Cell::infer`]): a forward pass that keeps nothing for a
+/// backward pass.
+#[derive(Debug, Clone)]
+pub struct Inference<F: Float> {
+    /// The output at every step, `[T, B, O]`; zero after an example's length.
+    pub outputs: Array3<F>,
+    /// The states after each example's last step (and their history).
+    pub final_states: States<F>,
+}
+
 /// Gradients of a scalar loss, from [`Cell::backward`].
 #[derive(Debug, Clone)]
 pub struct Gradients<F> {
@@ -137,6 +147,16 @@ pub trait Cell<F: Float>: Sized + Clone {
         lengths: Option<&[usize]>,
     ) -> Result<Forward<F>>;
 
+    /// The forward pass without keeping anything for a backward pass (the per-step values live
+    /// in `[B, ...]` buffers reused at every step): the outputs and final states of
+    /// [`Cell::forward`], with less memory and less work.
+    fn infer(
+        &self,
+        x: ArrayView3<'_, F>,
+        init: Option<&States<F>>,
+        lengths: Option<&[usize]>,
+    ) -> Result<Inference<F>>;
+
     /// Back-propagates through time from `d_outputs: [T, B, O]` (the loss's gradient with
     /// respect to `forward.outputs`) and `d_final` (with respect to `forward.final_states`;
     /// zeros when `None`).
@@ -166,9 +186,9 @@ pub trait Cell<F: Float>: Sized + Clone {
     /// the output `[B, O]` and the next states.
     fn step(&self, x: ArrayView2<'_, F>, states: &States<F>) -> Result<(Array2<F>, States<F>)> {
         let x3 = x.insert_axis(Axis(0));
-        let fwd = self.forward(x3, Some(states), None)?;
-        let out = fwd.outputs.index_axis_move(Axis(0), 0);
-        Ok((out, fwd.final_states))
+        let inference = self.infer(x3, Some(states), None)?;
+        let out = inference.outputs.index_axis_move(Axis(0), 0);
+        Ok((out, inference.final_states))
     }
 }
 

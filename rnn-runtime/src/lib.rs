@@ -22,7 +22,7 @@ pub mod train;
 #[doc(hidden)]
 pub mod __private;
 
-pub use cell::{Cell, CellSpec, Forward, Gradients, ParamSpec, StateSpec, Trace};
+pub use cell::{Cell, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace};
 pub use error::{Error, Result};
 pub use float::Float;
 pub use gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};

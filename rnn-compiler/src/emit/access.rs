@@ -133,6 +133,39 @@ pub fn param_grad(p: usize) -> Ident {
 }
 
 impl Emitter<'_> {
+    /// The row of a per-step value (a saved node or a per-step product) of example `b` at
+    /// step `t`: `row` in `[T, B, ...]` buffers, `b` in the inference pass's `[B, ...]` ones.
+    pub fn step_row(&self) -> TokenStream {
+        if self.infer {
+            quote!(b)
+        } else {
+            quote!(row)
+        }
+    }
+
+    /// The first row of step `t` in a per-step buffer: `t * n_batch`, or `0` when inferring.
+    pub fn step_block(&self) -> TokenStream {
+        if self.infer {
+            quote!(0usize)
+        } else {
+            quote!((t * n_batch))
+        }
+    }
+
+    /// Rows of a per-step buffer: `n_time * n_batch`, or `n_batch` when inferring.
+    pub fn step_rows(&self) -> TokenStream {
+        if self.infer {
+            quote!(n_batch)
+        } else {
+            quote!((n_time * n_batch))
+        }
+    }
+
+    /// Whether product group `g` is the hoisted one (its buffer always spans every step).
+    pub fn hoisted(&self, g: usize) -> bool {
+        self.plan.groups[g].lhs == Lhs::Input
+    }
+
     /// The size of a vector node.
     pub fn node_dim(&self, n: NodeId) -> TokenStream {
         match &self.cell.graph.nodes[n].shape {
@@ -195,7 +228,11 @@ impl Emitter<'_> {
                 let (g, i) = self.plan.product_of[&n];
                 let (buf, w, off) = (product(g), width(g), offset(g, i));
                 let delay = self.plan.groups[g].products[i].delay;
-                let r = Self::delayed_row(delay);
+                let r = if self.hoisted(g) {
+                    Self::delayed_row(delay)
+                } else {
+                    self.step_row()
+                };
                 let read = quote!(#buf[#r * #w + #off + #j]);
                 if delay == 0 {
                     read
@@ -218,7 +255,7 @@ impl Emitter<'_> {
             let delay = st.delay;
             (state_buffer(&st.name), quote!(((t + #delay) * n_batch + b)))
         } else {
-            (saved(n), quote!(row))
+            (saved(n), self.step_row())
         }
     }
 
@@ -251,7 +288,8 @@ impl Emitter<'_> {
                     }
                     None => {
                         let buf = saved(*n);
-                        (quote!(#buf[..]), quote!(#buf[t * n_batch * #d..]))
+                        let block = self.step_block();
+                        (quote!(#buf[..]), quote!(#buf[#block * #d..]))
                     }
                 }
             }

@@ -52,7 +52,10 @@ impl Emitter<'_> {
                 let (g, i) = self.plan.product_of[&n];
                 let (buf, w, off) = (product(g), width(g), offset(g, i));
                 let delay = self.plan.groups[g].products[i].delay;
-                if delay == 0 {
+                if !self.hoisted(g) {
+                    let r = self.step_row();
+                    quote!(&#buf[#r * #w + #off..][..#d])
+                } else if delay == 0 {
                     quote!(&#buf[row * #w + #off..][..#d])
                 } else {
                     quote!(if t >= #delay { &#buf[((t - #delay) * n_batch + b) * #w + #off..][..#d] } else { #zeros })
@@ -149,7 +152,8 @@ impl Emitter<'_> {
             let v = value(n);
             if self.plan.saved.contains(&n) {
                 let (buf, o) = (saved(n), out_ident(n, "saved"));
-                outs.push(quote!(let #o: &mut [F] = &mut #buf[row * #d..][..#d];));
+                let r = self.step_row();
+                outs.push(quote!(let #o: &mut [F] = &mut #buf[#r * #d..][..#d];));
                 stores.push(quote!(#o[j] = #v;));
             }
             for &s in self.plan.state_of.get(&n).into_iter().flatten() {
@@ -192,6 +196,7 @@ impl Emitter<'_> {
         let d = self.node_dim(arg);
         let read = self.read(arg, &quote!(j));
         let buf = saved(n);
+        let r = self.step_row();
         let scale = match kind {
             crate::ir::Reduction::Mean => quote!(#rt::lit::<F>(1.0 / (#d as f64))),
             crate::ir::Reduction::Sum => quote!(#rt::lit::<F>(1.0)),
@@ -206,7 +211,7 @@ impl Emitter<'_> {
                 for j in 0..#d {
                     total += #read;
                 }
-                #buf[row] = total * #scale;
+                #buf[#r] = total * #scale;
             }
         }
     }
@@ -218,8 +223,9 @@ impl Emitter<'_> {
         let (buf, w, wd) = (product(g), weight(g), width(g));
         let inner = dim_tokens(&group.inner);
         let (_, lhs_t) = self.lhs_rows(&group.lhs);
+        let block = self.step_block();
         quote! {
-            #rt::gemm_step(&#lhs_t, n_batch, #inner, &#w, #wd, &mut #buf[t * n_batch * #wd..], #rt::lit::<F>(0.0));
+            #rt::gemm_step(&#lhs_t, n_batch, #inner, &#w, #wd, &mut #buf[#block * #wd..], #rt::lit::<F>(0.0));
         }
     }
 
@@ -249,15 +255,21 @@ impl Emitter<'_> {
         });
         let products = (0..self.plan.groups.len()).map(|g| {
             let (buf, wd) = (product(g), width(g));
-            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(n_time * n_batch * #wd);)
+            let rows = if self.hoisted(g) {
+                quote!((n_time * n_batch))
+            } else {
+                self.step_rows()
+            };
+            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(#rows * #wd);)
         });
         let hoisted = self.plan.groups.iter().enumerate().filter(|(_, g)| g.lhs == Lhs::Input).map(|(g, _)| {
             let (buf, w, wd) = (product(g), weight(g), width(g));
             quote!(#rt::gemm_step(&input, n_time * n_batch, #d_in, &#w, #wd, &mut #buf, #rt::lit::<F>(0.0));)
         });
+        let rows = self.step_rows();
         let saved_bufs = self.plan.saved.iter().map(|&n| {
             let (buf, d) = (saved(n), self.node_dim(n));
-            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(n_time * n_batch * #d);)
+            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(#rows * #d);)
         });
         let mut stages = TokenStream::new();
         for s in 0..self.plan.n_stages {
@@ -281,6 +293,26 @@ impl Emitter<'_> {
         });
         let state_refs = cell.states.iter().map(|st| state_buffer(&st.name));
         let buffers = self.trace_buffers();
+        let result = if self.infer {
+            quote! {
+                Ok(#rt::Inference { outputs: #rt::to_array3(output, n_time, n_batch, #d_out), final_states })
+            }
+        } else {
+            quote! {
+                Ok(#rt::Forward {
+                    outputs: #rt::to_array3(output, n_time, n_batch, #d_out),
+                    final_states,
+                    trace: #rt::Trace {
+                        cell: #name,
+                        n_time,
+                        n_batch,
+                        lengths,
+                        dims: dims_vec,
+                        buffers: vec![#(#buffers.into_vec()),*],
+                    },
+                })
+            }
+        };
         let loop_dims: Vec<TokenStream> =
             self.plan.loops.iter().map(|l| dim_tokens(&l.dim)).collect();
         quote! {
@@ -302,18 +334,7 @@ impl Emitter<'_> {
                 #(#freezes)*
             }
             let final_states = #rt::final_states(<Self as #rt::Cell<F>>::spec(), &[#(&#state_refs[..]),*], &sizes, &lengths);
-            Ok(#rt::Forward {
-                outputs: #rt::to_array3(output, n_time, n_batch, #d_out),
-                final_states,
-                trace: #rt::Trace {
-                    cell: #name,
-                    n_time,
-                    n_batch,
-                    lengths,
-                    dims: dims_vec,
-                    buffers: vec![#(#buffers.into_vec()),*],
-                },
-            })
+            #result
         }
     }
 }

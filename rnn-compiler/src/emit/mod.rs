@@ -16,12 +16,16 @@ use crate::shape::Shape;
 use access::*;
 
 /// What the emitter reads.
+#[derive(Clone)]
 pub struct Emitter<'a> {
     cell: &'a CellIr,
     plan: &'a Plan,
     partials: &'a [Vec<Partial>],
     /// Path of the runtime's private support module.
     rt: TokenStream,
+    /// Emitting the inference pass: per-step values live in `[B, ...]` buffers reused at every
+    /// step instead of `[T, B, ...]` buffers kept for the backward pass.
+    infer: bool,
 }
 
 /// `pub`, `pub(crate)`, ...
@@ -41,6 +45,7 @@ pub fn emit(cell: &CellIr, plan: &Plan, partials: &[Vec<Partial>], name_span: Sp
         plan,
         partials,
         rt: quote!(::rnn::__private),
+        infer: false,
     };
     e.items(name_span)
 }
@@ -247,6 +252,11 @@ impl Emitter<'_> {
         let dims_setup3 = dims_setup.clone();
         let dims_setup4 = dims_setup.clone();
         let forward = self.forward_body();
+        let infer = Emitter {
+            infer: true,
+            ..self.clone()
+        }
+        .forward_body();
         let backward = self.backward_body();
 
         quote! {
@@ -350,6 +360,15 @@ impl Emitter<'_> {
                     lengths: Option<&[usize]>,
                 ) -> #rt::Result<#rt::Forward<F>> {
                     #forward
+                }
+
+                fn infer(
+                    &self,
+                    x: #rt::ArrayView3<'_, F>,
+                    init: Option<&#rt::States<F>>,
+                    lengths: Option<&[usize]>,
+                ) -> #rt::Result<#rt::Inference<F>> {
+                    #infer
                 }
 
                 fn backward(
