@@ -18,6 +18,14 @@ pub use rand::RngCore;
 
 use ndarray::{ArrayViewMut2 as Mut2, Ix1, Ix2};
 
+/// Whether a fused loop over `n_batch` examples and `elements` values in all should be split
+/// between two threads: when threads are allowed and the work outweighs starting a thread.
+#[inline]
+pub fn split_examples(n_batch: usize, elements: usize) -> bool {
+    const MIN_ELEMENTS: usize = 1 << 14;
+    n_batch >= 2 && elements >= MIN_ELEMENTS && crate::num_threads() >= 2
+}
+
 /// A literal of the spec in the cell's float type.
 #[inline(always)]
 pub fn lit<F: Float>(v: f64) -> F {

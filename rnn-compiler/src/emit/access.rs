@@ -83,6 +83,10 @@ pub fn row_ident(n: NodeId) -> Ident {
 pub fn out_ident(n: NodeId, what: &str) -> Ident {
     format_ident!("out_{}_{}", what, n)
 }
+/// The block of `n_batch` destination rows of a value at the current step.
+pub fn block_ident(n: NodeId, what: &str) -> Ident {
+    format_ident!("block_{}_{}", what, n)
+}
 /// The adjoint of a state buffer.
 pub fn state_adjoint(name: &str) -> Ident {
     format_ident!("d_state_{}", name)

@@ -1,8 +1,8 @@
 //! The forward pass: hoisted input GEMM, then per step the packed GEMMs and fused elementwise
 //! loops of each stage, storing exactly what later passes and the backward pass read.
 
-use proc_macro2::TokenStream;
-use quote::quote;
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
 
 use super::access::*;
 use super::Emitter;
@@ -146,42 +146,95 @@ impl Emitter<'_> {
             };
             quote!(let #v: F = #e;)
         });
+        // Every destination of this loop is one block of `n_batch` rows per step, which splits
+        // by example between threads: (block name, its rows in the buffer, row width).
+        let mut blocks: Vec<(Ident, TokenStream, TokenStream)> = vec![];
         let mut outs = vec![];
         let mut stores = vec![];
         for &n in &lp.nodes {
             let v = value(n);
             if self.plan.saved.contains(&n) {
-                let (buf, o) = (saved(n), out_ident(n, "saved"));
-                let r = self.step_row();
-                outs.push(quote!(let #o: &mut [F] = &mut #buf[#r * #d..][..#d];));
+                let (buf, o, blk) = (saved(n), out_ident(n, "saved"), block_ident(n, "saved"));
+                let start = self.step_block();
+                blocks.push((
+                    blk.clone(),
+                    quote!(&mut #buf[#start * #d..][..n_batch * #d]),
+                    d.clone(),
+                ));
+                outs.push(quote!(let #o: &mut [F] = &mut #blk[local * #d..][..#d];));
                 stores.push(quote!(#o[j] = #v;));
             }
             for &s in self.plan.state_of.get(&n).into_iter().flatten() {
                 let st = &self.cell.states[s];
                 let (now, o) = (state_now(&st.name), out_ident(n, &format!("state_{s}")));
-                outs.push(quote!(let #o: &mut [F] = &mut #now[b * #d..][..#d];));
+                let blk = block_ident(n, &format!("state_{s}"));
+                blocks.push((blk.clone(), quote!(&mut #now[..n_batch * #d]), d.clone()));
+                outs.push(quote!(let #o: &mut [F] = &mut #blk[local * #d..][..#d];));
                 stores.push(quote!(#o[j] = #v;));
             }
             if n == self.cell.output {
-                let o = out_ident(n, "output");
-                outs.push(quote!(let #o: &mut [F] = &mut output[row * #d..][..#d];));
+                let (o, blk) = (out_ident(n, "output"), block_ident(n, "output"));
+                blocks.push((
+                    blk.clone(),
+                    quote!(&mut output[t * n_batch * #d..][..n_batch * #d]),
+                    d.clone(),
+                ));
+                outs.push(quote!(let #o: &mut [F] = &mut #blk[local * #d..][..#d];));
                 stores.push(quote!(#o[j] = #v;));
             }
         }
+        let past_views = written.iter().map(|&s| {
+            let past = state_past(&self.cell.states[s].name);
+            quote!(let #past: &[F] = #past;)
+        });
+        let block_names: Vec<&Ident> = blocks.iter().map(|(b, _, _)| b).collect();
+        let block_defs = blocks
+            .iter()
+            .map(|(b, e, _)| quote!(let #b: &mut [F] = #e;));
+        let firsts: Vec<Ident> = blocks
+            .iter()
+            .map(|(b, _, _)| format_ident!("{}_first", b))
+            .collect();
+        let seconds: Vec<Ident> = blocks
+            .iter()
+            .map(|(b, _, _)| format_ident!("{}_second", b))
+            .collect();
+        let halves = blocks
+            .iter()
+            .zip(firsts.iter().zip(&seconds))
+            .map(|((b, _, w), (f, s))| quote!(let (#f, #s) = #b.split_at_mut(middle * #w);));
         quote! {
-            for b in 0..n_batch {
-                if t >= lengths[b] {
-                    continue;
-                }
-                let row = t * n_batch + b;
+            {
                 #(#splits)*
-                #(#scalars)*
-                #(#rows)*
-                #(#outs)*
-                for j in 0..#d {
-                    #(#loads)*
-                    #(#computes)*
-                    #(#stores)*
+                #(#past_views)*
+                #(#block_defs)*
+                // One example range [start, end) of the loop; `local` indexes the blocks.
+                let pass = |start: usize, end: usize, #(#block_names: &mut [F]),*| {
+                    for b in start..end {
+                        if t >= lengths[b] {
+                            continue;
+                        }
+                        let row = t * n_batch + b;
+                        let local = b - start;
+                        #(#scalars)*
+                        #(#rows)*
+                        #(#outs)*
+                        for j in 0..#d {
+                            #(#loads)*
+                            #(#computes)*
+                            #(#stores)*
+                        }
+                    }
+                };
+                if #rt::split_examples(n_batch, n_batch * #d) {
+                    let middle = n_batch / 2;
+                    #(#halves)*
+                    ::std::thread::scope(|scope| {
+                        scope.spawn(|| pass(middle, n_batch, #(#seconds),*));
+                        pass(0, middle, #(#firsts),*);
+                    });
+                } else {
+                    pass(0, n_batch, #(#block_names),*);
                 }
             }
         }
