@@ -267,3 +267,46 @@ fn inference_gives_the_forward_pass_outputs() {
     infer_matches_forward(LstmFgr::<f64>::new(LstmFgrDims { I: 3, H: 4 }, rng));
     infer_matches_forward(Mut3::<f64>::new(Mut3Dims { I: 3, H: 4 }, rng));
 }
+
+fn threads_agree<C: Cell<f64>>(cell: C) {
+    // Large enough that products and fused loops split between threads.
+    let (t, b) = (3, 32);
+    let x = random3((t, b, cell.input_size()), 21);
+    let d_out = random3((t, b, cell.output_size()), 22);
+    let lengths: Vec<usize> = (0..b).map(|i| [3, 2, 0, 1][i % 4]).collect();
+    let run = |threads: usize| {
+        rnn::set_num_threads(threads);
+        let fwd = cell.forward(x.view(), None, Some(&lengths)).unwrap();
+        let inf = cell.infer(x.view(), None, Some(&lengths)).unwrap();
+        let g = cell.backward(&fwd, d_out.view(), None).unwrap();
+        (fwd.outputs.clone(), inf.outputs, g)
+    };
+    let (y1, i1, g1) = run(1);
+    let (y2, i2, g2) = run(2);
+    rnn::set_num_threads(1);
+    let name = C::spec().name;
+    assert!(
+        max_diff(&y1, &y2) < 1e-12 && max_diff(&i1, &i2) < 1e-12,
+        "{name} outputs"
+    );
+    assert!(
+        max_diff(&g1.inputs, &g2.inputs) < 1e-12,
+        "{name} input gradient"
+    );
+    for (pname, v) in g1.params.iter() {
+        let w = g2.params.get(pname).unwrap();
+        assert!(max_diff(&v, &w) < 1e-10, "{name} d{pname}");
+    }
+}
+
+#[test]
+fn two_threads_give_the_one_thread_results() {
+    use rnn::cells::*;
+    let rng = &mut rnn::seeded_rng(8);
+    threads_agree(Lstm::<f64>::new(LstmDims { I: 8, H: 600 }, rng));
+    threads_agree(Gru::<f64>::new(GruDims { I: 8, H: 600 }, rng));
+    threads_agree(LayerNormLstm::<f64>::new(
+        LayerNormLstmDims { I: 8, H: 600 },
+        rng,
+    ));
+}

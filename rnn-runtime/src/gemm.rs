@@ -166,34 +166,31 @@ fn kernel<F: Float, const MB: usize, const FMA: bool>(
     beta: F,
 ) {
     let panels = n.div_ceil(NR);
+    let panel = |p: usize| &packed[p * k * NR..(p + 1) * k * NR];
     let mut r0 = 0;
     while r0 + MB <= m {
         for p in 0..panels {
-            block::<F, MB, FMA>(
-                a,
-                r0,
-                k,
-                &packed[p * k * NR..(p + 1) * k * NR],
-                n,
-                p,
-                c,
-                beta,
-            );
+            block::<F, MB, FMA>(a, r0, k, panel(p), n, p, c, beta);
         }
         r0 += MB;
     }
+    // The remaining rows in blocks of 4, 2 and 1: a one-row block keeps too few independent
+    // accumulators to hide the multiply-add latency.
+    while r0 + 4 <= m && MB > 4 {
+        for p in 0..panels {
+            block::<F, 4, FMA>(a, r0, k, panel(p), n, p, c, beta);
+        }
+        r0 += 4;
+    }
+    while r0 + 2 <= m && MB > 2 {
+        for p in 0..panels {
+            block::<F, 2, FMA>(a, r0, k, panel(p), n, p, c, beta);
+        }
+        r0 += 2;
+    }
     while r0 < m {
         for p in 0..panels {
-            block::<F, 1, FMA>(
-                a,
-                r0,
-                k,
-                &packed[p * k * NR..(p + 1) * k * NR],
-                n,
-                p,
-                c,
-                beta,
-            );
+            block::<F, 1, FMA>(a, r0, k, panel(p), n, p, c, beta);
         }
         r0 += 1;
     }

@@ -53,10 +53,14 @@ impl Emitter<'_> {
     }
 
     /// One fused adjoint loop: the loop's nodes in reverse, each passing its adjoint to its
-    /// operands through the derived partials.
+    /// operands through the derived partials. Operand rows are cut to exact widths; the
+    /// destinations of the adjoints of values computed elsewhere are blocks of `n_batch` rows
+    /// (parameter gradients: one accumulator per thread), so the examples split between two
+    /// threads like the forward loops.
     fn backward_loop(&self, l: usize) -> TokenStream {
         let rt = &self.rt;
         let lp = &self.plan.loops[l];
+        let graph = &self.cell.graph;
         let d = dim_tokens(&lp.dim);
         let zero = quote!(#rt::lit::<F>(0.0));
 
@@ -74,12 +78,12 @@ impl Emitter<'_> {
         }
         let none = BTreeSet::new();
         let broadcast = |n: NodeId| self.index(n, &lp.dim).to_string() == "0usize";
-        // Values the partials read: scalars before the feature loop, rows cut to width `d`.
+        // Per example: values the partials read (scalars, or rows cut to width `d`).
         let mut pre = vec![];
         let mut loads = vec![];
         for &n in &values {
             let v = value(n);
-            if matches!(self.cell.graph.nodes[n].op, Op::Const(_)) || broadcast(n) {
+            if matches!(graph.nodes[n].op, Op::Const(_)) || broadcast(n) {
                 let read = self.read(n, &quote!(0usize));
                 pre.push(quote!(let #v: F = #read;));
             } else {
@@ -89,19 +93,20 @@ impl Emitter<'_> {
                 loads.push(quote!(let #v: F = #r[j];));
             }
         }
-        // State adjoints touched here: split at the current row (seeds read the current row,
-        // earlier steps' rows receive `h[t-k]`'s adjoint).
+        // State adjoints touched here are split at the current step's row: seeds read the
+        // current row, `h[t-k]` sends its adjoint to earlier rows.
         let mut touched: BTreeSet<usize> = BTreeSet::new();
         for &n in &lp.nodes {
             touched.extend(self.plan.state_of.get(&n).into_iter().flatten().copied());
         }
         let mut past_flushes: BTreeMap<usize, usize> = BTreeMap::new();
         for &n in &external {
-            if let Op::StatePrev { state, .. } = self.cell.graph.nodes[n].op {
+            if let Op::StatePrev { state, .. } = graph.nodes[n].op {
                 touched.insert(state);
                 *past_flushes.entry(state).or_default() += 1;
             }
         }
+        let mut step = vec![];
         for &s in &touched {
             let st = &self.cell.states[s];
             let (buf, past, now, delay, dd) = (
@@ -111,7 +116,10 @@ impl Emitter<'_> {
                 st.delay,
                 dim_tokens(&st.dim),
             );
-            pre.push(quote!(let (#past, #now) = #buf.split_at_mut((t + #delay) * n_batch * #dd);));
+            step.push(quote! {
+                let (#past, #now) = #buf.split_at_mut((t + #delay) * n_batch * #dd);
+                let #now: &[F] = #now;
+            });
         }
         let seeds: Vec<TokenStream> = lp
             .nodes
@@ -160,24 +168,37 @@ impl Emitter<'_> {
                 }
             })
         });
-        // Destinations of the adjoints of values computed elsewhere: a row slice where the
-        // destination is one row of its own buffer, else an indexed write.
+
+        // Destination blocks: (name, definition, how it splits between two threads).
+        let mut blocks: Vec<(Ident, TokenStream, TokenStream)> = vec![];
+        let mut threadable = true;
+        let mut flushes = vec![];
         let mut group_rows: BTreeMap<usize, Vec<(usize, NodeId)>> = BTreeMap::new();
         for &n in &external {
-            if let (Op::MatMul { .. }, false) = (&self.cell.graph.nodes[n].op, broadcast(n)) {
+            if let Op::MatMul { .. } = graph.nodes[n].op {
                 let (g, i) = self.plan.product_of[&n];
                 group_rows.entry(g).or_default().push((i, n));
             }
         }
-        let mut sliced: BTreeMap<NodeId, Ident> = BTreeMap::new();
         for (&g, used) in &group_rows {
             let group = &self.plan.groups[g];
             if used.iter().any(|&(i, _)| group.products[i].delay > 0) {
+                // Rows of several steps of one buffer: written in place, on one thread.
+                threadable = false;
+                for &(_, n) in used {
+                    flushes.push(self.accumulate(n, &self.index(n, &lp.dim)));
+                }
                 continue;
             }
             let (buf, w) = (product_adjoint(g), width(g));
+            let blk = format_ident!("block_d_product_{}", g);
+            blocks.push((
+                blk.clone(),
+                quote!(&mut #buf[t * n_batch * #w..][..n_batch * #w]),
+                quote!(middle * #w),
+            ));
             let rest = format_ident!("d_product_row_{}", g);
-            pre.push(quote!(let #rest: &mut [F] = &mut #buf[row * #w..][..#w];));
+            pre.push(quote!(let #rest: &mut [F] = &mut #blk[local * #w..][..#w];));
             for (i, p) in group.products.iter().enumerate() {
                 let part = format_ident!("d_product_{}_{}", g, i);
                 let next = format_ident!("d_product_rest_{}_{}", g, i);
@@ -189,63 +210,81 @@ impl Emitter<'_> {
                 };
                 pre.push(quote!(let (#part, #next) = #prev.split_at_mut(#pw);));
                 if let Some(&(_, n)) = used.iter().find(|&&(k, _)| k == i) {
-                    let o = out_ident(n, "d");
-                    pre.push(quote!(let #o: &mut [F] = &mut #part[..#d];));
-                    sliced.insert(n, o);
+                    let (o, a, j) = (out_ident(n, "d"), adjoint(n), self.index(n, &lp.dim));
+                    pre.push(quote!(let #o: &mut [F] = #part;));
+                    flushes.push(quote!(#o[#j] += #a;));
                 }
             }
         }
-        for &n in &external {
-            if broadcast(n) || sliced.contains_key(&n) {
-                continue;
+        for (s, &count) in &past_flushes {
+            if count > 1 {
+                // Several delays of one state: rows of several steps, written in place.
+                threadable = false;
+                let past = state_past(&format!("d_{}", self.cell.states[*s].name));
+                blocks.push((past.clone(), quote!(#past), quote!(0usize)));
             }
-            let o = out_ident(n, "d");
-            let slice = match self.cell.graph.nodes[n].op {
+        }
+        for &n in &external {
+            let (a, j, o) = (adjoint(n), self.index(n, &lp.dim), out_ident(n, "d"));
+            let nd = self.node_dim(n);
+            match graph.nodes[n].op {
+                Op::MatMul { .. } => {}
                 Op::StatePrev { state, delay } if past_flushes.get(&state) == Some(&1) => {
                     let st = &self.cell.states[state];
                     let past = state_past(&format!("d_{}", st.name));
                     let back = st.delay - delay;
-                    let dd = dim_tokens(&st.dim);
-                    quote!(&mut #past[((t + #back) * n_batch + b) * #dd..][..#d])
+                    let blk = format_ident!("block_d_state_{}", n);
+                    blocks.push((
+                        blk.clone(),
+                        quote!(&mut #past[(t + #back) * n_batch * #nd..][..n_batch * #nd]),
+                        quote!(middle * #nd),
+                    ));
+                    pre.push(quote!(let #o: &mut [F] = &mut #blk[local * #nd..][..#nd];));
+                    flushes.push(quote!(#o[#j] += #a;));
                 }
-                Op::Param(p) => {
-                    let buf = param_grad(p);
-                    quote!(&mut #buf[..#d])
-                }
-                ref op if op.is_elementwise() => {
-                    let buf = adjoint_buffer(n);
-                    quote!(&mut #buf[b * #d..][..#d])
-                }
-                _ => continue,
-            };
-            pre.push(quote!(let #o: &mut [F] = #slice;));
-            sliced.insert(n, o);
-        }
-        let flushes = external.iter().map(|&n| match sliced.get(&n) {
-            Some(o) => {
-                let a = adjoint(n);
-                quote!(#o[j] += #a;)
-            }
-            None => match self.cell.graph.nodes[n].op {
                 Op::StatePrev { state, delay } => {
-                    // Several delays of one state in this loop: indexed writes into `past`.
                     let st = &self.cell.states[state];
                     let past = state_past(&format!("d_{}", st.name));
                     let back = st.delay - delay;
-                    let dd = dim_tokens(&st.dim);
-                    let a = adjoint(n);
-                    let j = self.index(n, &lp.dim);
-                    quote!(#past[((t + #back) * n_batch + b) * #dd + #j] += #a;)
+                    flushes.push(quote!(#past[((t + #back) * n_batch + b) * #nd + #j] += #a;));
                 }
-                _ => self.accumulate(n, &self.index(n, &lp.dim)),
-            },
-        });
-        quote! {
-            for b in 0..n_batch {
+                Op::Param(p) => {
+                    // One accumulator per thread: the buffer holds two, summed at the end.
+                    let (buf, blk) = (param_grad(p), format_ident!("block_d_param_{}", p));
+                    blocks.push((blk.clone(), quote!(&mut #buf[..]), quote!(#nd)));
+                    pre.push(quote!(let #o: &mut [F] = &mut #blk[..#nd];));
+                    flushes.push(quote!(#o[#j] += #a;));
+                }
+                ref op if op.is_elementwise() || matches!(op, Op::Reduce(..)) => {
+                    let (buf, blk) = (adjoint_buffer(n), format_ident!("block_adj_{}", n));
+                    blocks.push((
+                        blk.clone(),
+                        quote!(&mut #buf[..n_batch * #nd]),
+                        quote!(middle * #nd),
+                    ));
+                    pre.push(quote!(let #o: &mut [F] = &mut #blk[local * #nd..][..#nd];));
+                    flushes.push(quote!(#o[#j] += #a;));
+                }
+                Op::Input { .. } => {
+                    threadable = false;
+                    flushes.push(self.accumulate(n, &j));
+                }
+                Op::Const(_) | Op::Reduce(..) => {}
+                Op::Neg(_) | Op::Binary(..) | Op::Func(..) | Op::Copy(_) => {}
+            }
+        }
+        let block_names: Vec<&Ident> = blocks.iter().map(|(b, _, _)| b).collect();
+        let block_defs: Vec<TokenStream> = blocks
+            .iter()
+            .map(|(b, e, _)| quote!(let #b: &mut [F] = #e;))
+            .collect();
+        let body = quote! {
+            for b in start..end {
                 if t >= lengths[b] {
                     continue;
                 }
                 let row = t * n_batch + b;
+                let local = b - start;
                 #(#pre)*
                 for j in 0..#d {
                     #(#loads)*
@@ -253,6 +292,48 @@ impl Emitter<'_> {
                     #(#externals)*
                     #(#chain)*
                     #(#flushes)*
+                }
+            }
+        };
+        if !threadable {
+            return quote! {
+                {
+                    #(#step)*
+                    #(#block_defs)*
+                    let start = 0usize;
+                    let end = n_batch;
+                    #body
+                }
+            };
+        }
+        let firsts: Vec<Ident> = blocks
+            .iter()
+            .map(|(b, _, _)| format_ident!("{}_first", b))
+            .collect();
+        let seconds: Vec<Ident> = blocks
+            .iter()
+            .map(|(b, _, _)| format_ident!("{}_second", b))
+            .collect();
+        let halves = blocks
+            .iter()
+            .zip(firsts.iter().zip(&seconds))
+            .map(|((b, _, at), (f, s))| quote!(let (#f, #s) = #b.split_at_mut(#at);));
+        quote! {
+            {
+                #(#step)*
+                #(#block_defs)*
+                let pass = |start: usize, end: usize, #(#block_names: &mut [F]),*| {
+                    #body
+                };
+                if #rt::split_examples(n_batch, n_batch * #d) {
+                    let middle = n_batch / 2;
+                    #(#halves)*
+                    ::std::thread::scope(|scope| {
+                        scope.spawn(|| pass(middle, n_batch, #(#seconds),*));
+                        pass(0, middle, #(#firsts),*);
+                    });
+                } else {
+                    pass(0, n_batch, #(#block_names),*);
                 }
             }
         }
@@ -354,7 +435,7 @@ impl Emitter<'_> {
         });
         let param_grads = self.plan.vector_params.iter().map(|&p| {
             let (buf, d) = (param_grad(p), self.param_len(p));
-            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(#d);)
+            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(2 * #d);)
         });
         let mut stages = TokenStream::new();
         for s in (0..self.plan.n_stages).rev() {
@@ -396,8 +477,11 @@ impl Emitter<'_> {
             }
         });
         let vector_grads = self.plan.vector_params.iter().map(|&p| {
-            let buf = param_grad(p);
-            quote!(#rt::add_vector(&mut grads, #p, &#buf);)
+            let (buf, d) = (param_grad(p), self.param_len(p));
+            quote! {
+                #rt::add_vector(&mut grads, #p, &#buf[..#d]);
+                #rt::add_vector(&mut grads, #p, &#buf[#d..]);
+            }
         });
         let state_adjoint_refs = cell.states.iter().map(|st| state_adjoint(&st.name));
         let loop_dims: Vec<TokenStream> =
