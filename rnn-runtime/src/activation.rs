@@ -3,21 +3,18 @@
 
 use crate::Float;
 
-/// `1 / (1 + exp(-x))`, evaluated without overflow for large `|x|`.
+/// `1 / (1 + exp(-x))`: exact and overflow-free in f64; in f32 the vectorizable approximation
+/// of [`crate::fastmath::sigmoid`] (relative error below 3e-7 where the result exceeds 1e-30).
 #[inline(always)]
 pub fn sigmoid<F: Float>(x: F) -> F {
-    if x >= F::zero() {
-        F::one() / (F::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (F::one() + e)
-    }
+    x.act_sigmoid()
 }
 
-/// Hyperbolic tangent.
+/// Hyperbolic tangent: exact in f64; in f32 [`crate::fastmath::tanh`] (relative error below
+/// 1e-6).
 #[inline(always)]
 pub fn tanh<F: Float>(x: F) -> F {
-    x.tanh()
+    x.act_tanh()
 }
 
 /// `max(x, 0)`.
@@ -30,10 +27,11 @@ pub fn relu<F: Float>(x: F) -> F {
     }
 }
 
-/// `exp(x)`.
+/// `exp(x)`: exact in f64; in f32 [`crate::fastmath::exp`] (relative error below 2e-7 on
+/// [-87, 88], saturating at e^88).
 #[inline(always)]
 pub fn exp<F: Float>(x: F) -> F {
-    x.exp()
+    x.act_exp()
 }
 
 /// Natural logarithm.

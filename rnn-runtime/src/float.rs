@@ -25,6 +25,13 @@ pub trait Float:
     fn from_f64(v: f64) -> Self;
     /// Converts to `f64`.
     fn to_f64(self) -> f64;
+    /// `e^x` as the activations compute it: exact for f64, the vectorizable approximation of
+    /// [`crate::fastmath`] for f32.
+    fn act_exp(self) -> Self;
+    /// `1 / (1 + e^-x)`, as [`Float::act_exp`].
+    fn act_sigmoid(self) -> Self;
+    /// `tanh(x)`, as [`Float::act_exp`].
+    fn act_tanh(self) -> Self;
 }
 
 impl Float for f32 {
@@ -36,6 +43,18 @@ impl Float for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    #[inline(always)]
+    fn act_exp(self) -> Self {
+        crate::fastmath::exp(self)
+    }
+    #[inline(always)]
+    fn act_sigmoid(self) -> Self {
+        crate::fastmath::sigmoid(self)
+    }
+    #[inline(always)]
+    fn act_tanh(self) -> Self {
+        crate::fastmath::tanh(self)
+    }
 }
 
 impl Float for f64 {
@@ -46,5 +65,22 @@ impl Float for f64 {
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self
+    }
+    #[inline(always)]
+    fn act_exp(self) -> Self {
+        self.exp()
+    }
+    #[inline(always)]
+    fn act_sigmoid(self) -> Self {
+        if self >= 0.0 {
+            1.0 / (1.0 + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (1.0 + e)
+        }
+    }
+    #[inline(always)]
+    fn act_tanh(self) -> Self {
+        self.tanh()
     }
 }

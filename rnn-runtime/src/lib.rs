@@ -9,6 +9,7 @@
 pub mod activation;
 mod cell;
 mod error;
+pub mod fastmath;
 mod float;
 pub mod gemm;
 pub mod gradcheck;
