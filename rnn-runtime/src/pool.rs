@@ -38,10 +38,12 @@ fn with_pool<F: Float, R>(f: impl FnOnce(&mut Vec<Vec<F>>) -> R) -> Option<R> {
 /// A zeroed vector of `len` entries, reusing a pooled allocation when one is large enough.
 pub fn take<F: Float>(len: usize) -> Vec<F> {
     let reused = with_pool::<F, _>(|pool| {
+        // The smallest buffer that fits, and not one more than twice too large (which a later,
+        // larger request would then miss).
         let best = pool
             .iter()
             .enumerate()
-            .filter(|(_, v)| v.capacity() >= len)
+            .filter(|(_, v)| v.capacity() >= len && v.capacity() <= 2 * len.max(1024))
             .min_by_key(|(_, v)| v.capacity())
             .map(|(i, _)| i)?;
         Some(pool.swap_remove(best))
@@ -77,6 +79,12 @@ impl<F: Float> Buffer<F> {
     /// `len` zeros.
     pub fn zeroed(len: usize) -> Self {
         Buffer(take(len))
+    }
+
+    /// `len` zeros in fresh memory, for a buffer that will be handed to the user (outputs,
+    /// input gradients): taking it from the pool would drain the pool at every call.
+    pub fn unpooled(len: usize) -> Self {
+        Buffer(vec![F::zero(); len])
     }
 
     /// The vector, no longer returned to the pool on drop (it is handed to a `Trace`, which

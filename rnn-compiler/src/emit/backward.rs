@@ -496,7 +496,7 @@ impl Emitter<'_> {
             let d_output: #rt::Buffer<F> = #rt::check_seq_grad(&d_outputs, "output gradient", n_time, n_batch, #d_out)?;
             #rt::check_final_grads(d_final, <Self as #rt::Cell<F>>::spec(), &sizes, n_batch)?;
             #(#bind)*
-            let mut d_input: #rt::Buffer<F> = #rt::Buffer::zeroed(n_time * n_batch * #d_in);
+            let mut d_input: #rt::Buffer<F> = #rt::Buffer::unpooled(n_time * n_batch * #d_in);
             let zero_row: #rt::Buffer<F> = #rt::Buffer::zeroed([0usize #(, #loop_dims)*].into_iter().max().unwrap_or(0));
             #(#state_adjoints)*
             #(#transposed)*

@@ -381,7 +381,7 @@ impl Emitter<'_> {
             #(#products)*
             #(#hoisted)*
             #(#saved_bufs)*
-            let mut output: #rt::Buffer<F> = #rt::Buffer::zeroed(n_time * n_batch * #d_out);
+            let mut output: #rt::Buffer<F> = #rt::Buffer::unpooled(n_time * n_batch * #d_out);
             for t in 0..n_time {
                 #stages
                 #(#freezes)*
