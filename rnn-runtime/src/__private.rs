@@ -26,6 +26,20 @@ pub fn split_examples(n_batch: usize, elements: usize) -> bool {
     n_batch >= 2 && elements >= MIN_ELEMENTS && crate::num_threads() >= 2
 }
 
+/// Whether to run the generated passes' version compiled for AVX2 and FMA: the CPU has them,
+/// and the environment variable `RNN_NO_AVX2` is not set (read once; it lets tests run the
+/// baseline version on any machine).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub fn has_avx2_fma() -> bool {
+    static USE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *USE.get_or_init(|| {
+        std::env::var_os("RNN_NO_AVX2").is_none()
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+    })
+}
+
 /// A literal of the spec in the cell's float type.
 #[inline(always)]
 pub fn lit<F: Float>(v: f64) -> F {

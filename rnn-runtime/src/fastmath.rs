@@ -34,7 +34,13 @@ pub fn exp(x: f32) -> f32 {
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
     // The low bits of `shifted` hold n (two's complement): 2^n is (n + 127) << 23, computed in
     // integer arithmetic that vectorizes (a float-to-int cast would not: it saturates).
-    let scale = f32::from_bits(shifted.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127) << 23);
+    let scale = f32::from_bits(
+        shifted
+            .to_bits()
+            .wrapping_sub(ROUND.to_bits())
+            .wrapping_add(127)
+            << 23,
+    );
     p * scale
 }
 

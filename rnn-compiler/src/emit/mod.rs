@@ -294,6 +294,71 @@ impl Emitter<'_> {
                 #(#accessors)*
             }
 
+            // The passes, compiled twice: for the baseline target and with AVX2 and FMA (chosen
+            // at run time), so that the fused elementwise loops use the wider vectors.
+            #[allow(non_snake_case, unused_mut, unused_variables, clippy::all)]
+            impl<F: #rt::Float> #name<F> {
+                fn __forward(
+                    &self,
+                    x: #rt::ArrayView3<'_, F>,
+                    init: Option<&#rt::States<F>>,
+                    lengths: Option<&[usize]>,
+                ) -> #rt::Result<#rt::Forward<F>> {
+                    #forward
+                }
+
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn __forward_avx2(
+                    &self,
+                    x: #rt::ArrayView3<'_, F>,
+                    init: Option<&#rt::States<F>>,
+                    lengths: Option<&[usize]>,
+                ) -> #rt::Result<#rt::Forward<F>> {
+                    #forward
+                }
+
+                fn __infer(
+                    &self,
+                    x: #rt::ArrayView3<'_, F>,
+                    init: Option<&#rt::States<F>>,
+                    lengths: Option<&[usize]>,
+                ) -> #rt::Result<#rt::Inference<F>> {
+                    #infer
+                }
+
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn __infer_avx2(
+                    &self,
+                    x: #rt::ArrayView3<'_, F>,
+                    init: Option<&#rt::States<F>>,
+                    lengths: Option<&[usize]>,
+                ) -> #rt::Result<#rt::Inference<F>> {
+                    #infer
+                }
+
+                fn __backward(
+                    &self,
+                    forward: &#rt::Forward<F>,
+                    d_outputs: #rt::ArrayView3<'_, F>,
+                    d_final: Option<&#rt::States<F>>,
+                ) -> #rt::Result<#rt::Gradients<F>> {
+                    #backward
+                }
+
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn __backward_avx2(
+                    &self,
+                    forward: &#rt::Forward<F>,
+                    d_outputs: #rt::ArrayView3<'_, F>,
+                    d_final: Option<&#rt::States<F>>,
+                ) -> #rt::Result<#rt::Gradients<F>> {
+                    #backward
+                }
+            }
+
             #[allow(non_snake_case, unused_mut, unused_variables, clippy::all)]
             impl<F: #rt::Float> #rt::Cell<F> for #name<F> {
                 type Dims = #dims_name;
@@ -359,7 +424,12 @@ impl Emitter<'_> {
                     init: Option<&#rt::States<F>>,
                     lengths: Option<&[usize]>,
                 ) -> #rt::Result<#rt::Forward<F>> {
-                    #forward
+                    #[cfg(target_arch = "x86_64")]
+                    if #rt::has_avx2_fma() {
+                        // SAFETY: the CPU has the features the function is compiled for.
+                        return unsafe { self.__forward_avx2(x, init, lengths) };
+                    }
+                    self.__forward(x, init, lengths)
                 }
 
                 fn infer(
@@ -368,7 +438,12 @@ impl Emitter<'_> {
                     init: Option<&#rt::States<F>>,
                     lengths: Option<&[usize]>,
                 ) -> #rt::Result<#rt::Inference<F>> {
-                    #infer
+                    #[cfg(target_arch = "x86_64")]
+                    if #rt::has_avx2_fma() {
+                        // SAFETY: as in `forward`.
+                        return unsafe { self.__infer_avx2(x, init, lengths) };
+                    }
+                    self.__infer(x, init, lengths)
                 }
 
                 fn backward(
@@ -377,7 +452,12 @@ impl Emitter<'_> {
                     d_outputs: #rt::ArrayView3<'_, F>,
                     d_final: Option<&#rt::States<F>>,
                 ) -> #rt::Result<#rt::Gradients<F>> {
-                    #backward
+                    #[cfg(target_arch = "x86_64")]
+                    if #rt::has_avx2_fma() {
+                        // SAFETY: as in `forward`.
+                        return unsafe { self.__backward_avx2(forward, d_outputs, d_final) };
+                    }
+                    self.__backward(forward, d_outputs, d_final)
                 }
             }
         }
