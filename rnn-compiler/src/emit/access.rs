@@ -165,6 +165,29 @@ impl Emitter<'_> {
         }
     }
 
+    /// Whether the backward pass reads the values of group `g`'s products (a partial such as
+    /// `r * (h[t-1] @ W_hn + b_hn)` multiplies by them): only then are they kept for every step.
+    pub fn product_values_kept(&self, g: usize) -> bool {
+        !self.infer
+            && self.plan.groups[g].products.iter().any(|p| {
+                self.partials.iter().flatten().any(|q| {
+                    let mut values = vec![];
+                    q.factor.values(&mut values);
+                    values.contains(&p.node)
+                })
+            })
+    }
+
+    /// The row of group `g`'s per-step product for example `b` (`row`, or `b` when the buffer
+    /// holds one step).
+    pub fn product_row(&self, g: usize) -> TokenStream {
+        if self.product_values_kept(g) {
+            quote!(row)
+        } else {
+            quote!(b)
+        }
+    }
+
     /// Whether product group `g` is the hoisted one (its buffer always spans every step).
     pub fn hoisted(&self, g: usize) -> bool {
         self.plan.groups[g].lhs == Lhs::Input
@@ -235,7 +258,7 @@ impl Emitter<'_> {
                 let r = if self.hoisted(g) {
                     Self::delayed_row(delay)
                 } else {
-                    self.step_row()
+                    self.product_row(g)
                 };
                 let read = quote!(#buf[#r * #w + #off + #j]);
                 if delay == 0 {

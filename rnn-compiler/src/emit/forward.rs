@@ -53,7 +53,7 @@ impl Emitter<'_> {
                 let (buf, w, off) = (product(g), width(g), offset(g, i));
                 let delay = self.plan.groups[g].products[i].delay;
                 if !self.hoisted(g) {
-                    let r = self.step_row();
+                    let r = self.product_row(g);
                     quote!(&#buf[#r * #w + #off..][..#d])
                 } else if delay == 0 {
                     quote!(&#buf[row * #w + #off..][..#d])
@@ -276,7 +276,11 @@ impl Emitter<'_> {
         let (buf, w, wd) = (product(g), weight(g), width(g));
         let inner = dim_tokens(&group.inner);
         let (_, lhs_t) = self.lhs_rows(&group.lhs);
-        let block = self.step_block();
+        let block = if self.product_values_kept(g) {
+            quote!((t * n_batch))
+        } else {
+            quote!(0usize)
+        };
         quote! {
             #rt::gemm_step(&#lhs_t, n_batch, #inner, &#w, #wd, &mut #buf[#block * #wd..], #rt::lit::<F>(0.0));
         }
@@ -308,10 +312,12 @@ impl Emitter<'_> {
         });
         let products = (0..self.plan.groups.len()).map(|g| {
             let (buf, wd) = (product(g), width(g));
-            let rows = if self.hoisted(g) {
+            // The hoisted product spans every step; a per-step product is kept for every step
+            // only if the backward pass reads it.
+            let rows = if self.hoisted(g) || self.product_values_kept(g) {
                 quote!((n_time * n_batch))
             } else {
-                self.step_rows()
+                quote!(n_batch)
             };
             quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(#rows * #wd);)
         });

@@ -1,0 +1,320 @@
+//! `activation::{exp, sigmoid, tanh}` through the public generic API: the f32 approximations
+//! against the exact functions evaluated in f64 at the same (f32) input, and f64 bit-exactness.
+//!
+//! Run with `cargo test -p rnn-runtime --test activation_accuracy -- --nocapture` to see the
+//! measured errors; the speed check is
+//! `cargo test --release -p rnn-runtime --test activation_accuracy -- --ignored --nocapture`.
+
+use rnn_runtime::activation::{exp, sigmoid, tanh};
+
+/// Every 1e-4 over [-20, 20].
+fn dense() -> impl Iterator<Item = f32> {
+    (-200_000..=200_000).map(|i| (i as f64 * 1e-4) as f32)
+}
+
+/// Every 1e-3 over [-87, 88]: the whole range on which `exp` is specified.
+fn exp_range() -> impl Iterator<Item = f32> {
+    (-87_000..=88_000).map(|i| (i as f64 * 1e-3) as f32)
+}
+
+/// Every 997th positive finite f32 bit pattern (subnormals to f32::MAX), both signs.
+fn all_magnitudes() -> impl Iterator<Item = f32> {
+    (0..0x7f80_0000u32)
+        .step_by(997)
+        .map(f32::from_bits)
+        .flat_map(|x| [x, -x])
+}
+
+const EXTREMES: [f32; 22] = [
+    0.0,
+    -0.0,
+    1e-30,
+    -1e-30,
+    1e-8,
+    -1e-8,
+    f32::MIN_POSITIVE,
+    -f32::MIN_POSITIVE,
+    1e-45,
+    -1e-45,
+    0.3,
+    -0.3,
+    0.6,
+    -0.6,
+    87.0,
+    -87.0,
+    88.0,
+    -88.0,
+    1e4,
+    -1e4,
+    f32::MAX,
+    f32::MIN,
+];
+
+fn sweep() -> impl Iterator<Item = f32> {
+    dense()
+        .chain(exp_range())
+        .chain(all_magnitudes())
+        .chain(EXTREMES)
+}
+
+fn exact_sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Largest relative error seen, and where.
+struct Worst {
+    name: &'static str,
+    err: f64,
+    at: f32,
+    count: usize,
+}
+
+impl Worst {
+    fn new(name: &'static str) -> Self {
+        Worst {
+            name,
+            err: 0.0,
+            at: f32::NAN,
+            count: 0,
+        }
+    }
+
+    fn add(&mut self, x: f32, approx: f32, exact: f64) {
+        assert!(exact != 0.0 && exact.is_finite(), "{}: at {x:e}", self.name);
+        let err = ((approx as f64 - exact) / exact).abs();
+        assert!(!err.is_nan(), "{}: {approx} at {x:e}", self.name);
+        self.count += 1;
+        if err > self.err {
+            self.err = err;
+            self.at = x;
+        }
+    }
+
+    fn report(&self, bound: f64) {
+        println!(
+            "{:<40} max rel error {:.3e} = {:.2} f32::EPSILON at x = {:e}  [{} points]",
+            self.name,
+            self.err,
+            self.err / f32::EPSILON as f64,
+            self.at,
+            self.count
+        );
+        assert!(
+            self.err < bound,
+            "{}: {:e} at {:e}",
+            self.name,
+            self.err,
+            self.at
+        );
+    }
+}
+
+#[test]
+fn exp_f32_accuracy() {
+    let mut range = Worst::new("exp f32 on [-87, 88]");
+    for x in sweep() {
+        let y = exp(x);
+        assert!(y >= 0.0 && y.is_finite(), "exp({x:e}) = {y}");
+        if (-87.0..=88.0).contains(&x) {
+            range.add(x, y, (x as f64).exp());
+        }
+    }
+    range.report(1e-6);
+    // Outside [-87.3, 88] the input is clamped: finite, neither 0 nor infinity.
+    println!(
+        "exp f32 at the extremes: exp(-1e4) = {:e}, exp(1e4) = {:e}, exp(+inf) = {:e}, exp(-inf) = {:e}",
+        exp(-1e4f32),
+        exp(1e4f32),
+        exp(f32::INFINITY),
+        exp(f32::NEG_INFINITY)
+    );
+    assert!(exp(1e4f32).is_finite() && exp(1e4f32) > 1e38);
+    assert!(exp(-1e4f32) >= 0.0 && exp(-1e4f32) < 1e-37);
+    assert_eq!(exp(0.0f32), 1.0);
+    assert!(exp(f32::NAN).is_nan());
+}
+
+#[test]
+fn sigmoid_f32_accuracy() {
+    let mut all = Worst::new("sigmoid f32 where sigmoid > 1e-30");
+    let mut neg = Worst::new("sigmoid f32 on [-69, 0)");
+    let mut pos = Worst::new("sigmoid f32 on [0, inf)");
+    for x in sweep() {
+        let y = sigmoid(x);
+        assert!((0.0..=1.0).contains(&y), "sigmoid({x:e}) = {y}");
+        let e = exact_sigmoid(x as f64);
+        if e > 1e-30 {
+            all.add(x, y, e);
+            if x < 0.0 {
+                neg.add(x, y, e)
+            } else {
+                pos.add(x, y, e)
+            }
+        }
+    }
+    neg.report(1e-6);
+    pos.report(1e-6);
+    all.report(1e-6);
+    println!(
+        "sigmoid f32 at the extremes: sigmoid(-1e4) = {:e}, sigmoid(1e4) = {:e}, sigmoid(+-0) = {} {}",
+        sigmoid(-1e4f32),
+        sigmoid(1e4f32),
+        sigmoid(0.0f32),
+        sigmoid(-0.0f32)
+    );
+    assert_eq!(sigmoid(1e4f32), 1.0);
+    assert_eq!(sigmoid(f32::INFINITY), 1.0);
+    assert!(sigmoid(-1e4f32) >= 0.0 && sigmoid(-1e4f32) < 1e-30);
+    assert!(sigmoid(f32::NEG_INFINITY) >= 0.0 && sigmoid(f32::NEG_INFINITY) < 1e-30);
+    assert_eq!(sigmoid(0.0f32), 0.5);
+    assert!(sigmoid(f32::NAN).is_nan());
+}
+
+#[test]
+fn tanh_f32_accuracy() {
+    let mut tiny = Worst::new("tanh f32 on 0 < |x| < 1e-30");
+    let mut small = Worst::new("tanh f32 on 1e-30 <= |x| < 0.3");
+    let mut mid = Worst::new("tanh f32 on 0.3 <= |x| < 1");
+    let mut large = Worst::new("tanh f32 on |x| >= 1");
+    for x in sweep() {
+        let y = tanh(x);
+        assert_eq!(tanh(-x).to_bits(), (-y).to_bits(), "odd at {x:e}");
+        assert!(y.abs() <= 1.0, "tanh({x:e}) = {y}");
+        let a = x.abs();
+        if a == 0.0 {
+            assert_eq!(y.to_bits(), x.to_bits(), "tanh(±0) = ±0");
+            continue;
+        }
+        let e = (x as f64).tanh();
+        if a < 1e-30 {
+            // tanh(x) = x to far below f32 precision: the result must be x itself (1 ulp slack).
+            let ulps = (y.to_bits() as i64 - x.to_bits() as i64).abs();
+            assert!(ulps <= 1, "tanh({x:e}) = {y:e}");
+            tiny.add(x, y, e);
+        } else if a < 0.3 {
+            small.add(x, y, e);
+        } else if a < 1.0 {
+            mid.add(x, y, e);
+        } else {
+            large.add(x, y, e);
+        }
+    }
+    tiny.report(1e-6);
+    small.report(1e-6);
+    mid.report(1e-6);
+    large.report(1e-6);
+    let first_one = dense().filter(|&x| x > 0.0).find(|&x| tanh(x) == 1.0);
+    println!("tanh f32 is exactly 1 from x = {first_one:?} on (in the 1e-4 sweep)");
+    assert_eq!(tanh(1e4f32), 1.0);
+    assert_eq!(tanh(-1e4f32), -1.0);
+    assert_eq!(tanh(f32::INFINITY), 1.0);
+    assert_eq!(tanh(f32::NEG_INFINITY), -1.0);
+    assert_eq!(tanh(1e-30f32), 1e-30);
+    assert_eq!(tanh(-1e-30f32), -1e-30);
+    assert!(tanh(f32::NAN).is_nan());
+}
+
+#[test]
+fn f64_is_exact() {
+    for x in sweep()
+        .map(f64::from)
+        .chain([1e-300, -1e-300, 700.0, -745.0, 1e300])
+    {
+        assert_eq!(exp(x).to_bits(), x.exp().to_bits(), "exp({x:e})");
+        assert_eq!(tanh(x).to_bits(), x.tanh().to_bits(), "tanh({x:e})");
+        assert_eq!(
+            sigmoid(x).to_bits(),
+            exact_sigmoid(x).to_bits(),
+            "sigmoid({x:e})"
+        );
+    }
+    assert!(exp(f64::NAN).is_nan() && sigmoid(f64::NAN).is_nan() && tanh(f64::NAN).is_nan());
+}
+
+/// The std-based f32 versions the fast ones replace (sigmoid: the previous stable form).
+fn std_sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+fn std_tanh(x: f32) -> f32 {
+    x.tanh()
+}
+
+/// Best of `reps` passes of `out[i] = f(xs[i])`, in ns per element.
+#[inline(always)]
+fn time(xs: &[f32], out: &mut [f32], reps: usize, f: impl Fn(f32) -> f32) -> f64 {
+    let mut best = f64::INFINITY;
+    for _ in 0..reps {
+        let start = std::time::Instant::now();
+        for (o, &x) in out.iter_mut().zip(std::hint::black_box(xs)) {
+            *o = f(x);
+        }
+        std::hint::black_box(&mut *out);
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    best * 1e9 / xs.len() as f64
+}
+
+/// The same loops compiled for AVX2 + FMA (as the generated code's second variant is).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn time_avx2(xs: &[f32], out: &mut [f32], reps: usize) -> [f64; 4] {
+    [
+        time(xs, out, reps, std_sigmoid),
+        time(xs, out, reps, sigmoid),
+        time(xs, out, reps, std_tanh),
+        time(xs, out, reps, tanh),
+    ]
+}
+
+#[test]
+#[ignore = "timing, run with --release -- --ignored --nocapture"]
+fn activation_speed() {
+    const N: usize = 10_000_000;
+    const REPS: usize = 5;
+    // Inputs spread over [-8, 8] by a fixed LCG.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let xs: Vec<f32> = (0..N)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 16.0 - 8.0
+        })
+        .collect();
+    let mut out = vec![0.0f32; N];
+    let rows = [
+        ("sigmoid std", time(&xs, &mut out, REPS, std_sigmoid)),
+        ("sigmoid fast", time(&xs, &mut out, REPS, sigmoid)),
+        ("tanh std", time(&xs, &mut out, REPS, std_tanh)),
+        ("tanh fast", time(&xs, &mut out, REPS, tanh)),
+    ];
+    println!("baseline target features, {N} elements, best of {REPS}:");
+    for (name, ns) in rows {
+        println!("  {name:<14} {ns:.3} ns/element");
+    }
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        // SAFETY: the features were just detected.
+        let t = unsafe { time_avx2(&xs, &mut out, REPS) };
+        println!("avx2+fma:");
+        for (name, ns) in ["sigmoid std", "sigmoid fast", "tanh std", "tanh fast"]
+            .iter()
+            .zip(t)
+        {
+            println!("  {name:<14} {ns:.3} ns/element");
+        }
+    }
+    let checksum: f32 = out.iter().sum();
+    std::hint::black_box(checksum);
+}
