@@ -4,14 +4,17 @@
 use crate::Float;
 
 /// `1 / (1 + exp(-x))`: exact and overflow-free in f64; in f32 the vectorizable approximation
-/// of [`crate::fastmath::sigmoid`] (relative error below 3e-7 where the result exceeds 1e-30).
+/// of [`crate::fastmath::sigmoid`] (relative error below 3e-7 where the result exceeds 1e-30,
+/// 1.5e-7 measured by `tests/activation_accuracy.rs`; 1 for large x, about 6e-39 for very
+/// negative x). NaN gives NaN.
 #[inline(always)]
 pub fn sigmoid<F: Float>(x: F) -> F {
     x.act_sigmoid()
 }
 
 /// Hyperbolic tangent: exact in f64; in f32 [`crate::fastmath::tanh`] (relative error below
-/// 1e-6).
+/// 1e-6 everywhere, 2.3e-7 measured; odd, `tanh(±0) = ±0`, exactly ±1 beyond |x| ≈ 9). NaN
+/// gives NaN.
 #[inline(always)]
 pub fn tanh<F: Float>(x: F) -> F {
     x.act_tanh()
@@ -28,7 +31,8 @@ pub fn relu<F: Float>(x: F) -> F {
 }
 
 /// `exp(x)`: exact in f64; in f32 [`crate::fastmath::exp`] (relative error below 2e-7 on
-/// [-87, 88], saturating at e^88).
+/// [-87, 88], 1e-7 measured; the input is clamped to [-87.3, 88], so the result stays finite
+/// and nonzero: about 1.65e38 for large x, 1.2e-38 for very negative x). NaN gives NaN.
 #[inline(always)]
 pub fn exp<F: Float>(x: F) -> F {
     x.act_exp()
