@@ -88,23 +88,38 @@ pub fn gemm_packed<F: Float>(
     let a = &a[..m * k];
     let threads = crate::num_threads().min(m.div_ceil(MR));
     if threads > 1 && m * n * k >= PARALLEL_MIN_WORK {
-        // Split the rows (a multiple of MR each) between threads.
+        // Rows in blocks of whole register blocks, split recursively on the worker pool.
         let rows = m.div_ceil(threads).div_ceil(MR) * MR;
-        std::thread::scope(|s| {
-            let mut chunks = c.chunks_mut(rows * n).zip(a.chunks(rows * k));
-            let first = chunks.next();
-            for (c_part, a_part) in chunks {
-                s.spawn(move || {
-                    dispatch(a_part, a_part.len() / k.max(1), k, packed, n, c_part, beta)
-                });
-            }
-            if let Some((c_part, a_part)) = first {
-                dispatch(a_part, a_part.len() / k.max(1), k, packed, n, c_part, beta);
-            }
+        split_rows(a, k, c, n, rows, &|a_part, c_part| {
+            dispatch(a_part, a_part.len() / k.max(1), k, packed, n, c_part, beta)
         });
     } else {
         dispatch(a, m, k, packed, n, c, beta);
     }
+}
+
+/// Runs `f` on consecutive row ranges of at most `rows` rows of `a: [m, k]` and `c: [m, n]`,
+/// in parallel on the runtime's worker pool (`rayon::join`, no allocation).
+fn split_rows<F: Float>(
+    a: &[F],
+    k: usize,
+    c: &mut [F],
+    n: usize,
+    rows: usize,
+    f: &(dyn Fn(&[F], &mut [F]) + Sync),
+) {
+    let m = c.len() / n.max(1);
+    if m <= rows {
+        f(a, c);
+        return;
+    }
+    let half = m.div_ceil(2).div_ceil(rows) * rows;
+    let (a0, a1) = a.split_at(half.min(m) * k);
+    let (c0, c1) = c.split_at_mut(half.min(m) * n);
+    rayon::join(
+        || split_rows(a0, k, c0, n, rows, f),
+        || split_rows(a1, k, c1, n, rows, f),
+    );
 }
 
 fn dispatch<F: Float>(a: &[F], m: usize, k: usize, packed: &[F], n: usize, c: &mut [F], beta: F) {
@@ -257,31 +272,33 @@ pub fn gemm_views<F: Float>(
     let threads = crate::num_threads().min(m);
     if threads > 1 && m * n * k >= PARALLEL_MIN_WORK {
         let rows = m.div_ceil(threads);
-        std::thread::scope(|s| {
-            let mut parts = vec![];
-            let mut rest = c.view_mut();
-            let mut start = 0;
-            while start < m {
-                let len = rows.min(m - start);
-                let (head, tail) = rest.split_at(ndarray::Axis(0), len);
-                parts.push((start, head));
-                rest = tail;
-                start += len;
-            }
-            let mut parts = parts.into_iter();
-            let first = parts.next();
-            for (start, mut part) in parts {
-                let a_part = a.slice(ndarray::s![start..start + part.nrows(), ..]);
-                s.spawn(move || general_mat_mul(alpha, &a_part, b, beta, &mut part));
-            }
-            if let Some((start, mut part)) = first {
-                let a_part = a.slice(ndarray::s![start..start + part.nrows(), ..]);
-                general_mat_mul(alpha, &a_part, b, beta, &mut part);
-            }
-        });
+        split_views(alpha, a, b, beta, c.view_mut(), rows);
     } else {
         general_mat_mul(alpha, a, b, beta, c);
     }
+}
+
+fn split_views<F: Float>(
+    alpha: F,
+    a: &ArrayView2<'_, F>,
+    b: &ArrayView2<'_, F>,
+    beta: F,
+    mut c: ArrayViewMut2<'_, F>,
+    rows: usize,
+) {
+    let m = c.nrows();
+    if m <= rows {
+        general_mat_mul(alpha, a, b, beta, &mut c);
+        return;
+    }
+    let half = m.div_ceil(2);
+    let (c0, c1) = c.split_at(ndarray::Axis(0), half);
+    let a0 = a.slice(ndarray::s![..half, ..]);
+    let a1 = a.slice(ndarray::s![half.., ..]);
+    rayon::join(
+        || split_views(alpha, &a0, b, beta, c0, rows),
+        || split_views(alpha, &a1, b, beta, c1, rows),
+    );
 }
 
 #[cfg(test)]

@@ -328,10 +328,7 @@ impl Emitter<'_> {
                 if #rt::split_examples(n_batch, n_batch * #d) {
                     let middle = n_batch / 2;
                     #(#halves)*
-                    ::std::thread::scope(|scope| {
-                        scope.spawn(|| pass(middle, n_batch, #(#seconds),*));
-                        pass(0, middle, #(#firsts),*);
-                    });
+                    #rt::join(|| pass(0, middle, #(#firsts),*), || pass(middle, n_batch, #(#seconds),*));
                 } else {
                     pass(0, n_batch, #(#block_names),*);
                 }
