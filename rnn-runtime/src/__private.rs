@@ -334,30 +334,10 @@ pub fn initial_grads<F: Float>(
     States::from_parts(spec, values, history)
 }
 
-/// Packs blocks of matrix parameters side by side into `[inner, sum n_i]`: block `(i, r)` is
-/// rows `r .. r + inner` of `params[i]: [rows_i, n_i]` (all rows for a plain product, a row
-/// block for a part of `concat(..) @ W`).
-pub fn pack<F: Float>(params: &ParamSet<F>, blocks: &[(usize, usize)], inner: usize) -> Vec<F> {
-    let width: usize = blocks
-        .iter()
-        .map(|&(i, _)| params.value(i).shape()[1])
-        .sum();
-    let mut packed = vec![F::zero(); inner * width];
-    let mut offset = 0;
-    for &(i, row_start) in blocks {
-        let w = params.slice(i);
-        let n = params.value(i).shape()[1];
-        for r in 0..inner {
-            let src = (row_start + r) * n;
-            packed[r * width + offset..r * width + offset + n].copy_from_slice(&w[src..src + n]);
-        }
-        offset += n;
-    }
-    packed
-}
-
-/// Like [`pack`], but into the panel layout of [`crate::gemm`]: the weights of a per-step
-/// product, packed once per sequence.
+/// Packs blocks of matrix parameters side by side, as `[inner, sum n_i]` in the panel layout of
+/// [`crate::gemm`]: block `(i, r)` is rows `r .. r + inner` of `params[i]: [rows_i, n_i]` (all
+/// rows for a plain product, a row block for a part of `concat(..) @ W`). Done once per
+/// sequence.
 pub fn pack_panels<F: Float>(
     params: &ParamSet<F>,
     blocks: &[(usize, usize)],
@@ -386,7 +366,7 @@ pub fn transpose_panels<F: Float>(packed: &[F], inner: usize, width: usize) -> B
 }
 
 /// `c = a @ W + beta * c` with `a: [m, k]`, panel-packed `W: [k, n]`, `c: [m, n]`: the per-step
-/// product (no allocation).
+/// products, the hoisted input product and the input gradient (no allocation).
 pub fn gemm_step<F: Float>(a: &[F], m: usize, k: usize, w: &[F], n: usize, c: &mut [F], beta: F) {
     crate::gemm::gemm_packed(a, m, k, w, n, c, beta);
 }
@@ -426,35 +406,6 @@ fn view<F>(a: &[F], rows: usize, cols: usize) -> ArrayView2<'_, F> {
 
 fn view_mut<F>(a: &mut [F], rows: usize, cols: usize) -> Mut2<'_, F> {
     Mut2::from_shape((rows, cols), &mut a[..rows * cols]).expect("buffer sized by the compiler")
-}
-
-/// `c = a @ w + beta * c` with `a: [m, k]`, `w: [k, n]`, `c: [m, n]`, all row-major.
-pub fn gemm<F: Float>(a: &[F], m: usize, k: usize, w: &[F], n: usize, c: &mut [F], beta: F) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    crate::gemm::gemm_views(
-        F::one(),
-        &view(a, m, k),
-        &view(w, k, n),
-        beta,
-        &mut view_mut(c, m, n),
-    );
-}
-
-/// `c += a @ w^T` with `a: [m, n]`, `w: [k, n]`, `c: [m, k]`: the adjoint of a product's left
-/// operand.
-pub fn gemm_nt<F: Float>(a: &[F], m: usize, n: usize, w: &[F], k: usize, c: &mut [F]) {
-    if m == 0 || k == 0 {
-        return;
-    }
-    crate::gemm::gemm_views(
-        F::one(),
-        &view(a, m, n),
-        &view(w, k, n).t(),
-        F::one(),
-        &mut view_mut(c, m, k),
-    );
 }
 
 /// `c += a^T @ d` with `a: [m, k]`, `d: [m, n]`, `c: [k, n]`: a weight gradient summed over

@@ -6,10 +6,10 @@
 //! compiled for AVX-512 and AVX2+FMA and chosen at run time (a portable version otherwise). It
 //! allocates nothing, unlike a general GEMM that packs its operands at every call.
 //!
-//! The large products over all `T * B` rows (the hoisted input product, weight and input
-//! gradients) run once per sequence and use `ndarray`'s GEMM (matrixmultiply). With more than
-//! one thread (see [`crate::set_num_threads`]) every product splits its output rows between
-//! threads.
+//! The same kernel runs the hoisted input product (`[T * B, I] @ W`) and the input gradient.
+//! The weight gradients (`[k, T * B] @ [T * B, n]`, once per sequence) use `ndarray`'s GEMM
+//! (matrixmultiply). With more than one thread (see [`crate::set_num_threads`]) every product
+//! splits its output rows between the threads of a persistent worker pool.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
