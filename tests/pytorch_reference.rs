@@ -15,13 +15,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ndarray::{concatenate, Array2, Array3, ArrayD, ArrayViewD, Axis, Ix2, Ix3, IxDyn};
+use ndarray::{concatenate, Array2, Array3, ArrayD, Axis, Ix2, Ix3};
 use rnn::cells::*;
 use rnn::Cell;
-use serde_json::Value;
+mod common;
 
-/// Largest absolute difference allowed between our values and PyTorch's.
-const TOL: f64 = 1e-10;
+use common::{array, Report};
+use serde_json::Value;
 
 /// One block of a PyTorch parameter: PyTorch stacks the gates' weights (or biases) along its
 /// first axis; block `k` of tensor `torch` holds (the transpose of, for weights) our `ours[k]`.
@@ -47,29 +47,6 @@ fn load(case: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"))
 }
 
-/// A nested JSON list of numbers as an array.
-fn array(v: &Value) -> ArrayD<f64> {
-    let mut shape = Vec::new();
-    let mut cur = v;
-    while let Value::Array(items) = cur {
-        shape.push(items.len());
-        match items.first() {
-            Some(first) => cur = first,
-            None => break,
-        }
-    }
-    fn flatten(v: &Value, out: &mut Vec<f64>) {
-        match v {
-            Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
-            Value::Number(n) => out.push(n.as_f64().expect("a finite number")),
-            other => panic!("expected a number, found {other}"),
-        }
-    }
-    let mut data = Vec::new();
-    flatten(v, &mut data);
-    ArrayD::from_shape_vec(IxDyn(&shape), data).expect("a rectangular nested list")
-}
-
 fn field<'a>(doc: &'a Value, key: &str) -> &'a Value {
     doc.get(key)
         .unwrap_or_else(|| panic!("reference file has no field {key:?}"))
@@ -85,62 +62,6 @@ fn array3(doc: &Value, key: &str) -> Array3<f64> {
     array(field(doc, key))
         .into_dimensionality::<Ix3>()
         .unwrap_or_else(|e| panic!("{key}: {e}"))
-}
-
-/// The largest absolute difference of every compared quantity.
-#[derive(Default)]
-struct Report {
-    diffs: Vec<(String, f64)>,
-}
-
-impl Report {
-    fn compare(
-        &mut self,
-        what: impl Into<String>,
-        ours: ArrayViewD<'_, f64>,
-        theirs: ArrayViewD<'_, f64>,
-    ) {
-        let what = what.into();
-        assert_eq!(
-            ours.shape(),
-            theirs.shape(),
-            "{what}: our shape differs from PyTorch's"
-        );
-        let diff = ours
-            .iter()
-            .zip(theirs.iter())
-            .map(|(a, b)| {
-                assert!(a.is_finite(), "{what}: non-finite value {a}");
-                (a - b).abs()
-            })
-            .fold(0.0, f64::max);
-        self.diffs.push((what, diff));
-    }
-
-    fn finish(self, case: &str) {
-        // One print per case, so that the tests' reports do not interleave.
-        let width = self.diffs.iter().map(|(w, _)| w.len()).max().unwrap_or(0);
-        let mut text = String::new();
-        for (what, diff) in &self.diffs {
-            text += &format!("{case}: {what:width$}  max |ours - torch| = {diff:.3e}\n");
-        }
-        let (worst, largest) = self
-            .diffs
-            .iter()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("something was compared");
-        text += &format!("{case}: largest difference {largest:.3e} ({worst}), tolerance {TOL:e}");
-        println!("{text}");
-        let failed: Vec<_> = self
-            .diffs
-            .iter()
-            .filter(|(_, d)| d.is_nan() || *d > TOL)
-            .collect();
-        assert!(
-            failed.is_empty(),
-            "{case}: differences above {TOL:e}: {failed:?}"
-        );
-    }
 }
 
 /// Runs `cell` (all parameters zero) with the parameters, inputs and cotangents of
@@ -219,7 +140,7 @@ fn check<C: Cell<f64>>(case: &str, mut cell: C, mappings: &[Mapping]) {
     assert_eq!(x.shape(), &[t, b, i]);
     let d_y = array3(&doc, "dY");
 
-    let mut report = Report::default();
+    let mut report = Report::new("torch");
     let fwd = cell
         .forward(x.view(), Some(&init), Some(&lengths))
         .expect("forward");

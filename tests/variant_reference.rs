@@ -18,13 +18,13 @@
 
 use std::collections::BTreeSet;
 
-use ndarray::{Array2, Array3, ArrayD, ArrayViewD, Ix2, Ix3, IxDyn};
+use ndarray::{Array2, Array3, Ix2, Ix3};
 use rnn::cells::*;
 use rnn::Cell;
-use serde_json::{Map, Value};
+mod common;
 
-/// Largest absolute difference allowed between our values and the reference's.
-const TOL: f64 = 1e-10;
+use common::{array, Report};
+use serde_json::{Map, Value};
 
 fn load(case: &str) -> Value {
     let path = format!(
@@ -33,29 +33,6 @@ fn load(case: &str) -> Value {
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"))
-}
-
-/// A nested JSON list of numbers as an array.
-fn array(v: &Value) -> ArrayD<f64> {
-    let mut shape = Vec::new();
-    let mut cur = v;
-    while let Value::Array(items) = cur {
-        shape.push(items.len());
-        match items.first() {
-            Some(first) => cur = first,
-            None => break,
-        }
-    }
-    fn flatten(v: &Value, out: &mut Vec<f64>) {
-        match v {
-            Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
-            Value::Number(n) => out.push(n.as_f64().expect("a finite number")),
-            other => panic!("expected a number, found {other}"),
-        }
-    }
-    let mut data = Vec::new();
-    flatten(v, &mut data);
-    ArrayD::from_shape_vec(IxDyn(&shape), data).expect("a rectangular nested list")
 }
 
 fn array2(v: &Value, what: &str) -> Array2<f64> {
@@ -96,62 +73,6 @@ fn history(map: &Map<String, Value>, state: &str) -> Vec<Array2<f64>> {
             .enumerate()
             .map(|(k, a)| array2(a, &format!("history {state}[{k}]")))
             .collect(),
-    }
-}
-
-/// The largest absolute difference of every compared quantity.
-#[derive(Default)]
-struct Report {
-    diffs: Vec<(String, f64)>,
-}
-
-impl Report {
-    fn compare(
-        &mut self,
-        what: impl Into<String>,
-        ours: ArrayViewD<'_, f64>,
-        theirs: ArrayViewD<'_, f64>,
-    ) {
-        let what = what.into();
-        assert_eq!(
-            ours.shape(),
-            theirs.shape(),
-            "{what}: our shape differs from the reference's"
-        );
-        let diff = ours
-            .iter()
-            .zip(theirs.iter())
-            .map(|(a, b)| {
-                assert!(a.is_finite(), "{what}: non-finite value {a}");
-                (a - b).abs()
-            })
-            .fold(0.0, f64::max);
-        self.diffs.push((what, diff));
-    }
-
-    fn finish(self, case: &str) {
-        // One print per case, so that the tests' reports do not interleave.
-        let width = self.diffs.iter().map(|(w, _)| w.len()).max().unwrap_or(0);
-        let mut text = String::new();
-        for (what, diff) in &self.diffs {
-            text += &format!("{case}: {what:width$}  max |ours - ref| = {diff:.3e}\n");
-        }
-        let (worst, largest) = self
-            .diffs
-            .iter()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("something was compared");
-        text += &format!("{case}: largest difference {largest:.3e} ({worst}), tolerance {TOL:e}");
-        println!("{text}");
-        let failed: Vec<_> = self
-            .diffs
-            .iter()
-            .filter(|(_, d)| d.is_nan() || *d > TOL)
-            .collect();
-        assert!(
-            failed.is_empty(),
-            "{case}: differences above {TOL:e}: {failed:?}"
-        );
     }
 }
 
@@ -240,7 +161,7 @@ fn check<C: Cell<f64>>(case: &str, mut cell: C) {
     assert_eq!(x.shape(), &[t, b, i]);
     let d_y = array3(field(&doc, "dY"), "dY");
 
-    let mut report = Report::default();
+    let mut report = Report::new("ref");
     let fwd = cell
         .forward(x.view(), Some(&init), Some(&lengths))
         .expect("forward");
