@@ -3,20 +3,33 @@
 //! Every generated cell implements [`Cell`]: construction from named dimensions, named
 //! parameters, a forward pass over a time-major sequence `[T, B, I]` and the exact backward pass
 //! derived by the compiler. On top of that trait this crate provides what works for every cell
-//! alike: [`gradcheck`](mod@gradcheck), parameter initialization, losses and optimizers.
+//! alike: [`gradcheck`](mod@gradcheck), parameter initialization, and a small training library:
+//! models of stacked (bidirectional) layers of any cells with embeddings and heads
+//! ([`SequenceModel`], [`Seq2Seq`]), the application modes ([`modes`]), losses ([`loss`]),
+//! optimizers and schedules ([`train`]) and data helpers ([`data`]).
 #![warn(missing_docs)]
 
 pub mod activation;
 mod cell;
+pub mod data;
+mod dyn_cell;
+mod embedding;
 mod error;
 pub mod fastmath;
 mod float;
 pub mod gemm;
 pub mod gradcheck;
 mod init;
+mod linear;
+pub mod loss;
+mod model;
+pub mod modes;
 mod params;
 mod pool;
+pub mod recurrent;
+mod seq2seq;
 mod states;
+mod tensors;
 mod threads;
 pub mod train;
 
@@ -24,12 +37,21 @@ pub mod train;
 pub mod __private;
 
 pub use cell::{Cell, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace};
+pub use data::Vocab;
+pub use dyn_cell::DynCell;
+pub use embedding::Embedding;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
 pub use init::Init;
+pub use linear::{Linear, LinearGrads};
+pub use model::{Input, ModelForward, ModelGradients, SequenceModel};
+pub use modes::{Pooling, TrainStep};
 pub use params::ParamSet;
+pub use recurrent::{LayerStates, RecurrentLayer};
+pub use seq2seq::Seq2Seq;
 pub use states::States;
+pub use tensors::{NamedTensors, Parameters};
 pub use threads::{num_threads, set_num_threads};
 
 pub use ndarray;

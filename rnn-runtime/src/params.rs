@@ -211,3 +211,24 @@ impl<F: Float> ParamSet<F> {
         Ok(())
     }
 }
+
+impl<F: Float> crate::Parameters<F> for ParamSet<F> {
+    fn tensors(&self) -> Vec<(String, &[F])> {
+        self.specs
+            .iter()
+            .zip(&self.values)
+            .map(|(s, v)| (s.name.to_string(), v.as_slice().expect("standard layout")))
+            .collect()
+    }
+
+    fn tensors_mut(&mut self) -> Vec<(String, &mut [F])> {
+        self.specs
+            .iter()
+            .zip(&mut self.values)
+            .map(|(s, v)| {
+                let slice = v.as_slice_mut().expect("standard layout");
+                (s.name.to_string(), slice)
+            })
+            .collect()
+    }
+}

@@ -1,76 +1,203 @@
-//! Training essentials: losses with their gradients, gradient clipping and optimizers that work
-//! on any cell's [`ParamSet`].
+//! Optimization: SGD with momentum and Adam (with L2 weight decay), gradient clipping by global
+//! norm and by value, and learning-rate schedules. Everything works on any [`Parameters`]: a
+//! cell's [`ParamSet`](crate::ParamSet) or a whole model's parameters and gradients.
 
-use ndarray::{Array3, ArrayView3, ArrayViewD, ArrayViewMutD};
+use ndarray::{ArrayD, IxDyn};
 
-use crate::{Error, Float, ParamSet, Result};
+use crate::tensors::check_same_layout;
+use crate::{Error, Float, NamedTensors, Parameters, Result};
 
-/// Mean squared error over every entry: `L = mean((y - target)^2)`, and `dL/dy`.
-pub fn mse<F: Float>(y: ArrayView3<'_, F>, target: ArrayView3<'_, F>) -> Result<(F, Array3<F>)> {
-    if y.shape() != target.shape() {
-        return Err(Error::shape(
-            "mse target",
-            format!("{:?} (the prediction's shape)", y.shape()),
-            target.shape(),
-        ));
-    }
-    let n = F::from_f64(y.len().max(1) as f64);
-    let diff = &y - &target;
-    let loss = diff.iter().map(|&d| d * d).sum::<F>() / n;
-    let grad = diff.mapv(|d| d * F::from_f64(2.0) / n);
-    Ok((loss, grad))
-}
+pub use crate::loss::{mse, sequence_cross_entropy, softmax, softmax_cross_entropy};
 
-/// Clips gradients by their global norm: `g <- min(1, max_norm / ||g||) g`. Returns the norm
-/// before clipping. A non-finite norm zeroes the gradients (the step is skipped) rather than
-/// poisoning the parameters.
-pub fn clip_grad_norm<F: Float>(grads: &mut ParamSet<F>, max_norm: F) -> F {
-    let norm = grads.norm();
+/// Clips gradients by their global norm, exactly `g <- min(1, max_norm / ||g||) g`, and returns
+/// the norm before clipping. A non-finite norm (an `inf` or `NaN` gradient) zeroes the gradients,
+/// so the update is skipped instead of poisoning the parameters.
+pub fn clip_grad_norm<F: Float>(grads: &mut dyn Parameters<F>, max_norm: F) -> F {
+    let norm = grads.global_norm();
     if !norm.is_finite() {
-        grads.scale(F::zero());
+        // Multiplying by zero would leave `inf * 0 = NaN`: overwrite instead.
+        for (_, g) in grads.tensors_mut() {
+            g.fill(F::zero());
+        }
     } else if norm > max_norm {
-        grads.scale(max_norm / norm);
+        grads.scale_all(max_norm / norm);
     }
     norm
 }
 
-/// An optimizer: updates parameters from their gradients.
-pub trait Optimizer<F: Float> {
-    /// One update of `params` from `grads` (same names and shapes).
-    fn step(&mut self, params: &mut ParamSet<F>, grads: &ParamSet<F>) -> Result<()>;
+/// Clips every gradient entry to `[-max_value, max_value]`; a `NaN` entry becomes zero.
+pub fn clip_grad_value<F: Float>(grads: &mut dyn Parameters<F>, max_value: F) {
+    for (_, g) in grads.tensors_mut() {
+        for x in g.iter_mut() {
+            *x = if x.is_nan() {
+                F::zero()
+            } else {
+                x.max(-max_value).min(max_value)
+            };
+        }
+    }
 }
 
-/// Stochastic gradient descent with momentum: `v <- mu v + g; p <- p - lr v`.
+/// An optimizer: updates parameters from their gradients.
+pub trait Optimizer<F: Float> {
+    /// One update of `params` from `grads` (the same names and sizes, in the same order).
+    /// On a mismatch nothing is changed and the error names the first difference.
+    fn step(&mut self, params: &mut dyn Parameters<F>, grads: &dyn Parameters<F>) -> Result<()>;
+    /// The current learning rate.
+    fn learning_rate(&self) -> F;
+    /// Sets the learning rate (what a [`Schedule`] does between steps).
+    fn set_learning_rate(&mut self, lr: F);
+    /// The optimizer's state (step count, moments), to save in a checkpoint.
+    fn state(&self) -> NamedTensors<F>;
+    /// Restores a state saved by [`Optimizer::state`] of the same kind of optimizer over the same
+    /// parameters.
+    fn load_state(&mut self, state: &NamedTensors<F>) -> Result<()>;
+}
+
+/// Per-parameter buffers of an optimizer (momentum, moments), created on the first step with
+/// the gradients' names and sizes.
+#[derive(Debug, Clone, Default)]
+struct Slots<F> {
+    names: Vec<String>,
+    values: Vec<Vec<F>>,
+}
+
+impl<F: Float> Slots<F> {
+    fn ensure(&mut self, grads: &dyn Parameters<F>) {
+        if self.values.is_empty() {
+            for (name, g) in grads.tensors() {
+                self.names.push(name);
+                self.values.push(vec![F::zero(); g.len()]);
+            }
+        }
+    }
+
+    fn check(&self, grads: &dyn Parameters<F>) -> Result<()> {
+        let tensors = grads.tensors();
+        if tensors.len() != self.values.len() {
+            return Err(Error::Invalid(format!(
+                "optimizer state holds {} tensors, the gradients {}: an optimizer serves one model",
+                self.values.len(),
+                tensors.len()
+            )));
+        }
+        for ((name, g), (own, v)) in tensors.iter().zip(self.names.iter().zip(&self.values)) {
+            if name != own || g.len() != v.len() {
+                return Err(Error::Invalid(format!(
+                    "optimizer state: expected `{own}` with {} entries, found `{name}` with {}",
+                    v.len(),
+                    g.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn export(&self, prefix: &str, out: &mut NamedTensors<F>) {
+        for (name, v) in self.names.iter().zip(&self.values) {
+            let array = ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.clone()).expect("1-D");
+            out.tensors.push((format!("{prefix}{name}"), array));
+        }
+    }
+
+    fn import(&mut self, prefix: &str, state: &NamedTensors<F>) {
+        self.names.clear();
+        self.values.clear();
+        for (name, v) in &state.tensors {
+            if let Some(own) = name.strip_prefix(prefix) {
+                self.names.push(own.to_string());
+                self.values.push(v.iter().copied().collect());
+            }
+        }
+    }
+}
+
+/// Adds `weight_decay * p` to each gradient entry (L2 regularization) and applies `update`
+/// to every (parameter, gradient, slot index) entry.
+fn for_each_entry<F: Float>(
+    params: &mut dyn Parameters<F>,
+    grads: &dyn Parameters<F>,
+    weight_decay: F,
+    mut update: impl FnMut(usize, usize, &mut F, F),
+) -> Result<()> {
+    check_same_layout(params, grads)?;
+    let grads = grads.tensors();
+    for (k, ((_, p), (_, g))) in params.tensors_mut().into_iter().zip(&grads).enumerate() {
+        for (j, (p, &g)) in p.iter_mut().zip(g.iter()).enumerate() {
+            let g = g + weight_decay * *p;
+            update(k, j, p, g);
+        }
+    }
+    Ok(())
+}
+
+/// Stochastic gradient descent with momentum and L2 weight decay:
+/// `g <- g + wd p; v <- mu v + g; p <- p - lr v`.
 #[derive(Debug, Clone)]
 pub struct Sgd<F> {
     /// Learning rate.
     pub lr: F,
     /// Momentum `mu` (0 for plain SGD).
     pub momentum: F,
-    velocity: Option<ParamSet<F>>,
+    /// L2 weight decay `wd` (0 for none).
+    pub weight_decay: F,
+    velocity: Slots<F>,
 }
 
 impl<F: Float> Sgd<F> {
-    /// SGD with learning rate `lr` and momentum `momentum`.
+    /// SGD with learning rate `lr` and momentum `momentum`, no weight decay.
     pub fn new(lr: F, momentum: F) -> Self {
         Sgd {
             lr,
             momentum,
-            velocity: None,
+            weight_decay: F::zero(),
+            velocity: Slots::default(),
         }
+    }
+
+    /// The same optimizer with L2 weight decay `wd`.
+    pub fn with_weight_decay(mut self, wd: F) -> Self {
+        self.weight_decay = wd;
+        self
     }
 }
 
 impl<F: Float> Optimizer<F> for Sgd<F> {
-    fn step(&mut self, params: &mut ParamSet<F>, grads: &ParamSet<F>) -> Result<()> {
-        let v = self.velocity.get_or_insert_with(|| grads.zeros_like());
-        v.scale(self.momentum);
-        v.add_scaled(F::one(), grads)?;
-        params.add_scaled(-self.lr, v)
+    fn step(&mut self, params: &mut dyn Parameters<F>, grads: &dyn Parameters<F>) -> Result<()> {
+        self.velocity.ensure(grads);
+        self.velocity.check(grads)?;
+        let (lr, mu) = (self.lr, self.momentum);
+        let velocity = &mut self.velocity.values;
+        for_each_entry(params, grads, self.weight_decay, |k, j, p, g| {
+            let v = &mut velocity[k][j];
+            *v = mu * *v + g;
+            *p -= lr * *v;
+        })
+    }
+
+    fn learning_rate(&self) -> F {
+        self.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: F) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> NamedTensors<F> {
+        let mut out = NamedTensors::new();
+        self.velocity.export("sgd.velocity.", &mut out);
+        out
+    }
+
+    fn load_state(&mut self, state: &NamedTensors<F>) -> Result<()> {
+        self.velocity.import("sgd.velocity.", state);
+        Ok(())
     }
 }
 
-/// Adam (Kingma & Ba 2015) with bias correction.
+/// Adam (Kingma & Ba 2015) with bias correction and L2 weight decay:
+/// `g <- g + wd p; m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2;
+/// p <- p - lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)`.
 #[derive(Debug, Clone)]
 pub struct Adam<F> {
     /// Learning rate.
@@ -81,8 +208,11 @@ pub struct Adam<F> {
     pub beta2: F,
     /// Added to the denominator.
     pub eps: F,
+    /// L2 weight decay (0 for none).
+    pub weight_decay: F,
     t: i32,
-    moments: Option<(ParamSet<F>, ParamSet<F>)>,
+    m: Slots<F>,
+    v: Slots<F>,
 }
 
 impl<F: Float> Adam<F> {
@@ -93,38 +223,116 @@ impl<F: Float> Adam<F> {
             beta1: F::from_f64(0.9),
             beta2: F::from_f64(0.999),
             eps: F::from_f64(1e-8),
+            weight_decay: F::zero(),
             t: 0,
-            moments: None,
+            m: Slots::default(),
+            v: Slots::default(),
         }
+    }
+
+    /// The same optimizer with L2 weight decay `wd`.
+    pub fn with_weight_decay(mut self, wd: F) -> Self {
+        self.weight_decay = wd;
+        self
+    }
+
+    /// Number of steps taken.
+    pub fn steps(&self) -> i32 {
+        self.t
     }
 }
 
 impl<F: Float> Optimizer<F> for Adam<F> {
-    fn step(&mut self, params: &mut ParamSet<F>, grads: &ParamSet<F>) -> Result<()> {
-        let (m, v) = self
-            .moments
-            .get_or_insert_with(|| (grads.zeros_like(), grads.zeros_like()));
+    fn step(&mut self, params: &mut dyn Parameters<F>, grads: &dyn Parameters<F>) -> Result<()> {
+        self.m.ensure(grads);
+        self.v.ensure(grads);
+        self.m.check(grads)?;
+        check_same_layout(params, grads)?;
         self.t += 1;
         let (b1, b2, lr, eps) = (self.beta1, self.beta2, self.lr, self.eps);
         let c1 = F::one() - b1.powi(self.t);
         let c2 = F::one() - b2.powi(self.t);
-        m.visit_mut(grads, |_, mut m, g: ArrayViewD<'_, F>| {
-            m.zip_mut_with(&g, |m, &g| *m = b1 * *m + (F::one() - b1) * g)
-        })?;
-        v.visit_mut(grads, |_, mut v, g: ArrayViewD<'_, F>| {
-            v.zip_mut_with(&g, |v, &g| *v = b2 * *v + (F::one() - b2) * g * g)
-        })?;
-        let (m, v) = (&*m, &*v);
-        let mut i = 0;
-        params.visit_mut(grads, |_, mut p: ArrayViewMutD<'_, F>, _| {
-            let (mi, vi) = (m.value(i), v.value(i));
-            ndarray::Zip::from(&mut p)
-                .and(&mi)
-                .and(&vi)
-                .for_each(|p, &m, &v| {
-                    *p -= lr * (m / c1) / ((v / c2).sqrt() + eps);
-                });
-            i += 1;
+        let (m, v) = (&mut self.m.values, &mut self.v.values);
+        for_each_entry(params, grads, self.weight_decay, |k, j, p, g| {
+            let (m, v) = (&mut m[k][j], &mut v[k][j]);
+            *m = b1 * *m + (F::one() - b1) * g;
+            *v = b2 * *v + (F::one() - b2) * g * g;
+            *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
         })
+    }
+
+    fn learning_rate(&self) -> F {
+        self.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: F) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> NamedTensors<F> {
+        let mut out = NamedTensors::new();
+        let t = ArrayD::from_elem(IxDyn(&[1]), F::from_f64(self.t as f64));
+        out.tensors.push(("adam.t".to_string(), t));
+        self.m.export("adam.m.", &mut out);
+        self.v.export("adam.v.", &mut out);
+        out
+    }
+
+    fn load_state(&mut self, state: &NamedTensors<F>) -> Result<()> {
+        let t = state.get("adam.t")?;
+        self.t = t
+            .iter()
+            .next()
+            .map(|&t| Float::to_f64(t) as i32)
+            .unwrap_or(0);
+        self.m.import("adam.m.", state);
+        self.v.import("adam.v.", state);
+        if self.m.names != self.v.names {
+            return Err(Error::Invalid(
+                "Adam state: the first and second moments name different tensors".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A learning-rate schedule: the rate for step (or epoch) `k` from the base rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Schedule {
+    /// The base rate throughout.
+    Constant,
+    /// Step decay: `lr_k = lr_0 * gamma^floor(k / every)`.
+    Step {
+        /// Steps between decays.
+        every: usize,
+        /// Factor of each decay.
+        gamma: f64,
+    },
+    /// Cosine annealing over `total` steps: `lr_k = min + (lr_0 - min) (1 + cos(pi k / total)) / 2`,
+    /// then `min`.
+    Cosine {
+        /// Steps to anneal over.
+        total: usize,
+        /// The final rate.
+        min_lr: f64,
+    },
+}
+
+impl Schedule {
+    /// The learning rate at step `k` for base rate `base`.
+    pub fn rate(&self, base: f64, k: usize) -> f64 {
+        match *self {
+            Schedule::Constant => base,
+            Schedule::Step { every, gamma } => base * gamma.powi((k / every.max(1)) as i32),
+            Schedule::Cosine { total, min_lr } => {
+                let progress = (k.min(total) as f64) / total.max(1) as f64;
+                min_lr + (base - min_lr) * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0
+            }
+        }
+    }
+
+    /// Sets `optimizer`'s learning rate for step `k` from the base rate `base`.
+    pub fn apply<F: Float>(&self, optimizer: &mut dyn Optimizer<F>, base: f64, k: usize) {
+        optimizer.set_learning_rate(F::from_f64(self.rate(base, k)));
     }
 }
