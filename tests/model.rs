@@ -177,6 +177,37 @@ fn tagging_and_regression_gradients_from_initial_states() {
 }
 
 #[test]
+fn pooled_regression_gradients() {
+    let mut rng = rnn::seeded_rng(8);
+    let mut model = SequenceModel::new(vec![RecurrentLayer::bidirectional(
+        gru(2, 3, 1),
+        lstm(2, 2, 2),
+    )
+    .unwrap()])
+    .unwrap()
+    .with_head(2, &mut rng)
+    .unwrap();
+    let x = Array3::from_shape_fn((4, 3, 2), |(t, b, i)| {
+        ((t * 5 + b * 3 + i) % 7) as f64 / 7.0 - 0.4
+    });
+    let y = Array2::from_shape_fn((3, 2), |(b, o)| (b + o) as f64 / 4.0);
+    for pooling in [Pooling::Last, Pooling::Mean] {
+        let run = |m: &SequenceModel<f64>| {
+            m.pooled_regression_step(
+                Input::Features(x.view()),
+                Some(&[4, 1, 3]),
+                y.view(),
+                pooling,
+                None,
+            )
+            .unwrap()
+        };
+        let step = run(&model);
+        check_gradients(&mut model, &step.grads, |m| run(m).loss);
+    }
+}
+
+#[test]
 fn encoder_decoder_gradients_reach_the_encoder() {
     let mut rng = rnn::seeded_rng(4);
     let encoder = SequenceModel::new(vec![RecurrentLayer::bidirectional(

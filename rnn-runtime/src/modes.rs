@@ -197,7 +197,8 @@ impl<F: Float> SequenceModel<F> {
         d
     }
 
-    /// Sequence to class: the logits `[B, C]` of the head applied to the pooled outputs.
+    /// Sequence to class (or to value): the head applied to the pooled outputs, `[B, C]`
+    /// (logits for classification, values for regression).
     pub fn classify(
         &self,
         input: Input<'_, F>,
@@ -237,6 +238,27 @@ impl<F: Float> SequenceModel<F> {
         let logits = head.forward(pooled.view())?;
         let (loss, d_logits) = softmax_cross_entropy(logits.view(), targets, None)?;
         let (d_pooled, head_grads) = head.backward(pooled.view(), d_logits.view())?;
+        let d_hidden =
+            self.pool_backward(d_pooled.view(), fwd.hidden.dim().0, &fwd.lengths, pooling);
+        self.finish(fwd, loss, d_hidden.view(), head_grads)
+    }
+
+    /// Sequence to value: one training step of mean squared error between the head's output on
+    /// the pooled states, `[B, O]`, and `targets: [B, O]` (e.g. the adding problem).
+    pub fn pooled_regression_step(
+        &self,
+        input: Input<'_, F>,
+        lengths: Option<&[usize]>,
+        targets: ArrayView2<'_, F>,
+        pooling: Pooling,
+        dropout_rng: Option<&mut dyn RngCore>,
+    ) -> Result<TrainStep<F>> {
+        let head = self.head_or_error()?;
+        let fwd = self.forward(input, lengths, None, dropout_rng)?;
+        let pooled = self.pool(fwd.hidden.view(), &fwd.lengths, pooling);
+        let y = head.forward(pooled.view())?;
+        let (loss, d_y) = mse(y.view(), targets)?;
+        let (d_pooled, head_grads) = head.backward(pooled.view(), d_y.view())?;
         let d_hidden =
             self.pool_backward(d_pooled.view(), fwd.hidden.dim().0, &fwd.lengths, pooling);
         self.finish(fwd, loss, d_hidden.view(), head_grads)
