@@ -3,9 +3,9 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use common::{adding, temporal_order as to};
+use common::{adding, reber, temporal_order as to};
 use rnn::rand::rngs::StdRng;
-use rnn::rand::SeedableRng;
+use rnn::rand::{Rng, SeedableRng};
 
 fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
@@ -144,4 +144,88 @@ fn temporal_order_sequences_follow_the_paper() {
     assert!(!to::correct(&[0.1, 0.7, 0.1, 0.1], 2));
     assert!(to::correct_paper(&[0.2, 0.8, 0.0, 0.1], 1));
     assert!(!to::correct_paper(&[0.4, 0.8, 0.0, 0.1], 1));
+}
+
+// ---------------------------------------------------------------- Reber grammars
+
+#[test]
+fn reber_known_strings() {
+    for ok in ["BTXSE", "BPVVE", "BTSSXXTVVE", "BPTVPSE", "BTXXVPSE"] {
+        assert!(reber::accepts_reber(&reber::from_str(ok).unwrap()), "{ok}");
+    }
+    for bad in ["BTXE", "BPVE", "TXSE", "BTXSEE", "", "BTSSXXTVV"] {
+        assert!(
+            !reber::accepts_reber(&reber::from_str(bad).unwrap()),
+            "{bad}"
+        );
+    }
+    for ok in ["BTBTXSETE", "BPBPVVEPE", "BTBPTVPSETE"] {
+        assert!(reber::accepts(&reber::from_str(ok).unwrap()), "{ok}");
+    }
+    // The penultimate symbol must repeat the second.
+    for bad in ["BTBTXSEPE", "BPBPVVETE", "BTXSE", "BTBTXSET"] {
+        assert!(!reber::accepts(&reber::from_str(bad).unwrap()), "{bad}");
+    }
+}
+
+#[test]
+fn reber_generation_is_accepted_and_consistent_with_allowed_next() {
+    let mut r = rng(4);
+    let mut seen_branch = [0usize; 2];
+    for _ in 0..2000 {
+        let s = reber::generate_reber(&mut r);
+        assert!(reber::accepts_reber(&s), "{}", reber::to_string(&s));
+        for i in 0..s.len() {
+            assert!(reber::allowed_next_reber(&s[..i])[s[i] as usize]);
+        }
+        assert_eq!(reber::allowed_next_reber(&s), [false; 7]);
+
+        let e = reber::generate(&mut r);
+        assert!(reber::accepts(&e), "{}", reber::to_string(&e));
+        assert_eq!(e[0], reber::B);
+        assert_eq!(*e.last().unwrap(), reber::E);
+        assert_eq!(e[e.len() - 2], e[1]);
+        seen_branch[(e[1] == reber::P) as usize] += 1;
+        for i in 0..e.len() {
+            let allowed = reber::allowed_next(&e[..i]);
+            assert!(allowed[e[i] as usize], "{} at {i}", reber::to_string(&e));
+            assert!(allowed.iter().filter(|&&a| a).count() <= 2);
+        }
+        // After the inner string's E only the remembered branch symbol is allowed.
+        let mut only = [false; 7];
+        only[e[1] as usize] = true;
+        assert_eq!(reber::allowed_next(&e[..e.len() - 2]), only);
+        assert_eq!(reber::allowed_next(&e), [false; 7]);
+        let targets = reber::next_symbol_targets(&e);
+        assert_eq!(targets.len(), e.len());
+        let perfect: Vec<Vec<f64>> = targets
+            .iter()
+            .map(|t| t.iter().map(|&a| if a { 0.9 } else { 0.1 }).collect())
+            .collect();
+        assert!(reber::string_correct(&perfect, &e));
+    }
+    assert!((900..1100).contains(&seen_branch[0]), "{seen_branch:?}");
+    let mut empty = [false; 7];
+    empty[reber::B as usize] = true;
+    assert_eq!(reber::allowed_next(&[]), empty);
+    assert_eq!(reber::allowed_next(&[reber::E]), [false; 7]);
+}
+
+#[test]
+fn reber_random_strings_are_mostly_rejected() {
+    let mut r = rng(5);
+    let mut accepted = 0;
+    let n = 5000;
+    for _ in 0..n {
+        let len = r.gen_range(5..20);
+        let s: Vec<u8> = (0..len).map(|_| r.gen_range(0..7)).collect();
+        accepted += reber::accepts(&s) as usize;
+    }
+    assert!(accepted < n / 100, "{accepted}");
+    // Any single-symbol change of a valid string is rejected or yields another valid one.
+    let e = reber::generate(&mut r);
+    let mut broken = e.clone();
+    let k = e.len() - 2;
+    broken[k] = if e[k] == reber::T { reber::P } else { reber::T };
+    assert!(!reber::accepts(&broken));
 }

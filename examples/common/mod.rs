@@ -7,4 +7,5 @@
 #![allow(dead_code)]
 
 pub mod adding;
+pub mod reber;
 pub mod temporal_order;
