@@ -3,7 +3,7 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use common::{adding, reber, temporal_order as to};
+use common::{adding, mackey_glass as mg, reber, temporal_order as to};
 use rnn::rand::rngs::StdRng;
 use rnn::rand::{Rng, SeedableRng};
 
@@ -228,4 +228,82 @@ fn reber_random_strings_are_mostly_rejected() {
     let k = e.len() - 2;
     broken[k] = if e[k] == reber::T { reber::P } else { reber::T };
     assert!(!reber::accepts(&broken));
+}
+
+// ---------------------------------------------------------------- Mackey–Glass
+
+#[test]
+fn mackey_glass_range_and_chaos() {
+    let xs = mg::series(2000, mg::DEFAULT_TRANSIENT);
+    assert_eq!(xs.len(), 2000);
+    let (lo, hi) = xs
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!(lo > 0.2 && hi < 1.4, "range [{lo}, {hi}]");
+    assert!(lo < 0.5 && hi > 1.2, "covers the attractor: [{lo}, {hi}]");
+    // Smooth at one step, but no lag repeats the series: not periodic (a periodic series
+    // would have an autocorrelation near 1 at its period; this one peaks at about 0.78).
+    assert!(mg::autocorrelation(&xs, 1) > 0.9);
+    let max_far = (20..600)
+        .map(|lag| mg::autocorrelation(&xs, lag))
+        .fold(f64::MIN, f64::max);
+    assert!(
+        max_far < 0.9,
+        "max autocorrelation over lags 20..600: {max_far}"
+    );
+    // Sensitive dependence on initial conditions: a 1e-6 change of the initial history grows
+    // to the attractor's size (the largest Lyapunov exponent is small, about 0.007 per unit).
+    let p = mg::Params {
+        x0: 1.2 + 1e-6,
+        ..mg::Params::default()
+    };
+    let ys = mg::series_with(&p, 500, 3000);
+    let zs = mg::series(500, 3000);
+    let gap = ys
+        .iter()
+        .zip(&zs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(gap > 0.1, "perturbed trajectory stays within {gap}");
+}
+
+#[test]
+fn mackey_glass_integration_is_accurate() {
+    // Halving the step changes the first 150 time units by little (RK4 with a linearly
+    // interpolated delay; chaos amplifies differences only slowly over this span).
+    let coarse = mg::series(150, 0);
+    let fine = mg::series_with(
+        &mg::Params {
+            dt: 0.05,
+            ..mg::Params::default()
+        },
+        150,
+        0,
+    );
+    let err = coarse
+        .iter()
+        .zip(&fine)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 1e-4, "{err}");
+    assert_eq!(coarse[0], 1.2);
+}
+
+#[test]
+fn mackey_glass_metrics() {
+    let xs = mg::series(1000, 500);
+    let m = mg::mean(&xs);
+    assert!((mg::nrmse(&vec![m; xs.len()], &xs) - 1.0).abs() < 1e-12);
+    assert_eq!(mg::nrmse(&xs, &xs), 0.0);
+    let p1 = mg::persistence_nrmse(&xs, 1);
+    let p6 = mg::persistence_nrmse(&xs, 6);
+    assert!(p1 > 0.01 && p1 < 0.3 && p6 > p1, "{p1} {p6}");
+    let (pred, target) = mg::persistence_baseline(&xs, 6);
+    assert_eq!(pred.len(), xs.len() - 6);
+    assert_eq!(target[0], xs[6]);
+    let mut r = rng(6);
+    for (inp, out) in mg::sample_windows(&mut r, &xs, 50, 3, 20) {
+        assert_eq!((inp.len(), out.len()), (50, 50));
+        assert_eq!(inp[3..], out[..47]);
+    }
 }

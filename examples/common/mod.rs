@@ -7,5 +7,6 @@
 #![allow(dead_code)]
 
 pub mod adding;
+pub mod mackey_glass;
 pub mod reber;
 pub mod temporal_order;
