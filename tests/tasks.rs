@@ -3,7 +3,7 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use common::{adding, mackey_glass as mg, reber, temporal_order as to};
+use common::{adding, arith, mackey_glass as mg, reber, temporal_order as to};
 use rnn::rand::rngs::StdRng;
 use rnn::rand::{Rng, SeedableRng};
 
@@ -306,4 +306,65 @@ fn mackey_glass_metrics() {
         assert_eq!((inp.len(), out.len()), (50, 50));
         assert_eq!(inp[3..], out[..47]);
     }
+}
+
+// ---------------------------------------------------------------- addition
+
+#[test]
+fn arith_examples_and_vocabulary() {
+    let mut r = rng(8);
+    let mut digit_counts = [0usize; 4];
+    for ex in arith::batch(&mut r, 3, 3000) {
+        let (a, b) = ex.source.split_once('+').unwrap();
+        for op in [a, b] {
+            assert!(op == "0" || !op.starts_with('0'), "{}", ex.source);
+            assert!((1..=3).contains(&op.len()));
+            digit_counts[op.len()] += 1;
+        }
+        assert_eq!(
+            a.parse::<u64>().unwrap() + b.parse::<u64>().unwrap(),
+            ex.target.parse().unwrap()
+        );
+        assert_eq!((ex.a, ex.b), (a.parse().unwrap(), b.parse().unwrap()));
+        assert!(ex.source.len() <= arith::max_source_len(3));
+        assert!(ex.target.len() <= arith::max_target_len(3));
+        let src = arith::encode(&ex.source);
+        assert!(src.iter().all(|&t| (3..arith::VOCAB_SIZE).contains(&t)));
+        assert_eq!(arith::decode(&src), ex.source);
+        let din = arith::decoder_input(&ex.target);
+        let dout = arith::decoder_target(&ex.target);
+        assert_eq!(din[0], arith::START);
+        assert_eq!(*dout.last().unwrap(), arith::END);
+        assert_eq!(din[1..], dout[..dout.len() - 1]);
+        assert!(arith::exact_match(&dout, &ex.target));
+        assert!(arith::exact_match(&arith::pad(&dout, 10), &ex.target));
+    }
+    for c in &digit_counts[1..] {
+        assert!((1800..2200).contains(c), "{digit_counts:?}");
+    }
+    let t = "168";
+    let tok = |s: &str| arith::encode(s);
+    assert!(arith::exact_match(
+        &[tok(t), vec![arith::END, 3, 4]].concat(),
+        t
+    ));
+    assert!(!arith::exact_match(
+        &[tok("16"), vec![arith::END]].concat(),
+        t
+    ));
+    assert!(!arith::exact_match(
+        &[tok("1689"), vec![arith::END]].concat(),
+        t
+    ));
+    assert!(!arith::exact_match(
+        &[tok("16"), vec![arith::PAD], tok("8")].concat(),
+        t
+    ));
+    assert!(arith::exact_match(&tok(t), t));
+    assert_eq!(arith::decode(&[arith::START, 4, 9, arith::END, 5]), "16");
+    let preds = vec![arith::decoder_target("12"), arith::decoder_target("13")];
+    assert_eq!(
+        arith::sequence_accuracy(&preds, &["12".into(), "12".into()]),
+        0.5
+    );
 }

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod adding;
+pub mod arith;
 pub mod mackey_glass;
 pub mod reber;
 pub mod temporal_order;
