@@ -3,7 +3,7 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use common::{adding, arith, mackey_glass as mg, reber, temporal_order as to};
+use common::{adding, arith, corpus, mackey_glass as mg, reber, temporal_order as to};
 use rnn::rand::rngs::StdRng;
 use rnn::rand::{Rng, SeedableRng};
 
@@ -367,4 +367,59 @@ fn arith_examples_and_vocabulary() {
         arith::sequence_accuracy(&preds, &["12".into(), "12".into()]),
         0.5
     );
+}
+
+// ---------------------------------------------------------------- corpus
+
+#[test]
+fn corpus_is_large_deterministic_english_like_text() {
+    let text = corpus::default_corpus();
+    assert!(text.len() >= corpus::DEFAULT_MIN_BYTES);
+    assert!(text.len() < corpus::DEFAULT_MIN_BYTES + 4096);
+    assert_eq!(text, corpus::default_corpus());
+    assert!(text.is_ascii());
+    assert!(text.lines().all(|l| l.len() <= corpus::WRAP));
+    let paragraphs: Vec<&str> = text.split("\n\n").collect();
+    assert!(paragraphs.len() > 50);
+    for p in &paragraphs {
+        let first = p.chars().next().unwrap();
+        assert!(first.is_ascii_uppercase() || first == '"', "{p}");
+        assert!(p.trim_end().ends_with(['.', '?']), "{p}");
+    }
+    let words: std::collections::HashSet<String> = text
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .collect();
+    assert!(words.len() > 300, "{} distinct words", words.len());
+    for w in ["the", "children", "carries", "was", "were", "an"] {
+        assert!(words.contains(w), "{w}");
+    }
+    assert!(!text.contains(" a apple") && !text.contains(" a old"));
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    assert!(
+        tokens.windows(2).all(|w| w[0] != w[1]),
+        "no word is doubled"
+    );
+    let h = corpus::unigram_entropy_bits(&text);
+    assert!((3.5..4.7).contains(&h), "{h} bits per character");
+    let (train, valid) = corpus::split(&text, 0.9);
+    assert_eq!(train.len() + valid.len(), text.len());
+    assert!(
+        train.ends_with("\n\n") && (0.85..0.95).contains(&(train.len() as f64 / text.len() as f64))
+    );
+    // Another seed gives another text.
+    assert_ne!(
+        corpus::generate(&mut rng(9), 2000),
+        corpus::generate(&mut rng(10), 2000)
+    );
+}
+
+#[test]
+fn unigram_entropy_values() {
+    assert_eq!(corpus::unigram_entropy_bits(""), 0.0);
+    assert_eq!(corpus::unigram_entropy_bits("aaaa"), 0.0);
+    assert!((corpus::unigram_entropy_bits("abab") - 1.0).abs() < 1e-12);
+    assert!((corpus::unigram_entropy_bits("abcd") - 2.0).abs() < 1e-12);
+    assert!((corpus::unigram_entropy_bits("aab") - 0.918_295_834_054_489_6).abs() < 1e-12);
 }

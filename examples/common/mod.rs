@@ -8,6 +8,7 @@
 
 pub mod adding;
 pub mod arith;
+pub mod corpus;
 pub mod mackey_glass;
 pub mod reber;
 pub mod temporal_order;
