@@ -1,0 +1,14 @@
+//! Data generators and evaluation criteria for the example applications.
+//!
+//! Each example includes this directory with `mod common;` and uses only the tasks it needs,
+//! hence the module-wide `dead_code` allowance. Every generator takes a caller-seeded
+//! `&mut impl Rng` and returns plain `Vec`s; no module depends on the training code.
+//! `tests/tasks.rs` checks the properties each module documents.
+#![allow(dead_code)]
+
+pub mod adding;
+pub mod arith;
+pub mod corpus;
+pub mod mackey_glass;
+pub mod reber;
+pub mod temporal_order;
