@@ -79,7 +79,7 @@ impl<F: Float> Linear<F> {
                 x.shape(),
             ));
         }
-        Ok(x.dot(&self.weight) + &self.bias)
+        Ok(standard(x.dot(&self.weight) + &self.bias))
     }
 
     /// Back-propagates `dy: [N, O]` through `y = x W + b`: returns `dL/dx = dy W^T` and the
@@ -96,11 +96,21 @@ impl<F: Float> Linear<F> {
                 dy.shape(),
             ));
         }
-        let dx = dy.dot(&self.weight.t());
+        let dx = standard(dy.dot(&self.weight.t()));
         let grads = LinearGrads {
-            weight: x.t().dot(&dy),
+            weight: standard(x.t().dot(&dy)),
             bias: dy.sum_axis(Axis(0)),
         };
         Ok((dx, grads))
+    }
+}
+
+/// `a` in standard (row-major) layout: ndarray's products may return column-major arrays
+/// (e.g. for `[N, 1] x [1, H]`), which cannot be reshaped without a copy.
+fn standard<F: Float>(a: Array2<F>) -> Array2<F> {
+    if a.is_standard_layout() {
+        a
+    } else {
+        a.as_standard_layout().into_owned()
     }
 }
