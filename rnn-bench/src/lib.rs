@@ -1,0 +1,422 @@
+//! What the benchmark runner (`cargo run --release -p rnn-bench -- --json`) and the criterion
+//! benches (`cargo bench -p rnn-bench`) share: the workloads, the per-cell setup and the
+//! `infer`/`train` closures, the FLOP count and FLOP bound of a cell's fused recipe, the
+//! 1024x1024x1024 sgemm rate, and the bare-GEMM baseline (the products of a recipe as separate
+//! GEMM calls, nothing else).
+#![warn(missing_docs)]
+
+use std::time::Instant;
+
+use rnn::cells::*;
+use rnn::ndarray::linalg::general_mat_mul;
+use rnn::ndarray::{s, Array2, Array3};
+use rnn::rand::Rng;
+use rnn::Cell;
+
+/// One benchmark shape: `x: [steps, batch, input]`, states of size `hidden`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Workload {
+    /// The name used in reports and benchmark IDs (`S`, `M`, `L`, `tiny`).
+    pub name: &'static str,
+    /// Batch size `B`.
+    pub batch: usize,
+    /// Sequence length `T`.
+    pub steps: usize,
+    /// Input size `I`.
+    pub input: usize,
+    /// Hidden size `H`.
+    pub hidden: usize,
+}
+
+/// The measured workloads: S = B16 T64 I32 H64, M = B64 T100 I256 H256, L = B64 T100 I512 H512.
+pub const WORKLOADS: [Workload; 3] = [
+    Workload {
+        name: "S",
+        batch: 16,
+        steps: 64,
+        input: 32,
+        hidden: 64,
+    },
+    Workload {
+        name: "M",
+        batch: 64,
+        steps: 100,
+        input: 256,
+        hidden: 256,
+    },
+    Workload {
+        name: "L",
+        batch: 64,
+        steps: 100,
+        input: 512,
+        hidden: 512,
+    },
+];
+
+/// The smoke-test workload of the runner's `--quick` (B2 T3 I4 H5).
+pub const TINY: Workload = Workload {
+    name: "tiny",
+    batch: 2,
+    steps: 3,
+    input: 4,
+    hidden: 5,
+};
+
+/// The workload called `name` (`S`, `M`, `L` or `tiny`).
+pub fn workload(name: &str) -> Option<Workload> {
+    WORKLOADS
+        .iter()
+        .chain(std::iter::once(&TINY))
+        .find(|w| w.name == name)
+        .copied()
+}
+
+/// The cells the runner and the criterion benches measure by default.
+pub const BENCH_CELLS: [&str; 6] = [
+    "RnnTanh",
+    "Lstm",
+    "Gru",
+    "GruTorch",
+    "LstmPeephole",
+    "LayerNormLstm",
+];
+
+/// Every cell [`cell_runner`] can build (the default ones first).
+pub const ALL_CELLS: [&str; 13] = [
+    "RnnTanh",
+    "Lstm",
+    "Gru",
+    "GruTorch",
+    "LstmPeephole",
+    "LayerNormLstm",
+    "RnnRelu",
+    "LayerNormLstmHaste",
+    "LstmCifg",
+    "LstmNoForget",
+    "Mgu",
+    "IndRnn",
+    "Residual",
+];
+
+/// The thread counts measured.
+pub const THREADS: [usize; 2] = [1, 2];
+
+/// What one measured call does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `cell.infer(x, None, None)`: the forward pass, keeping nothing for a backward pass.
+    Infer,
+    /// `cell.forward(x, None, None)`, then `cell.backward(&fwd, d_out, None)`: gradients with
+    /// respect to every parameter and the input.
+    Train,
+}
+
+impl Mode {
+    /// Both modes, `infer` first.
+    pub const ALL: [Mode; 2] = [Mode::Infer, Mode::Train];
+
+    /// `"infer"` or `"train"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Infer => "infer",
+            Mode::Train => "train",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A measurement ready to run: each call does the whole measured work once.
+pub type Runner = Box<dyn FnMut()>;
+
+/// Median wall time of `reps` runs of `f`, in milliseconds (after one warm-up run).
+pub fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..reps.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(|a, b| a.total_cmp(b));
+    times[times.len() / 2]
+}
+
+/// Size of the square sgemm whose rate is the reference of the FLOP bound.
+pub const SGEMM_N: usize = 1024;
+
+/// FLOPs of one `SGEMM_N`³ product (2·n³).
+pub const SGEMM_FLOPS: f64 = 2.0 * (SGEMM_N * SGEMM_N * SGEMM_N) as f64;
+
+/// The operands of a 1024x1024x1024 f32 product, for both GEMMs of the build.
+pub struct Sgemm {
+    a: Array2<f32>,
+    b: Array2<f32>,
+    c: Array2<f32>,
+    packed: Vec<f32>,
+}
+
+impl Sgemm {
+    /// Allocates the operands and packs `b` for the runtime's kernel (outside any timing, as a
+    /// GEMM with pre-packed weights would be used).
+    pub fn new() -> Self {
+        let n = SGEMM_N;
+        let a = Array2::<f32>::from_elem((n, n), 0.5);
+        let b = Array2::<f32>::from_elem((n, n), 0.25);
+        let c = Array2::<f32>::zeros((n, n));
+        let mut packed = vec![0f32; rnn::gemm::packed_len(n, n)];
+        rnn::gemm::pack_into(&mut packed, n, n, 0, b.as_slice().unwrap_or(&[]), n, n);
+        Sgemm { a, b, c, packed }
+    }
+
+    /// One product with ndarray's GEMM (matrixmultiply), on one thread.
+    pub fn ndarray(&mut self) {
+        general_mat_mul(1.0, &self.a, &self.b, 0.0, &mut self.c);
+    }
+
+    /// One product with the runtime's packed-panel kernel, on [`rnn::num_threads`] threads.
+    pub fn packed(&mut self) {
+        let n = SGEMM_N;
+        let a_rows = self.a.as_slice().unwrap_or(&[]);
+        let c_rows = self.c.as_slice_mut().unwrap_or(&mut []);
+        rnn::gemm::gemm_packed(a_rows, n, n, &self.packed, n, c_rows, 0.0);
+    }
+}
+
+impl Default for Sgemm {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The 1024³ sgemm rates of one run, in GFLOP/s.
+#[derive(Clone, Copy, Debug)]
+pub struct SgemmRate {
+    /// ndarray's GEMM (matrixmultiply).
+    pub ndarray: f64,
+    /// The runtime's packed-panel kernel (packing excluded).
+    pub packed: f64,
+}
+
+impl SgemmRate {
+    /// The faster of the two: the rate the FLOP bound uses.
+    pub fn best(&self) -> f64 {
+        self.ndarray.max(self.packed)
+    }
+}
+
+/// Measures the 1024³ sgemm rate of both GEMMs (median of `reps`) at the current thread count.
+pub fn sgemm_rate(reps: usize) -> SgemmRate {
+    let mut g = Sgemm::new();
+    let ms = median_ms(reps, || g.ndarray());
+    let ndarray = SGEMM_FLOPS / (ms * 1e-3) / 1e9;
+    let ms = median_ms(reps, || g.packed());
+    let packed = SGEMM_FLOPS / (ms * 1e-3) / 1e9;
+    SgemmRate { ndarray, packed }
+}
+
+/// Number of `[I, H]` and `[H, H]` products of one step of the cell's recipe.
+pub fn products(cell: &str) -> (usize, usize) {
+    match cell {
+        "RnnTanh" | "RnnRelu" | "Residual" | "IndRnn" => (1, 1),
+        "Gru" | "GruTorch" | "Mut3" => (3, 3),
+        "Mgu" => (2, 2),
+        "Narx" => (2, 2),
+        _ => (4, 4),
+    }
+}
+
+/// The GEMM operations of the cell's fused recipe on workload `w`: 2·m·n·k per product;
+/// `train` counts the forward products and the two adjoint products of each (3x `infer`).
+pub fn flops(cell: &str, w: &Workload, mode: Mode) -> f64 {
+    let (px, ph) = products(cell);
+    let rows = (w.steps * w.batch) as f64;
+    let forward = 2.0 * rows * (px * w.input * w.hidden + ph * w.hidden * w.hidden) as f64;
+    match mode {
+        Mode::Train => 3.0 * forward,
+        Mode::Infer => forward,
+    }
+}
+
+/// The FLOP bound in milliseconds: [`flops`] at `gflops` GFLOP/s.
+pub fn flop_bound_ms(cell: &str, w: &Workload, mode: Mode, gflops: f64) -> f64 {
+    flops(cell, w, mode) / (gflops * 1e9) * 1e3
+}
+
+/// The measured call for one built cell: random `x: [T, B, I]` in [-1, 1) (seed 1) and
+/// `d_out` filled with 0.01; the runner owns them and the cell.
+pub fn runner_for<C: Cell<f32> + 'static>(cell: C, w: &Workload, mode: Mode) -> Runner {
+    let mut rng = rnn::seeded_rng(1);
+    let x = Array3::<f32>::from_shape_fn((w.steps, w.batch, cell.input_size()), |_| {
+        rng.gen_range(-1.0..1.0)
+    });
+    match mode {
+        Mode::Infer => Box::new(move || {
+            std::hint::black_box(cell.infer(x.view(), None, None).expect("infer"));
+        }),
+        Mode::Train => {
+            let d_out = Array3::<f32>::from_elem((w.steps, w.batch, cell.output_size()), 0.01);
+            Box::new(move || {
+                let fwd = cell.forward(x.view(), None, None).expect("forward");
+                let g = cell.backward(&fwd, d_out.view(), None).expect("backward");
+                std::hint::black_box((fwd, g));
+            })
+        }
+    }
+}
+
+macro_rules! build {
+    ($ty:ident, $dims:ident, $w:expr, $mode:expr) => {
+        runner_for(
+            $ty::<f32>::new(
+                $dims {
+                    I: $w.input,
+                    H: $w.hidden,
+                },
+                &mut rnn::seeded_rng(0),
+            ),
+            $w,
+            $mode,
+        )
+    };
+}
+
+/// Builds the built-in cell called `cell` (any of [`ALL_CELLS`]) at workload `w`, parameters
+/// from seed 0, and returns its measured call; `None` for an unknown name.
+pub fn cell_runner(cell: &str, w: &Workload, mode: Mode) -> Option<Runner> {
+    Some(match cell {
+        "RnnTanh" => build!(RnnTanh, RnnTanhDims, w, mode),
+        "RnnRelu" => build!(RnnRelu, RnnReluDims, w, mode),
+        "Lstm" => build!(Lstm, LstmDims, w, mode),
+        "Gru" => build!(Gru, GruDims, w, mode),
+        "GruTorch" => build!(GruTorch, GruTorchDims, w, mode),
+        "LstmPeephole" => build!(LstmPeephole, LstmPeepholeDims, w, mode),
+        "LayerNormLstm" => build!(LayerNormLstm, LayerNormLstmDims, w, mode),
+        "LayerNormLstmHaste" => build!(LayerNormLstmHaste, LayerNormLstmHasteDims, w, mode),
+        "LstmCifg" => build!(LstmCifg, LstmCifgDims, w, mode),
+        "LstmNoForget" => build!(LstmNoForget, LstmNoForgetDims, w, mode),
+        "Mgu" => build!(Mgu, MguDims, w, mode),
+        "IndRnn" => build!(IndRnn, IndRnnDims, w, mode),
+        "Residual" => build!(Residual, ResidualDims, w, mode),
+        _ => return None,
+    })
+}
+
+/// Operands of the bare-GEMM baseline of one recipe at one workload.
+struct BareGemm {
+    steps: usize,
+    batch: usize,
+    /// Widths of the input product (`px·H`) and the recurrent product (`ph·H`).
+    n_x: usize,
+    n_h: usize,
+    /// `x: [T·B, I]`.
+    x: Array2<f32>,
+    /// `W_x: [I, n_x]`.
+    w_x: Array2<f32>,
+    /// `W_h: [H, n_h]`.
+    w_h: Array2<f32>,
+    /// The states the per-step products read, `[T·B, H]`.
+    hs: Array2<f32>,
+    /// Pre-activations `[T·B, max(n_x, n_h)]`: the hoisted product, then each step's recurrent
+    /// product added to its rows.
+    g: Array2<f32>,
+    /// Their adjoint, same shape.
+    dg: Array2<f32>,
+    /// `dX: [T·B, I]`.
+    dx: Array2<f32>,
+    /// `dW_x: [I, n_x]`.
+    dw_x: Array2<f32>,
+    /// `dW_h: [H, n_h]`.
+    dw_h: Array2<f32>,
+    /// One step's `dh: [B, H]`.
+    dh: Array2<f32>,
+}
+
+impl BareGemm {
+    fn new(px: usize, ph: usize, w: &Workload) -> Self {
+        let rows = w.steps * w.batch;
+        let (n_x, n_h) = (px * w.hidden, ph * w.hidden);
+        let n = n_x.max(n_h);
+        let fill = |r, c, seed: usize| {
+            Array2::<f32>::from_shape_fn((r, c), move |(i, j)| {
+                ((i * 7 + j * 3 + seed) % 13) as f32 * 0.01 - 0.06
+            })
+        };
+        BareGemm {
+            steps: w.steps,
+            batch: w.batch,
+            n_x,
+            n_h,
+            x: fill(rows, w.input, 1),
+            w_x: fill(w.input, n_x, 2),
+            w_h: fill(w.hidden, n_h, 3),
+            hs: fill(rows, w.hidden, 4),
+            g: Array2::zeros((rows, n)),
+            dg: fill(rows, n, 5),
+            dx: Array2::zeros((rows, w.input)),
+            dw_x: Array2::zeros((w.input, n_x)),
+            dw_h: Array2::zeros((w.hidden, n_h)),
+            dh: Array2::zeros((w.batch, w.hidden)),
+        }
+    }
+
+    /// `G = X W_x` once, then `G_t += h_{t-1} W_h` at every step.
+    fn forward(&mut self) {
+        let gemm = rnn::gemm::gemm_views::<f32>;
+        let (n_x, n_h) = (self.n_x, self.n_h);
+        let mut g_x = self.g.slice_mut(s![.., ..n_x]);
+        gemm(1.0, &self.x.view(), &self.w_x.view(), 0.0, &mut g_x);
+        for t in 0..self.steps {
+            let r = t * self.batch..(t + 1) * self.batch;
+            let h = self.hs.slice(s![r.clone(), ..]);
+            let mut g_t = self.g.slice_mut(s![r, ..n_h]);
+            gemm(1.0, &h, &self.w_h.view(), 1.0, &mut g_t);
+        }
+    }
+
+    /// `dh_{t-1} = dG_t W_hᵀ` at every step (last to first), then `dX = dG W_xᵀ`,
+    /// `dW_x = Xᵀ dG` and `dW_h = Hᵀ dG` once.
+    fn backward(&mut self) {
+        let gemm = rnn::gemm::gemm_views::<f32>;
+        let (n_x, n_h) = (self.n_x, self.n_h);
+        for t in (0..self.steps).rev() {
+            let r = t * self.batch..(t + 1) * self.batch;
+            let dg_t = self.dg.slice(s![r, ..n_h]);
+            gemm(1.0, &dg_t, &self.w_h.t(), 0.0, &mut self.dh.view_mut());
+        }
+        let dg_x = self.dg.slice(s![.., ..n_x]);
+        let dg_h = self.dg.slice(s![.., ..n_h]);
+        gemm(1.0, &dg_x, &self.w_x.t(), 0.0, &mut self.dx.view_mut());
+        gemm(1.0, &self.x.t(), &dg_x, 0.0, &mut self.dw_x.view_mut());
+        gemm(1.0, &self.hs.t(), &dg_h, 0.0, &mut self.dw_h.view_mut());
+    }
+}
+
+/// The bare-GEMM baseline of the cell's recipe at workload `w`: only its products, as separate
+/// calls to ndarray's `general_mat_mul` (matrixmultiply), each call's output rows split between
+/// [`rnn::num_threads`] threads (`rnn::gemm::gemm_views`). For the LSTM (`px = ph = 4`):
+/// `infer` is the hoisted input product `[T·B, I] x [I, 4H]` once and the recurrent product
+/// `[B, H] x [H, 4H]` T times; `train` adds the adjoint products, `[B, 4H] x [4H, H]` T times,
+/// then `[T·B, 4H] x [4H, I]`, `[I, T·B] x [T·B, 4H]` and `[H, T·B] x [T·B, 4H]` once. Its
+/// FLOPs are [`flops`] of the same cell, so its FLOP-bound ratio is how close separate
+/// matrixmultiply calls come to the sgemm rate.
+pub fn bare_gemm_runner(cell: &str, w: &Workload, mode: Mode) -> Runner {
+    let (px, ph) = products(cell);
+    let mut b = BareGemm::new(px, ph, w);
+    match mode {
+        Mode::Infer => Box::new(move || {
+            b.forward();
+            std::hint::black_box(&b.g);
+        }),
+        Mode::Train => Box::new(move || {
+            b.forward();
+            b.backward();
+            std::hint::black_box((&b.g, &b.dx, &b.dw_x, &b.dw_h, &b.dh));
+        }),
+    }
+}
