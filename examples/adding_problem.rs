@@ -204,7 +204,9 @@ fn main() -> rnn::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let mut cfg = Config::default();
     let num = |name: &str, default: usize| -> usize {
-        arg(&args, name).and_then(|v| v.parse().ok()).unwrap_or(default)
+        arg(&args, name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     cfg.t = num("--t", cfg.t).max(22);
     cfg.iterations = num("--iterations", cfg.iterations);
@@ -229,7 +231,10 @@ fn main() -> rnn::Result<()> {
     );
     let mut rows = Vec::new();
     for kind in [Kind::Rnn, Kind::Lstm, Kind::Gru] {
-        if !cells.split(',').any(|c| c.eq_ignore_ascii_case(&format!("{kind:?}"))) {
+        if !cells
+            .split(',')
+            .any(|c| c.eq_ignore_ascii_case(&format!("{kind:?}")))
+        {
             continue;
         }
         let outcome = run(kind, &cfg)?;
@@ -243,7 +248,10 @@ fn main() -> rnn::Result<()> {
         rows.push((kind, outcome));
     }
     println!();
-    println!("| cell | solved (of {} test sequences) | mean abs error | training time |", cfg.test);
+    println!(
+        "| cell | solved (of {} test sequences) | mean abs error | training time |",
+        cfg.test
+    );
     println!("|---|---|---|---|");
     for (kind, o) in &rows {
         println!(
