@@ -3,11 +3,13 @@
 //! Every generated cell implements [`Cell`]: construction from named dimensions, named
 //! parameters, a forward pass over a time-major sequence `[T, B, I]` and the exact backward pass
 //! derived by the compiler. On top of that trait this crate provides what works for every cell
-//! alike: [`gradcheck`](mod@gradcheck), parameter initialization, losses and optimizers.
+//! alike: [`gradcheck`](mod@gradcheck), parameter initialization, losses, optimizers
+//! and [`checkpoint`] files (safetensors with a checksum).
 #![warn(missing_docs)]
 
 pub mod activation;
 mod cell;
+pub mod checkpoint;
 mod error;
 pub mod fastmath;
 mod float;
@@ -24,6 +26,7 @@ pub mod train;
 pub mod __private;
 
 pub use cell::{Cell, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace};
+pub use checkpoint::{load_foreign_tensors, load_tensors, save_tensors, TensorFile};
 pub use error::{Error, Result};
 pub use float::Float;
 pub use gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
