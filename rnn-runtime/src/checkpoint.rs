@@ -11,10 +11,12 @@
 //! | [`CHECKSUM_KEY`] (`rnn.checksum`) | `crc32:` and 8 hex digits |
 //! | [`FORMAT_KEY`] (`rnn.format`) | [`FORMAT_VERSION`] (`1`) |
 //!
-//! The CRC-32 (IEEE) covers every tensor's name, dtype, shape and bytes and every metadata entry
-//! but the checksum itself (see [`checksum`]), so that a flipped byte anywhere in the file (data
-//! or JSON header) is either rejected by the safetensors parser or detected by the checksum. It
-//! guards against corruption (a bad disk, a truncated copy), not against deliberate tampering.
+//! The CRC-32 (IEEE) covers every tensor's name, dtype, shape and bytes (tensors sorted by name)
+//! and every metadata entry but the checksum itself (sorted by key), each field prefixed by its
+//! length as a little-endian `u64`. So a flipped byte anywhere in the file (data or JSON header)
+//! is either rejected by the safetensors parser or detected by the checksum, except in the
+//! header's JSON whitespace, where it changes nothing that is read. It guards against
+//! corruption (a bad disk, an interrupted copy), not against deliberate tampering.
 //!
 //! [`load_tensors`] requires the checksum; [`load_foreign_tensors`] reads safetensors files
 //! written by other tools (PyTorch's `safetensors.torch.save_file` writes none) and verifies the
