@@ -3,8 +3,9 @@
 //! Every generated cell implements [`Cell`]: construction from named dimensions, named
 //! parameters, a forward pass over a time-major sequence `[T, B, I]` and the exact backward pass
 //! derived by the compiler. On top of that trait this crate provides what works for every cell
-//! alike: [`gradcheck`](mod@gradcheck), parameter initialization, losses, optimizers
-//! and [`checkpoint`] files (safetensors with a checksum).
+//! alike: [`gradcheck`](mod@gradcheck), parameter initialization, losses, optimizers,
+//! [`checkpoint`] files (safetensors with a checksum) and the [`torch`] `state_dict` layout of
+//! the built-in cells.
 #![warn(missing_docs)]
 
 pub mod activation;
@@ -20,6 +21,7 @@ mod params;
 mod pool;
 mod states;
 mod threads;
+pub mod torch;
 pub mod train;
 
 #[doc(hidden)]
