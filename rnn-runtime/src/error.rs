@@ -23,6 +23,17 @@ pub enum Error {
     },
     /// Any other invalid argument.
     Invalid(String),
+    /// Reading or writing a file failed at the operating-system level.
+    Io {
+        /// The file (or directory) concerned.
+        path: String,
+        /// What was being done and the system's message, e.g. `reading: No such file`.
+        message: String,
+    },
+    /// A checkpoint file or a tensor dictionary is not what was expected: corrupt or truncated
+    /// file, checksum mismatch, wrong dtype, missing tensor, unsupported layout. The message
+    /// names the file (when there is one) and says what was expected and what was found.
+    Checkpoint(String),
 }
 
 /// `Result` with the runtime's [`Error`].
@@ -57,6 +68,8 @@ impl fmt::Display for Error {
                 )
             }
             Error::Invalid(message) => f.write_str(message),
+            Error::Io { path, message } => write!(f, "{path}: {message}"),
+            Error::Checkpoint(message) => f.write_str(message),
         }
     }
 }

@@ -6,11 +6,13 @@
 //! alike: [`gradcheck`](mod@gradcheck), parameter initialization, and a small training library:
 //! models of stacked (bidirectional) layers of any cells with embeddings and heads
 //! ([`SequenceModel`], [`Seq2Seq`]), the application modes ([`modes`]), losses ([`loss`]),
-//! optimizers and schedules ([`train`]) and data helpers ([`data`]).
+//! optimizers and schedules ([`train`]), data helpers ([`data`]), [`checkpoint`] files
+//! (safetensors with a checksum) and the [`torch`] `state_dict` layout of the built-in cells.
 #![warn(missing_docs)]
 
 pub mod activation;
 mod cell;
+pub mod checkpoint;
 pub mod data;
 mod dyn_cell;
 mod embedding;
@@ -31,12 +33,14 @@ mod seq2seq;
 mod states;
 mod tensors;
 mod threads;
+pub mod torch;
 pub mod train;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use cell::{Cell, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace};
+pub use checkpoint::{load_foreign_tensors, load_tensors, save_tensors, TensorFile};
 pub use data::Vocab;
 pub use dyn_cell::DynCell;
 pub use embedding::Embedding;
