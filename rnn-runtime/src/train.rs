@@ -64,11 +64,38 @@ struct Slots<F> {
 
 impl<F: Float> Slots<F> {
     fn ensure(&mut self, grads: &dyn Parameters<F>) {
+        let tensors = grads.tensors();
         if self.values.is_empty() {
-            for (name, g) in grads.tensors() {
+            for (name, g) in tensors {
                 self.names.push(name);
                 self.values.push(vec![F::zero(); g.len()]);
             }
+            return;
+        }
+        // A restored state may list the tensors in another order (checkpoint files sort them
+        // by name): put them in the gradients' order when the names match.
+        let in_order = self.names.iter().eq(tensors.iter().map(|(n, _)| n));
+        if !in_order && self.names.len() == tensors.len() {
+            let mut by_name: std::collections::HashMap<String, Vec<F>> =
+                self.names.drain(..).zip(self.values.drain(..)).collect();
+            let mut names = Vec::new();
+            let mut values = Vec::new();
+            for (name, _) in &tensors {
+                match by_name.remove(name) {
+                    Some(v) => {
+                        names.push(name.clone());
+                        values.push(v);
+                    }
+                    None => break,
+                }
+            }
+            // Names that did not match stay at the end, for `check` to report.
+            for (name, v) in by_name {
+                names.push(name);
+                values.push(v);
+            }
+            self.names = names;
+            self.values = values;
         }
     }
 

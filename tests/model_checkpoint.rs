@@ -1,0 +1,112 @@
+//! Whole-model checkpoints: a saved model and optimizer resume training exactly; another cell,
+//! other dimensions, a flipped byte or a truncated file are clear errors that leave the model
+//! unchanged.
+
+use std::collections::BTreeMap;
+
+use rnn::cells::{Gru, GruDims, Lstm, LstmDims};
+use rnn::ndarray::Array2;
+use rnn::train::{Adam, Optimizer};
+use rnn::{
+    load_checkpoint, save_checkpoint, DynCell, Input, Parameters, RecurrentLayer, SequenceModel,
+};
+
+fn model(hidden: usize, gru: bool, seed: u64) -> SequenceModel<f32> {
+    let mut rng = rnn::seeded_rng(seed);
+    let cell: Box<dyn DynCell<f32>> = if gru {
+        Box::new(Gru::<f32>::new(GruDims { I: 4, H: hidden }, &mut rng))
+    } else {
+        Box::new(Lstm::<f32>::new(LstmDims { I: 4, H: hidden }, &mut rng))
+    };
+    let reverse = Box::new(Lstm::<f32>::new(LstmDims { I: 4, H: 3 }, &mut rng));
+    SequenceModel::new(vec![RecurrentLayer::bidirectional(cell, reverse).unwrap()])
+        .unwrap()
+        .with_embedding(6, &mut rng)
+        .unwrap()
+        .with_head(6, &mut rng)
+        .unwrap()
+}
+
+fn train_step(m: &mut SequenceModel<f32>, adam: &mut Adam<f32>, seed: u64) -> f32 {
+    let tokens = Array2::from_shape_fn((5, 3), |(t, b)| {
+        ((t * 7 + b * 3) as u64 + seed) as usize % 6
+    });
+    let step = m
+        .tag_step(
+            Input::Tokens(tokens.view()),
+            None,
+            tokens.view(),
+            None,
+            None,
+        )
+        .unwrap();
+    adam.step(m, &step.grads).unwrap();
+    step.loss
+}
+
+fn params(m: &SequenceModel<f32>) -> Vec<Vec<f32>> {
+    m.tensors().into_iter().map(|(_, v)| v.to_vec()).collect()
+}
+
+#[test]
+fn a_checkpoint_resumes_training_exactly() {
+    let dir = std::env::temp_dir().join(format!("rnn-model-ckpt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+    let mut a = model(5, false, 1);
+    let mut adam = Adam::new(0.01);
+    for s in 0..3 {
+        train_step(&mut a, &mut adam, s);
+    }
+    let extra = BTreeMap::from([("epoch".to_string(), "3".to_string())]);
+    save_checkpoint(&path, &a, Some(&adam), &extra).unwrap();
+
+    let mut b = model(5, false, 99); // other initial weights, same structure
+    let mut adam_b = Adam::new(0.01);
+    let meta = load_checkpoint(&path, &mut b, Some(&mut adam_b)).unwrap();
+    assert_eq!(meta.get("epoch").map(String::as_str), Some("3"));
+    assert_eq!(params(&a), params(&b));
+    let (la, lb) = (
+        train_step(&mut a, &mut adam, 7),
+        train_step(&mut b, &mut adam_b, 7),
+    );
+    assert_eq!(la, lb);
+    assert_eq!(
+        params(&a),
+        params(&b),
+        "the resumed run continues identically"
+    );
+
+    // Another cell, other dimensions: errors naming what differs; the model is unchanged.
+    let mut gru = model(5, true, 2);
+    let before = params(&gru);
+    let err = load_checkpoint(&path, &mut gru, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("layer0 differs") && err.contains("Gru") && err.contains("Lstm"),
+        "{err}"
+    );
+    assert_eq!(params(&gru), before);
+    let mut wider = model(6, false, 2);
+    let err = load_checkpoint(&path, &mut wider, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("H: 6") && err.contains("H: 5"), "{err}");
+
+    // A flipped byte and a truncated file are detected.
+    let bytes = std::fs::read(&path).unwrap();
+    let mut c = model(5, false, 3);
+    let before = params(&c);
+    for pos in [bytes.len() / 2, bytes.len() - 1] {
+        let mut bad = bytes.clone();
+        bad[pos] ^= 0x10;
+        let p = dir.join("bad.safetensors");
+        std::fs::write(&p, &bad).unwrap();
+        assert!(load_checkpoint(&p, &mut c, None).is_err());
+        std::fs::write(&p, &bytes[..bytes.len() - 7]).unwrap();
+        assert!(load_checkpoint(&p, &mut c, None).is_err());
+    }
+    assert_eq!(params(&c), before);
+    std::fs::remove_dir_all(&dir).ok();
+}
