@@ -323,7 +323,7 @@ fn arith_examples_and_vocabulary() {
         }
         assert_eq!(
             a.parse::<u64>().unwrap() + b.parse::<u64>().unwrap(),
-            ex.target.parse().unwrap()
+            ex.target.parse::<u64>().unwrap()
         );
         assert_eq!((ex.a, ex.b), (a.parse().unwrap(), b.parse().unwrap()));
         assert!(ex.source.len() <= arith::max_source_len(3));
