@@ -17,6 +17,8 @@ mod init;
 pub mod metrics;
 mod params;
 mod pool;
+#[cfg(feature = "progress")]
+pub mod progress;
 mod states;
 mod threads;
 pub mod train;
@@ -31,6 +33,8 @@ pub use gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
 pub use init::Init;
 pub use metrics::{Curve, TrainingLog};
 pub use params::ParamSet;
+#[cfg(feature = "progress")]
+pub use progress::TrainingProgress;
 pub use states::States;
 pub use threads::{num_threads, set_num_threads};
 
