@@ -4,6 +4,11 @@
 //! parameters, a forward pass over a time-major sequence `[T, B, I]` and the exact backward pass
 //! derived by the compiler. On top of that trait this crate provides what works for every cell
 //! alike: [`gradcheck`](mod@gradcheck), parameter initialization, losses and optimizers.
+//!
+//! Feedback while training: [`TrainingLog`] records named metrics per epoch and prints a summary
+//! table; with the feature `progress`, `TrainingProgress` shows a progress bar with the running
+//! loss and throughput; with the feature `plot`, `plot_curves` and `TrainingLog::plot` write the
+//! curves to a PNG (with an embedded font: no system fonts or libraries needed).
 #![warn(missing_docs)]
 
 pub mod activation;
@@ -16,6 +21,8 @@ pub mod gradcheck;
 mod init;
 pub mod metrics;
 mod params;
+#[cfg(feature = "plot")]
+pub mod plot;
 mod pool;
 #[cfg(feature = "progress")]
 pub mod progress;
@@ -33,6 +40,8 @@ pub use gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
 pub use init::Init;
 pub use metrics::{Curve, TrainingLog};
 pub use params::ParamSet;
+#[cfg(feature = "plot")]
+pub use plot::{plot_curves, PlotOptions, CURVE_COLORS};
 #[cfg(feature = "progress")]
 pub use progress::TrainingProgress;
 pub use states::States;
