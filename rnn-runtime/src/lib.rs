@@ -8,6 +8,11 @@
 //! ([`SequenceModel`], [`Seq2Seq`]), the application modes ([`modes`]), losses ([`loss`]),
 //! optimizers and schedules ([`train`]), data helpers ([`data`]), [`checkpoint`] files
 //! (safetensors with a checksum) and the [`torch`] `state_dict` layout of the built-in cells.
+//!
+//! Feedback while training: [`TrainingLog`] records named metrics per epoch and prints a summary
+//! table; with the feature `progress`, `TrainingProgress` shows a progress bar with the running
+//! loss and throughput; with the feature `plot`, `plot_curves` and `TrainingLog::plot` write the
+//! curves to a PNG (with an embedded font: no system fonts or libraries needed).
 #![warn(missing_docs)]
 
 pub mod activation;
@@ -24,11 +29,16 @@ pub mod gradcheck;
 mod init;
 mod linear;
 pub mod loss;
+pub mod metrics;
 mod model;
 mod model_checkpoint;
 pub mod modes;
 mod params;
+#[cfg(feature = "plot")]
+pub mod plot;
 mod pool;
+#[cfg(feature = "progress")]
+pub mod progress;
 pub mod recurrent;
 mod seq2seq;
 mod states;
@@ -50,10 +60,15 @@ pub use float::Float;
 pub use gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
 pub use init::Init;
 pub use linear::{Linear, LinearGrads};
+pub use metrics::{Curve, TrainingLog};
 pub use model::{Input, ModelForward, ModelGradients, SequenceModel};
 pub use model_checkpoint::{load_checkpoint, save_checkpoint, Checkpointable};
 pub use modes::{Pooling, TrainStep};
 pub use params::ParamSet;
+#[cfg(feature = "plot")]
+pub use plot::{plot_curves, PlotOptions, CURVE_COLORS};
+#[cfg(feature = "progress")]
+pub use progress::TrainingProgress;
 pub use recurrent::{LayerStates, RecurrentLayer};
 pub use seq2seq::Seq2Seq;
 pub use states::States;
