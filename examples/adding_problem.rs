@@ -145,6 +145,8 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
         min_lr: cfg.lr / 10.0,
     };
     let start = Instant::now();
+    let mut progress = rnn::TrainingProgress::new(cfg.iterations as u64).unit("seq");
+    progress.println(format!("training the {}", kind.name()));
     let mut running = None;
     let mut curve = Vec::new();
     for it in 0..cfg.iterations {
@@ -161,15 +163,14 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
         schedule.apply(&mut adam, cfg.lr, it);
         adam.step(&mut model, &step.grads)?;
         let loss = f64::from(step.loss);
+        progress.step(loss, cfg.batch as u64);
         let r = running.map_or(loss, |r: f64| 0.95 * r + 0.05 * loss);
         running = Some(r);
         if (it + 1) % 50 == 0 {
             curve.push(((it + 1) as f64, r));
         }
-        if std::env::var_os("ADDING_VERBOSE").is_some() && (it + 1) % 250 == 0 {
-            eprintln!("{} iteration {}: loss {r:.5}", kind.name(), it + 1);
-        }
     }
+    progress.finish();
     let seconds = start.elapsed().as_secs_f64();
     let test = adding::batch(&mut rnn::seeded_rng(cfg.seed + 1000), cfg.t, cfg.test);
     let (mut predictions, mut targets) = (Vec::new(), Vec::new());
@@ -262,5 +263,22 @@ fn main() -> rnn::Result<()> {
             o.seconds
         );
     }
+    let curves: Vec<rnn::Curve> = rows
+        .iter()
+        .map(|(kind, o)| rnn::Curve::new(kind.name(), o.curve.iter().copied()))
+        .collect();
+    let path = "adding_problem.png";
+    rnn::plot_curves(
+        path,
+        &format!("Adding problem, T = {}", cfg.t),
+        "iteration",
+        "training MSE (running mean)",
+        &curves,
+        &rnn::PlotOptions {
+            log_y: true,
+            ..Default::default()
+        },
+    )?;
+    println!("\ntraining curves written to {path}");
     Ok(())
 }
