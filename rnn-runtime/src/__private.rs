@@ -61,7 +61,41 @@ pub fn check_input<F: Float>(
             shape,
         ));
     }
+    check_finite(x, &format!("input sequence {name}"))?;
     Ok((shape[0], shape[1]))
+}
+
+/// Rejects `NaN` and infinite entries of a `[T, B, n]` array, naming the first one: a forward
+/// or backward pass on them would spread garbage through every later step.
+pub fn check_finite<F: Float>(x: &ArrayView3<'_, F>, what: &str) -> Result<()> {
+    // `x - x` is 0 for finite values and NaN otherwise: a branch-free, vectorizable scan.
+    let all_finite = match x.as_slice() {
+        Some(s) => {
+            let mut lanes = [F::zero(); 8];
+            let chunks = s.chunks_exact(8);
+            let tail = chunks
+                .remainder()
+                .iter()
+                .fold(F::zero(), |a, &v| a + (v - v));
+            for c in chunks {
+                for (l, &v) in lanes.iter_mut().zip(c) {
+                    *l += v - v;
+                }
+            }
+            lanes.iter().fold(tail, |a, &l| a + l) == F::zero()
+        }
+        None => x.iter().all(|v| v.is_finite()),
+    };
+    if all_finite {
+        return Ok(());
+    }
+    let ((t, b, i), v) = x
+        .indexed_iter()
+        .find(|(_, v)| !v.is_finite())
+        .expect("a non-finite entry exists");
+    Err(Error::Invalid(format!(
+        "{what}: expected finite values, found {v} at [t={t}, b={b}, {i}]"
+    )))
 }
 
 /// Checks the per-example lengths (each at most `T`, one per example); `None` means all `T`.
@@ -111,6 +145,7 @@ pub fn check_seq_grad<F: Float>(
             d.shape(),
         ));
     }
+    check_finite(d, what)?;
     Ok(flatten(d))
 }
 
@@ -181,6 +216,20 @@ fn check_states_shape<F: Float>(
                     format!("[{n_batch}, {}]", sizes[s]),
                     h.shape(),
                 ));
+            }
+        }
+        let arrays = std::iter::once(&states.values[s]).chain(&states.history[s]);
+        for (j, a) in arrays.enumerate() {
+            if let Some(((b, i), v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
+                let which = if j == 0 {
+                    String::new()
+                } else {
+                    format!(" history[{}]", j - 1)
+                };
+                return Err(Error::Invalid(format!(
+                    "{what} {}{which}: expected finite values, found {v} at [b={b}, {i}]",
+                    st.name
+                )));
             }
         }
     }
