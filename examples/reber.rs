@@ -279,18 +279,19 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
     let mut sample_rng = rnn::seeded_rng(cfg.seed + 2000);
     let (mut accepted, mut total_len, mut samples) = (0, 0, Vec::new());
     for _ in 0..cfg.generate {
-        let tokens = model.generate(&[reber::B as usize], cfg.max_len, 1.0, &mut sample_rng)?;
         // An embedded Reber string holds two `E`s (the inner string's and the final one):
         // the sample ends at the second.
+        let e = reber::E as usize;
+        let mut second_e = |so_far: &[usize]| so_far.iter().filter(|&&t| t == e).count() == 2;
+        let tokens = model.generate_until(
+            &[reber::B as usize],
+            cfg.max_len,
+            1.0,
+            &mut sample_rng,
+            &mut second_e,
+        )?;
         let mut string = vec![reber::B];
-        let mut ends = 0;
-        for &t in &tokens {
-            string.push(t as u8);
-            ends += (t as u8 == reber::E) as usize;
-            if ends == 2 {
-                break;
-            }
-        }
+        string.extend(tokens.iter().map(|&t| t as u8));
         let ok = reber::accepts(&string);
         accepted += ok as usize;
         if !ok && std::env::var_os("REBER_VERBOSE").is_some() {

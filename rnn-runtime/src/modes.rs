@@ -359,6 +359,19 @@ impl<F: Float> SequenceModel<F> {
         temperature: f64,
         rng: &mut dyn RngCore,
     ) -> Result<Vec<usize>> {
+        self.generate_until(prompt, count, temperature, rng, &mut |_| false)
+    }
+
+    /// [`SequenceModel::generate`] that stops early, after the first token for which
+    /// `done(generated so far)` is true (e.g. an end symbol), or after `max` tokens.
+    pub fn generate_until(
+        &self,
+        prompt: &[usize],
+        max: usize,
+        temperature: f64,
+        rng: &mut dyn RngCore,
+        done: &mut dyn FnMut(&[usize]) -> bool,
+    ) -> Result<Vec<usize>> {
         let head = self.head_or_error()?;
         if self.embedding.is_none() {
             return Err(Error::Invalid("generation needs a token embedding".into()));
@@ -374,10 +387,13 @@ impl<F: Float> SequenceModel<F> {
         let tokens = Array2::from_shape_vec((prompt.len(), 1), prompt.to_vec()).expect("[T, 1]");
         let (hidden, mut states) = self.infer(Input::Tokens(tokens.view()), None, None)?;
         let mut logits = head.forward(hidden.slice(s![hidden.dim().0 - 1, .., ..]))?;
-        let mut out = Vec::with_capacity(count);
-        for _ in 0..count {
-            let next = sample_logits(logits.row(0).as_slice().expect("row"), temperature, rng);
+        let mut out = Vec::with_capacity(max);
+        while out.len() < max {
+            let next = sample_logits(&logits.row(0).to_vec(), temperature, rng);
             out.push(next);
+            if out.len() == max || done(&out) {
+                break;
+            }
             let token = Array2::from_elem((1, 1), next);
             let (hidden, next_states) =
                 self.infer(Input::Tokens(token.view()), None, Some(&states))?;
