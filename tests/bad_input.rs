@@ -237,3 +237,65 @@ fn activations_and_losses_are_finite_at_extreme_inputs() {
     .unwrap();
     assert!(loss.is_finite() && d.iter().all(|v| v.is_finite()));
 }
+
+#[test]
+fn data_helpers_layers_and_losses_refuse_bad_input() {
+    use rnn::data::{one_hot, pad_sequences, unpad};
+    let e = err(pad_sequences(&[
+        Array2::<f64>::zeros((3, 2)),
+        Array2::zeros((2, 5)),
+    ]));
+    assert!(e.contains("sequence 1") && e.contains("[2, 5]"), "{e}");
+    let e = err(unpad(x(3, 2, 1).view(), &[3, 4]));
+    assert!(e.contains("at most T = 3, found 4"), "{e}");
+    let e = err(unpad(x(3, 2, 1).view(), &[3]));
+    assert!(e.contains("expected 2"), "{e}");
+    let e = err(one_hot::<f64>(Array2::from_elem((2, 2), 9).view(), 4));
+    assert!(e.contains("expected an id below 4, found 9"), "{e}");
+    let vocab = rnn::Vocab::from_chars("ab", &[], None);
+    assert!(err(vocab.token(5)).contains("expected below 2, found 5"));
+    let lenient = rnn::Vocab::from_chars("ab", &["<unk>"], Some("<unk>"));
+    assert_eq!(lenient.encode_chars("az").unwrap(), vec![1, 0]);
+
+    let mut rng = rnn::seeded_rng(0);
+    let linear = rnn::Linear::<f64>::new(3, 2, &mut rng);
+    let e = err(linear.forward(Array2::zeros((4, 5)).view()));
+    assert!(e.contains("[N, I=3]") && e.contains("[4, 5]"), "{e}");
+    let e = err(linear.backward(Array2::zeros((4, 3)).view(), Array2::zeros((4, 3)).view()));
+    assert!(e.contains("[N=4, O=2]"), "{e}");
+    let e = err(rnn::Linear::from_parts(
+        Array2::<f64>::zeros((3, 2)),
+        Array1::zeros(3),
+    ));
+    assert!(e.contains("[O=2]"), "{e}");
+    let emb = rnn::Embedding::<f64>::new(4, 2, &mut rng);
+    let e = err(emb.backward(
+        Array2::from_elem((1, 1), 0).view(),
+        Array3::zeros((1, 1, 3)).view(),
+    ));
+    assert!(e.contains("[T=1, B=1, D=2]"), "{e}");
+
+    let e = err(mse(Array1::<f64>::zeros(3).view(), Array1::zeros(4).view()));
+    assert!(e.contains("[3]") && e.contains("[4]"), "{e}");
+    let e = err(softmax_cross_entropy(
+        Array2::<f64>::zeros((2, 3)).view(),
+        &[0],
+        None,
+    ));
+    assert!(e.contains("expected 2"), "{e}");
+    let e = err(rnn::loss::sequence_cross_entropy(
+        Array3::<f64>::zeros((2, 2, 3)).view(),
+        Array2::zeros((2, 3)).view(),
+        None,
+    ));
+    assert!(e.contains("[T=2, B=2]"), "{e}");
+    let e = err(SequenceModel::<f64>::new(vec![]));
+    assert!(e.contains("at least one recurrent layer"), "{e}");
+    let e = err(SequenceModel::<f64>::stack(vec![Box::new(lstm())])
+        .unwrap()
+        .with_dropout(1.0));
+    assert!(
+        e.contains("expected a probability in [0, 1), found 1"),
+        "{e}"
+    );
+}
