@@ -14,6 +14,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod diff;
 pub mod emit;
+pub mod eval;
 pub mod explain;
 pub mod ir;
 pub mod lower;
