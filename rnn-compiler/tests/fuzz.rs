@@ -853,3 +853,21 @@ fn too_deep_expressions_are_an_error() {
         rnn_compiler::compile_text(&deep(&format!("h[t-1]{}", " + x[t]".repeat(1024)))).is_ok()
     );
 }
+
+/// A chain of 1000 divisions took more than 5 s through both paths: the rustdoc derivation of
+/// the generated type spelled out every prefix of the chain in every adjoint term (20 MB of
+/// tokens for a 9 KB spec). Long node texts are now abbreviated there.
+#[test]
+fn long_chains_expand_to_linear_size() {
+    let text = deep(&format!(
+        "x[t] * tanh(-mean(h[t-2]{}))",
+        " / h[t-1]".repeat(1000)
+    ));
+    regression(&text);
+    let tokens = match rnn_compiler::compile_text(&text) {
+        Ok(c) => c.tokens,
+        Err(d) => panic!("{:?}", d[0]),
+    };
+    let len = tokens.to_string().len();
+    assert!(len < 8_000_000, "{len} bytes of tokens");
+}
