@@ -526,7 +526,7 @@ fn apply(text: &str, m: &Mutation) -> String {
             }
             let k = m.a % lines.len();
             let mut out: Vec<&str> = lines.clone();
-            if m.c % 2 == 0 {
+            if m.c.is_multiple_of(2) {
                 out.remove(k);
             } else {
                 out.insert(k, lines[k]);
@@ -633,7 +633,7 @@ fn prefixed_soup() -> impl Strategy<Value = String> {
 // Properties.
 
 proptest! {
-    #![proptest_config(config(1500))]
+    #![proptest_config(config(1000))]
 
     /// Arbitrary Unicode strings.
     #[test]
@@ -705,7 +705,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(3000))]
+    #![proptest_config(config(2000))]
 
     /// One to four mutations of a real spec.
     #[test]
