@@ -11,6 +11,22 @@ use crate::plan::{Lhs, Plan};
 use crate::shape::{Dim, Shape};
 use crate::{Compiled, Diagnostic, Source};
 
+/// The longest source text of a node shown in a derivation; longer ones keep their start and end
+/// around a `…`, so that the derivation of a long expression (every prefix of a chain of
+/// thousands of operators is a node) grows linearly with it, not quadratically.
+const MAX_TEXT: usize = 120;
+
+/// `text`, or its first and last [`MAX_TEXT`]` / 2` characters around a `…` when it is longer.
+fn abbreviate(text: &str) -> String {
+    let chars = text.chars().count();
+    if chars <= MAX_TEXT {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(MAX_TEXT / 2).collect();
+    let tail: String = text.chars().skip(chars - MAX_TEXT / 2).collect();
+    format!("{} … {}", head.trim_end(), tail.trim_start())
+}
+
 /// How a node is called in the derivation: its intermediate or state name, else its text.
 fn name(cell: &CellIr, n: NodeId) -> String {
     if let Some(name) = cell.names.get(&n) {
@@ -18,7 +34,7 @@ fn name(cell: &CellIr, n: NodeId) -> String {
     }
     match cell.graph.nodes[n].op {
         Op::Copy(a) => name(cell, a),
-        _ => cell.graph.nodes[n].text.clone(),
+        _ => abbreviate(&cell.graph.nodes[n].text),
     }
 }
 

@@ -65,12 +65,115 @@ fn describe(rule: &Rule) -> String {
     .to_string()
 }
 
+/// The deepest nesting of parentheses, brackets and braces the parser accepts. The parser (and
+/// every stage after it) recurses once per level, so deeper text is rejected before parsing
+/// rather than overflowing the stack.
+pub const MAX_NESTING: usize = 256;
+
+/// The deepest expression tree accepted: levels of operators (binary and unary), calls and
+/// parentheses, counted along the expression from its start. Every stage walks expressions
+/// recursively, so a deeper one (say a sum of thousands of terms) is rejected with a diagnostic
+/// instead of overflowing the stack; such a sum can be split into intermediate equations.
+pub const MAX_EXPR_DEPTH: usize = 1024;
+
+/// The first opening bracket deeper than [`MAX_NESTING`], outside comments and strings.
+fn too_deeply_nested(text: &str) -> Option<Diagnostic> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |n| i + 2 + n + 2);
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(Diagnostic {
+                        pos: Pos::new(i, i + 1),
+                        message: format!(
+                            "nested too deeply: expected at most {MAX_NESTING} levels of \
+                             parentheses and brackets (use intermediate equations)"
+                        ),
+                    });
+                }
+                i += 1;
+            }
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The first token of an expression at which the expression tree gets deeper than
+/// [`MAX_EXPR_DEPTH`] (`level` is the depth the expression `pair` starts at). Recursion here
+/// follows the parentheses and calls, which [`too_deeply_nested`] bounded.
+fn too_deep_expr(pair: Pair<'_, Rule>, mut level: usize) -> Option<Diagnostic> {
+    for p in pair.into_inner() {
+        if matches!(p.as_rule(), Rule::number | Rule::name | Rule::indexed) {
+            continue;
+        }
+        level += 1;
+        if level > MAX_EXPR_DEPTH {
+            return Some(Diagnostic {
+                pos: pos(&p),
+                message: format!(
+                    "expression too deep: expected at most {MAX_EXPR_DEPTH} nested operators, \
+                     calls and parentheses (split it into intermediate equations)"
+                ),
+            });
+        }
+        if matches!(p.as_rule(), Rule::paren | Rule::call) {
+            for e in p.into_inner().filter(|q| q.as_rule() == Rule::expr) {
+                if let Some(d) = too_deep_expr(e, level) {
+                    return Some(d);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Every expression of the spec checked against [`MAX_EXPR_DEPTH`].
+fn too_deep(pair: Pair<'_, Rule>) -> Option<Diagnostic> {
+    if pair.as_rule() == Rule::expr {
+        return too_deep_expr(pair, 0);
+    }
+    pair.into_inner().find_map(too_deep)
+}
+
 /// Parses a spec's text.
 pub fn parse(text: &str) -> Result<CellAst, Vec<Diagnostic>> {
+    if let Some(d) = too_deeply_nested(text) {
+        return Err(vec![d]);
+    }
     let mut pairs = SpecParser::parse(Rule::spec, text).map_err(|e| {
         let e = e.renamed_rules(describe);
         let p = match e.location {
-            pest::error::InputLocation::Pos(p) => Pos::new(p, p + 1),
+            // The character at `p` (a whole UTF-8 character), or nothing at the end of the text.
+            pest::error::InputLocation::Pos(p) => {
+                let len = text
+                    .get(p..)
+                    .and_then(|r| r.chars().next())
+                    .map_or(0, char::len_utf8);
+                Pos::new(p, p + len)
+            }
             pest::error::InputLocation::Span((s, t)) => Pos::new(s, t),
         };
         let found = text[p.start.min(text.len())..]
@@ -87,6 +190,9 @@ pub fn parse(text: &str) -> Result<CellAst, Vec<Diagnostic>> {
         vec![Diagnostic { pos: p, message }]
     })?;
     let spec = pairs.next().expect("grammar: spec");
+    if let Some(d) = too_deep(spec.clone()) {
+        return Err(vec![d]);
+    }
     let cell = spec.into_inner().next().expect("grammar: cell");
     Ok(cell_ast(cell))
 }

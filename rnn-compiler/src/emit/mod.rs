@@ -73,15 +73,18 @@ impl Emitter<'_> {
         let dim_locals = self.cell.dims.iter().map(|d| dim_ident(d));
         let groups = self.plan.groups.iter().enumerate().map(|(g, group)| {
             let wd = width(g);
-            let mut acc: Vec<TokenStream> = vec![];
-            let offsets = group.products.iter().enumerate().map(|(i, p)| {
+            // Each offset is the previous one plus the previous width, so that a group of
+            // hundreds of products has a linear (not quadratic) setup.
+            let offsets = group.products.iter().enumerate().map(|(i, _)| {
                 let off = offset(g, i);
-                let value = if acc.is_empty() {
-                    quote!(0usize)
-                } else {
-                    quote!(#(#acc)+*)
+                let value = match i.checked_sub(1) {
+                    None => quote!(0usize),
+                    Some(0) => dim_tokens(&group.products[0].width),
+                    Some(k) => {
+                        let (prev, w) = (offset(g, k), dim_tokens(&group.products[k].width));
+                        quote!(#prev + #w)
+                    }
                 };
-                acc.push(dim_tokens(&p.width));
                 quote!(let #off: usize = #value;)
             });
             let offsets: Vec<TokenStream> = offsets.collect();
