@@ -186,7 +186,7 @@ fn models_refuse_bad_input_and_keep_their_parameters() {
     assert!(e.contains("expected one per layer (1), found 0"), "{e}");
     let e = err(model.generate(&[], 3, 1.0, &mut rng));
     assert!(e.contains("prompt"), "{e}");
-    let _ = States::<f64>::zeros(Lstm::<f64>::spec(), &[4, 4], 1);
+    let _ = States::<f64>::zeros(Lstm::<f64>::spec(), 3, &[4, 4], 1);
 }
 
 #[test]

@@ -149,8 +149,45 @@ pub fn check_seq_grad<F: Float>(
     Ok(flatten(d))
 }
 
-/// Checks that a trace was made by this cell's forward pass.
+/// Checks that a trace was made by this cell's forward pass, with the parameter values the cell
+/// holds now.
 pub fn check_trace<F: Float>(
+    trace: &Trace<F>,
+    cell: &str,
+    dims: &[usize],
+    n_buffers: usize,
+    params: &ParamSet<F>,
+) -> Result<()> {
+    check_trace_kind(trace, cell, dims, n_buffers)?;
+    let (id, generation) = trace.params;
+    if id != params.id() {
+        return Err(Error::Invalid(format!(
+            "backward: the trace comes from the forward pass of another `{cell}` (parameter set \
+             #{id}, this cell's is #{}): a gradient needs the trace of this cell's own forward pass",
+            params.id()
+        )));
+    }
+    if generation != params.generation() {
+        return Err(Error::Invalid(format!(
+            "backward: the parameters changed since the forward pass that made this trace \
+             ({} mutable accesses since): run forward again with the current parameters",
+            params.generation() - generation.min(params.generation())
+        )));
+    }
+    Ok(())
+}
+
+/// The identity and generation of `params`, for the trace.
+pub fn trace_params<F: Float>(params: &ParamSet<F>) -> (u64, u64) {
+    (params.id(), params.generation())
+}
+
+/// Refuses non-finite parameters (scanning only when they changed since the last scan).
+pub fn check_params<F: Float>(params: &ParamSet<F>) -> Result<()> {
+    params.check_finite()
+}
+
+fn check_trace_kind<F: Float>(
     trace: &Trace<F>,
     cell: &str,
     dims: &[usize],
@@ -175,9 +212,10 @@ fn check_states_shape<F: Float>(
     states: &States<F>,
     spec: &'static CellSpec,
     what: &str,
-    sizes: &[usize],
+    (input_size, sizes): (usize, &[usize]),
     n_batch: usize,
 ) -> Result<()> {
+    check_input_history(states, spec, what, input_size, n_batch)?;
     if states.values.len() != spec.states.len() || states.history.len() != spec.states.len() {
         return Err(Error::Invalid(format!(
             "{what}: expected {} states ({}), found {}",
@@ -236,16 +274,52 @@ fn check_states_shape<F: Float>(
     Ok(())
 }
 
-/// Checks initial states (if any) against the cell's states and the batch size.
+fn check_input_history<F: Float>(
+    states: &States<F>,
+    spec: &'static CellSpec,
+    what: &str,
+    input_size: usize,
+    n_batch: usize,
+) -> Result<()> {
+    let (name, k) = (spec.input.0, spec.input_delay);
+    if states.inputs.len() != k {
+        return Err(Error::Invalid(format!(
+            "{what}: expected {k} input history entries (the cell reads up to {name}[t-{k}]), \
+             found {}",
+            states.inputs.len()
+        )));
+    }
+    for (j, h) in states.inputs.iter().enumerate() {
+        if h.shape() != [n_batch, input_size] {
+            return Err(Error::shape(
+                format!("{what} input history[{j}] ({name}[t-{}])", j + 1),
+                format!("[{n_batch}, {input_size}] (batch, {})", spec.input.1),
+                h.shape(),
+            ));
+        }
+        if let Some(((b, i), v)) = h.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::Invalid(format!(
+                "{what} input history[{j}]: expected finite values, found {v} at [b={b}, {i}]"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks initial states (if any) against the cell's states, its input size `input_size` (for
+/// the input history) and the batch size.
 pub fn check_init<F: Float>(
     init: Option<&States<F>>,
     spec: &'static CellSpec,
+    input_size: usize,
     sizes: &[usize],
     n_batch: usize,
 ) -> Result<()> {
     match init {
         None => Ok(()),
-        Some(states) => check_states_shape(states, spec, "initial state", sizes, n_batch),
+        Some(states) => {
+            check_states_shape(states, spec, "initial state", (input_size, sizes), n_batch)
+        }
     }
 }
 
@@ -253,13 +327,43 @@ pub fn check_init<F: Float>(
 pub fn check_final_grads<F: Float>(
     d_final: Option<&States<F>>,
     spec: &'static CellSpec,
+    input_size: usize,
     sizes: &[usize],
     n_batch: usize,
 ) -> Result<()> {
     match d_final {
         None => Ok(()),
-        Some(states) => check_states_shape(states, spec, "final-state gradient", sizes, n_batch),
+        Some(states) => check_states_shape(
+            states,
+            spec,
+            "final-state gradient",
+            (input_size, sizes),
+            n_batch,
+        ),
     }
+}
+
+/// The input sequence `[T, B, I]` behind its history: a `[K + T, B, I]` buffer whose rows
+/// `0..K` hold the input history of `init` (row `K - 1 - j` holds entry `j`, zeros without
+/// `init`) and rows `K..` the sequence, so that `x[t-k]` is row `t + K - k` at every step.
+pub fn input_with_history<F: Float>(
+    x: &ArrayView3<'_, F>,
+    init: Option<&States<F>>,
+    k: usize,
+) -> Buffer<F> {
+    let (n_batch, size) = (x.shape()[1], x.shape()[2]);
+    let mut buf = Buffer::zeroed((k + x.shape()[0]) * n_batch * size);
+    if let Some(init) = init {
+        for (j, h) in init.inputs.iter().enumerate() {
+            write_rows(&mut buf, k - 1 - j, n_batch, size, &h.view());
+        }
+    }
+    let rest = &mut buf[k * n_batch * size..];
+    match x.as_slice() {
+        Some(s) => rest.copy_from_slice(s),
+        None => rest.iter_mut().zip(x.iter()).for_each(|(d, &s)| *d = s),
+    }
+    buf
 }
 
 /// The buffer of state `s` (`[T + D, B, size]`), with its initial value and history in rows
@@ -307,12 +411,15 @@ pub fn freeze<F: Float>(buf: &mut [F], t: usize, delay: usize, lengths: &[usize]
 }
 
 /// The final states: for example `b`, the state at its last step `lengths[b] - 1` and the
-/// history before it. `bufs[s]` is state `s`'s buffer.
+/// history before it, and the last `K` inputs. `bufs[s]` is state `s`'s buffer, `input` the
+/// buffer of [`input_with_history`].
 pub fn final_states<F: Float>(
     spec: &'static CellSpec,
     bufs: &[&[F]],
     sizes: &[usize],
     lengths: &[usize],
+    input: &[F],
+    input_size: usize,
 ) -> States<F> {
     let n_batch = lengths.len();
     let gather = |buf: &[F], s: usize, back: usize| {
@@ -330,7 +437,49 @@ pub fn final_states<F: Float>(
                 .collect()
         })
         .collect();
-    States::from_parts(spec, values, history)
+    let k = spec.input_delay;
+    let inputs = (0..k)
+        .map(|j| {
+            Array2::from_shape_fn((n_batch, input_size), |(b, i)| {
+                input[((lengths[b] + k - 1 - j) * n_batch + b) * input_size + i]
+            })
+        })
+        .collect();
+    States::from_parts(spec, values, history, inputs)
+}
+
+/// Adds the gradients of the final input history into `d_input` (`[K + T, B, I]`), at the
+/// rows [`final_states`] read the inputs from.
+pub fn inject_final_inputs<F: Float>(
+    d_input: &mut [F],
+    d_final: Option<&States<F>>,
+    k: usize,
+    size: usize,
+    lengths: &[usize],
+) {
+    let Some(d) = d_final else { return };
+    let n_batch = lengths.len();
+    for (j, v) in d.inputs.iter().enumerate() {
+        for b in 0..n_batch {
+            let r = lengths[b] + k - 1 - j;
+            for i in 0..size {
+                d_input[(r * n_batch + b) * size + i] += v[(b, i)];
+            }
+        }
+    }
+}
+
+/// The gradient of the input sequence: rows `K..` of `d_input: [K + T, B, I]`.
+pub fn input_grads<F: Float>(
+    d_input: Buffer<F>,
+    k: usize,
+    n_time: usize,
+    n_batch: usize,
+    size: usize,
+) -> Array3<F> {
+    let mut v = d_input.into_vec();
+    v.drain(..k * n_batch * size);
+    Array3::from_shape_vec((n_time, n_batch, size), v).expect("buffer sized by the compiler")
 }
 
 /// Adds the final-state gradients of state `s` into its adjoint buffer, at the rows
@@ -359,12 +508,15 @@ pub fn inject_final<F: Float>(
     }
 }
 
-/// Reads the gradients of the initial states and history out of the adjoint buffers.
+/// Reads the gradients of the initial states and history out of the adjoint buffers, and those
+/// of the input history out of `d_input: [K + T, B, I]`.
 pub fn initial_grads<F: Float>(
     spec: &'static CellSpec,
     d_bufs: &[&[F]],
     sizes: &[usize],
     n_batch: usize,
+    d_input: &[F],
+    input_size: usize,
 ) -> States<F> {
     let rows = |buf: &[F], r: usize, size: usize| {
         Array2::from_shape_fn((n_batch, size), |(b, j)| buf[(r * n_batch + b) * size + j])
@@ -380,7 +532,11 @@ pub fn initial_grads<F: Float>(
                 .collect()
         })
         .collect();
-    States::from_parts(spec, values, history)
+    let k = spec.input_delay;
+    let inputs = (0..k)
+        .map(|j| rows(d_input, k - 1 - j, input_size))
+        .collect();
+    States::from_parts(spec, values, history, inputs)
 }
 
 /// Packs blocks of matrix parameters side by side, as `[inner, sum n_i]` in the panel layout of

@@ -12,6 +12,9 @@ pub struct CellSpec {
     pub dims: &'static [&'static str],
     /// The input's name (`x`) and shape (`[I]`).
     pub input: (&'static str, &'static str),
+    /// The largest delay `k` read as `x[t-k]` (0 when the cell reads only `x[t]`): the cell
+    /// carries its last `input_delay` inputs in [`States::inputs`] across calls.
+    pub input_delay: usize,
     /// The states, in declaration order.
     pub states: &'static [StateSpec],
     /// The parameters, in declaration order.
@@ -61,6 +64,10 @@ pub struct Trace<F: Float> {
     pub dims: Vec<usize>,
     #[doc(hidden)]
     pub buffers: Vec<Vec<F>>,
+    /// The identity of the parameters the forward pass read ([`ParamSet::id`]) and their
+    /// generation ([`ParamSet::generation`]): `backward` refuses a trace of other parameters.
+    #[doc(hidden)]
+    pub params: (u64, u64),
 }
 
 impl<F: Float> Drop for Trace<F> {
@@ -140,6 +147,12 @@ pub trait Cell<F: Float>: Sized + Clone {
     /// Runs the cell over `x: [T, B, I]`, from `init` (zeros when `None`), each example `b`
     /// running for `lengths[b] <= T` steps (all `T` when `None`): after its length an example's
     /// states stay frozen and its outputs are zero.
+    ///
+    /// `init` carries the states, their history and the input history (`x[t-k]` for `t < k`
+    /// reads `init.inputs[k - t - 1]`); the final states carry the same for the next chunk, so
+    /// chunks chained through `final_states` give the numbers of one call over the whole
+    /// sequence. Refuses non-finite inputs, initial states and parameters (the parameters are
+    /// scanned only when they changed since the last scan).
     fn forward(
         &self,
         x: ArrayView3<'_, F>,
@@ -160,6 +173,10 @@ pub trait Cell<F: Float>: Sized + Clone {
     /// Back-propagates through time from `d_outputs: [T, B, O]` (the loss's gradient with
     /// respect to `forward.outputs`) and `d_final` (with respect to `forward.final_states`;
     /// zeros when `None`).
+    ///
+    /// The trace must come from this cell's own [`Cell::forward`] with the parameters unchanged
+    /// since (no mutable access in between): otherwise the gradient would mix values of two
+    /// different parameter sets, and the call returns an error naming the cause.
     fn backward(
         &self,
         forward: &Forward<F>,
@@ -179,11 +196,14 @@ pub trait Cell<F: Float>: Sized + Clone {
 
     /// Zero states (and history) for `batch` examples.
     fn zero_states(&self, batch: usize) -> States<F> {
-        States::zeros(Self::spec(), &self.state_sizes(), batch)
+        States::zeros(Self::spec(), self.input_size(), &self.state_sizes(), batch)
     }
 
     /// One step for inference or generation: from `x: [B, I]` and the current `states`, returns
-    /// the output `[B, O]` and the next states.
+    /// the output `[B, O]` and the next states. Stepping through a sequence, feeding each call
+    /// the states the previous one returned, gives exactly the numbers of one
+    /// [`Cell::infer`] over the whole sequence: the states carry the state history (`h[t-k]`)
+    /// and the input history (`x[t-k]`).
     fn step(&self, x: ArrayView2<'_, F>, states: &States<F>) -> Result<(Array2<F>, States<F>)> {
         let x3 = x.insert_axis(Axis(0));
         let inference = self.infer(x3, Some(states), None)?;

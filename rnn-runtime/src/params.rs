@@ -1,14 +1,48 @@
-use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
 use rand::RngCore;
 
 use crate::{Error, Float, ParamSpec, Result};
 
 /// The parameters of a cell (or their gradients), by the DSL's names, each in the spec's
 /// `[in, out]` layout: a matrix `W: [I, H]` is an `I x H` array, a vector `b: [H]` has length H.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Every set has an identity ([`ParamSet::id`], new for each set and each clone) and a
+/// generation ([`ParamSet::generation`]) that every mutable access advances: a forward pass
+/// records both in its trace, so that `backward` can refuse a trace made with other values.
+#[derive(Debug)]
 pub struct ParamSet<F> {
     specs: &'static [ParamSpec],
     values: Vec<ArrayD<F>>,
+    id: u64,
+    generation: u64,
+    /// `generation + 1` of the last scan that found every entry finite (0: never scanned).
+    finite_at: AtomicU64,
+}
+
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl<F: Clone> Clone for ParamSet<F> {
+    fn clone(&self) -> Self {
+        ParamSet {
+            specs: self.specs,
+            values: self.values.clone(),
+            id: next_id(),
+            generation: 0,
+            finite_at: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<F: PartialEq> PartialEq for ParamSet<F> {
+    /// Equal names and values (identity and generation are not compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.specs == other.specs && self.values == other.values
+    }
 }
 
 impl<F: Float> ParamSet<F> {
@@ -30,7 +64,45 @@ impl<F: Float> ParamSet<F> {
                 .map(|shape| ArrayD::zeros(IxDyn(shape)))
                 .collect(),
         };
-        ParamSet { specs, values }
+        Self::from_values(specs, values)
+    }
+
+    fn from_values(specs: &'static [ParamSpec], values: Vec<ArrayD<F>>) -> Self {
+        ParamSet {
+            specs,
+            values,
+            id: next_id(),
+            generation: 0,
+            finite_at: AtomicU64::new(0),
+        }
+    }
+
+    /// This set's identity: unique among the sets of the process (a clone gets a new one).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// How many mutable accesses this set has seen: any change of a value advances it.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn touch(&mut self) {
+        self.generation += 1;
+    }
+
+    /// Refuses `NaN` and infinite entries, naming the parameter and the position of the first
+    /// one. Scans only when the values changed since the last scan that passed, so calling it
+    /// before every forward pass costs nothing in steady state.
+    pub fn check_finite(&self) -> Result<()> {
+        if self.finite_at.load(Ordering::Relaxed) == self.generation + 1 {
+            return Ok(());
+        }
+        for (spec, v) in self.specs.iter().zip(&self.values) {
+            check_finite_tensor(spec.name, v.view())?;
+        }
+        self.finite_at.store(self.generation + 1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Zeros with the names and shapes of `self` (the shape of a gradient).
@@ -40,10 +112,7 @@ impl<F: Float> ParamSet<F> {
             .iter()
             .map(|v| ArrayD::zeros(v.raw_dim()))
             .collect();
-        ParamSet {
-            specs: self.specs,
-            values,
-        }
+        Self::from_values(self.specs, values)
     }
 
     /// The parameter names, in declaration order.
@@ -91,10 +160,12 @@ impl<F: Float> ParamSet<F> {
     /// The parameter called `name`, mutably (its shape cannot change).
     pub fn get_mut(&mut self, name: &str) -> Result<ArrayViewMutD<'_, F>> {
         let i = self.index_of(name)?;
+        self.touch();
         Ok(self.values[i].view_mut())
     }
 
-    /// Overwrites the parameter called `name`; the new value must have its shape.
+    /// Overwrites the parameter called `name`; the new value must have its shape and finite
+    /// entries (nothing changes otherwise).
     pub fn set(&mut self, name: &str, value: ArrayViewD<'_, F>) -> Result<()> {
         let i = self.index_of(name)?;
         if value.shape() != self.values[i].shape() {
@@ -104,6 +175,8 @@ impl<F: Float> ParamSet<F> {
                 found: format!("{:?}", value.shape()),
             });
         }
+        check_finite_tensor(name, value.view())?;
+        self.touch();
         self.values[i].assign(&value);
         Ok(())
     }
@@ -115,6 +188,7 @@ impl<F: Float> ParamSet<F> {
 
     /// The `i`-th parameter, mutably.
     pub fn value_mut(&mut self, i: usize) -> ArrayViewMutD<'_, F> {
+        self.touch();
         self.values[i].view_mut()
     }
 
@@ -127,6 +201,7 @@ impl<F: Float> ParamSet<F> {
 
     /// The `i`-th parameter as a mutable row-major slice.
     pub fn slice_mut(&mut self, i: usize) -> &mut [F] {
+        self.touch();
         self.values[i]
             .as_slice_mut()
             .expect("parameters are stored in standard layout")
@@ -148,6 +223,7 @@ impl<F: Float> ParamSet<F> {
         mut f: impl FnMut(&'static str, ArrayViewMutD<'_, F>, ArrayViewD<'_, F>),
     ) -> Result<()> {
         self.check_same_layout(grads)?;
+        self.touch();
         for ((spec, value), grad) in self.specs.iter().zip(&mut self.values).zip(&grads.values) {
             f(spec.name, value.view_mut(), grad.view());
         }
@@ -157,6 +233,7 @@ impl<F: Float> ParamSet<F> {
     /// `self += alpha * other`, entry by entry.
     pub fn add_scaled(&mut self, alpha: F, other: &ParamSet<F>) -> Result<()> {
         self.check_same_layout(other)?;
+        self.touch();
         for (a, b) in self.values.iter_mut().zip(&other.values) {
             a.scaled_add(alpha, b);
         }
@@ -175,6 +252,7 @@ impl<F: Float> ParamSet<F> {
 
     /// Multiplies every entry by `alpha`.
     pub fn scale(&mut self, alpha: F) {
+        self.touch();
         self.values
             .iter_mut()
             .for_each(|v| v.mapv_inplace(|x| x * alpha));
@@ -222,6 +300,7 @@ impl<F: Float> crate::Parameters<F> for ParamSet<F> {
     }
 
     fn tensors_mut(&mut self) -> Vec<(String, &mut [F])> {
+        self.touch();
         self.specs
             .iter()
             .zip(&mut self.values)
@@ -230,5 +309,88 @@ impl<F: Float> crate::Parameters<F> for ParamSet<F> {
                 (s.name.to_string(), slice)
             })
             .collect()
+    }
+}
+
+/// `Err` naming `name` and the position of the first non-finite entry of `v`.
+pub(crate) fn check_finite_tensor<F: Float>(name: &str, v: ArrayViewD<'_, F>) -> Result<()> {
+    // `x * 0` is 0 for finite values and NaN otherwise: one branch-free pass in the common case.
+    let clean = match v.as_slice() {
+        Some(s) => s.iter().fold(F::zero(), |a, &x| a + x * F::zero()) == F::zero(),
+        None => v.iter().all(|x| x.is_finite()),
+    };
+    if clean {
+        return Ok(());
+    }
+    match v.indexed_iter().find(|(_, x)| !x.is_finite()) {
+        Some((at, x)) => Err(Error::Invalid(format!(
+            "parameter {name}: expected finite values, found {x} at {:?}",
+            at.slice()
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Init;
+
+    static SPECS: [ParamSpec; 2] = [
+        ParamSpec {
+            name: "W",
+            shape: "[I, H]",
+            init: Init::Default,
+        },
+        ParamSpec {
+            name: "b",
+            shape: "[H]",
+            init: Init::Default,
+        },
+    ];
+
+    fn set() -> ParamSet<f64> {
+        ParamSet::new(&SPECS, &[vec![2, 3], vec![3]], None)
+    }
+
+    #[test]
+    fn every_mutable_access_advances_the_generation_and_clones_get_new_ids() {
+        let mut p = set();
+        let g0 = p.generation();
+        let _ = p.value_mut(0);
+        let g1 = p.generation();
+        assert!(g1 > g0);
+        let _ = p.slice_mut(1);
+        assert!(p.generation() > g1);
+        let q = p.clone();
+        assert_ne!(p.id(), q.id());
+        assert_eq!(p, q, "equality compares names and values only");
+    }
+
+    #[test]
+    fn set_refuses_non_finite_values_and_keeps_the_old_ones() {
+        let mut p = set();
+        let mut v = ndarray::ArrayD::<f64>::zeros(IxDyn(&[2, 3]));
+        v[[1, 2]] = f64::NAN;
+        let e = p.set("W", v.view()).unwrap_err().to_string();
+        assert!(
+            e.contains("W") && e.contains("NaN") && e.contains("[1, 2]"),
+            "{e}"
+        );
+        assert!(p.value(0).iter().all(|x| *x == 0.0));
+    }
+
+    #[test]
+    fn check_finite_names_the_tensor_and_rescans_after_a_change() {
+        let mut p = set();
+        p.check_finite().unwrap();
+        p.slice_mut(1)[2] = f64::INFINITY;
+        let e = p.check_finite().unwrap_err().to_string();
+        assert!(
+            e.contains("parameter b") && e.contains("inf") && e.contains("[2]"),
+            "{e}"
+        );
+        p.slice_mut(1)[2] = 0.0;
+        p.check_finite().unwrap();
     }
 }

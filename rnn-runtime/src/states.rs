@@ -4,7 +4,9 @@ use crate::{CellSpec, Error, Float, Result};
 
 /// The recurrent states of a batch, by the DSL's state names: for each state `h: [H]` its value
 /// `[B, H]`, and, for a state read with delays up to `D > 1` (`h[t-D]`), its history: the `D - 1`
-/// earlier values, most recent first.
+/// earlier values, most recent first. A cell that reads its input with a delay (`x[t-k]`, up to
+/// `K = spec.input_delay`) also carries its last `K` inputs, most recent first, so that a
+/// sequence run at once, step by step, or in chained chunks gives the same numbers.
 ///
 /// Used for initial states (forward input), final states (forward output) and their gradients.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,11 +16,20 @@ pub struct States<F> {
     pub values: Vec<Array2<F>>,
     /// Per state, its `delay - 1` earlier values `[B, size]`, most recent first.
     pub history: Vec<Vec<Array2<F>>>,
+    /// The input history: the `K` inputs before the current step, `x[t-1], x[t-2], ...`, each
+    /// `[B, I]` (empty when the cell reads no delayed input). Zeros before a sequence starts.
+    pub inputs: Vec<Array2<F>>,
 }
 
 impl<F: Float> States<F> {
-    /// Zero states (and history) for `batch` examples; `sizes` are the states' feature sizes.
-    pub fn zeros(spec: &'static CellSpec, sizes: &[usize], batch: usize) -> Self {
+    /// Zero states (and history) for `batch` examples; `sizes` are the states' feature sizes and
+    /// `input_size` the input's (for the input history).
+    pub fn zeros(
+        spec: &'static CellSpec,
+        input_size: usize,
+        sizes: &[usize],
+        batch: usize,
+    ) -> Self {
         let values = sizes.iter().map(|&n| Array2::zeros((batch, n))).collect();
         let history = spec
             .states
@@ -26,23 +37,30 @@ impl<F: Float> States<F> {
             .zip(sizes)
             .map(|(s, &n)| (1..s.delay).map(|_| Array2::zeros((batch, n))).collect())
             .collect();
+        let inputs = (0..spec.input_delay)
+            .map(|_| Array2::zeros((batch, input_size)))
+            .collect();
         States {
             spec,
             values,
             history,
+            inputs,
         }
     }
 
-    /// Builds states from arrays; shapes are checked when a cell uses them.
+    /// Builds states from arrays (values, state histories, input history); shapes are checked
+    /// when a cell uses them.
     pub fn from_parts(
         spec: &'static CellSpec,
         values: Vec<Array2<F>>,
         history: Vec<Vec<Array2<F>>>,
+        inputs: Vec<Array2<F>>,
     ) -> Self {
         States {
             spec,
             values,
             history,
+            inputs,
         }
     }
 
@@ -79,20 +97,33 @@ impl<F: Float> States<F> {
         Ok(&self.history[self.index_of(name)?])
     }
 
-    /// Every array (values, then each state's history), for generic code such as gradient checks.
+    /// The input history (`x[t-1], x[t-2], ...`), each `[B, I]`.
+    pub fn input_history(&self) -> &[Array2<F>] {
+        &self.inputs
+    }
+
+    /// Every array (values, then each state's history, then the input history), for generic
+    /// code such as gradient checks.
     pub fn arrays_mut(&mut self) -> impl Iterator<Item = &mut Array2<F>> {
         self.values
             .iter_mut()
             .chain(self.history.iter_mut().flatten())
+            .chain(self.inputs.iter_mut())
     }
 
     /// Every array, in the order of [`States::arrays_mut`].
     pub fn arrays(&self) -> impl Iterator<Item = &Array2<F>> {
-        self.values.iter().chain(self.history.iter().flatten())
+        self.values
+            .iter()
+            .chain(self.history.iter().flatten())
+            .chain(self.inputs.iter())
     }
 
     /// Number of examples.
     pub fn batch(&self) -> usize {
-        self.values.first().map_or(0, |v| v.nrows())
+        self.values
+            .first()
+            .or(self.inputs.first())
+            .map_or(0, |v| v.nrows())
     }
 }

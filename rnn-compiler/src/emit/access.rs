@@ -201,12 +201,39 @@ impl Emitter<'_> {
         }
     }
 
-    /// Row `t - k` of a `[T, B, _]` buffer, for example `b`.
-    fn delayed_row(k: usize) -> TokenStream {
-        if k == 0 {
+    /// The largest `k` of the `x[t-k]` the cell reads: the input history it carries.
+    pub fn input_delay(&self) -> usize {
+        self.cell
+            .graph
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(n, node)| match node.op {
+                Op::Input { delay } if self.plan.live[n] => Some(delay),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The row of `x[t-k]` for example `b` in the input buffer (and in the hoisted products),
+    /// which holds the `K` history rows before step 0: row `t + K - k`.
+    pub fn input_row(&self, k: usize) -> TokenStream {
+        let back = self.input_delay() - k;
+        if back == 0 && k == 0 {
             quote!(row)
+        } else if back == 0 {
+            quote!((t * n_batch + b))
         } else {
-            quote!(((t - #k) * n_batch + b))
+            quote!(((t + #back) * n_batch + b))
+        }
+    }
+
+    /// Rows of the input buffer and of the hoisted products: `(T + K) * B`.
+    pub fn input_rows(&self) -> TokenStream {
+        match self.input_delay() {
+            0 => quote!((n_time * n_batch)),
+            k => quote!(((n_time + #k) * n_batch)),
         }
     }
 
@@ -224,17 +251,11 @@ impl Emitter<'_> {
     pub fn read(&self, n: NodeId, j: &TokenStream) -> TokenStream {
         let rt = &self.rt;
         let node = &self.cell.graph.nodes[n];
-        let zero = quote!(#rt::lit::<F>(0.0));
         match &node.op {
             Op::Input { delay } => {
                 let d = dim_tokens(&self.cell.input.dim);
-                let r = Self::delayed_row(*delay);
-                let read = quote!(input[#r * #d + #j]);
-                if *delay == 0 {
-                    read
-                } else {
-                    quote!(if t >= #delay { #read } else { #zero })
-                }
+                let r = self.input_row(*delay);
+                quote!(input[#r * #d + #j])
             }
             Op::StatePrev { state, delay } => {
                 let st = &self.cell.states[*state];
@@ -256,16 +277,11 @@ impl Emitter<'_> {
                 let (buf, w, off) = (product(g), width(g), offset(g, i));
                 let delay = self.plan.groups[g].products[i].delay;
                 let r = if self.hoisted(g) {
-                    Self::delayed_row(delay)
+                    self.input_row(delay)
                 } else {
                     self.product_row(g)
                 };
-                let read = quote!(#buf[#r * #w + #off + #j]);
-                if delay == 0 {
-                    read
-                } else {
-                    quote!(if t >= #delay { #read } else { #zero })
-                }
+                quote!(#buf[#r * #w + #off + #j])
             }
             _ => {
                 let (buf, row) = self.location(n);
@@ -331,13 +347,8 @@ impl Emitter<'_> {
         match &node.op {
             Op::Input { delay } => {
                 let d = dim_tokens(&self.cell.input.dim);
-                let r = Self::delayed_row(*delay);
-                let add = quote!(d_input[#r * #d + #j] += #a;);
-                if *delay == 0 {
-                    add
-                } else {
-                    quote!(if t >= #delay { #add })
-                }
+                let r = self.input_row(*delay);
+                quote!(d_input[#r * #d + #j] += #a;)
             }
             Op::StatePrev { state, delay } => {
                 let st = &self.cell.states[*state];
@@ -355,13 +366,12 @@ impl Emitter<'_> {
                 let (g, i) = self.plan.product_of[&n];
                 let (buf, w, off) = (product_adjoint(g), width(g), offset(g, i));
                 let delay = self.plan.groups[g].products[i].delay;
-                let r = Self::delayed_row(delay);
-                let add = quote!(#buf[#r * #w + #off + #j] += #a;);
-                if delay == 0 {
-                    add
+                let r = if self.hoisted(g) {
+                    self.input_row(delay)
                 } else {
-                    quote!(if t >= #delay { #add })
-                }
+                    quote!(row)
+                };
+                quote!(#buf[#r * #w + #off + #j] += #a;)
             }
             _ => {
                 let buf = adjoint_buffer(n);

@@ -192,9 +192,14 @@ impl Emitter<'_> {
             }
             let (buf, w) = (product_adjoint(g), width(g));
             let blk = format_ident!("block_d_product_{}", g);
+            // The hoisted products' rows start after the input history's `K` steps.
+            let first = match self.input_delay() {
+                k if k > 0 && self.hoisted(g) => quote!(((t + #k) * n_batch)),
+                _ => quote!((t * n_batch)),
+            };
             blocks.push((
                 blk.clone(),
-                quote!(&mut #buf[t * n_batch * #w..][..n_batch * #w]),
+                quote!(&mut #buf[#first * #w..][..n_batch * #w]),
                 quote!(middle * #w),
             ));
             let rest = format_ident!("d_product_row_{}", g);
@@ -325,12 +330,16 @@ impl Emitter<'_> {
                 let pass = |start: usize, end: usize, #(#block_names: &mut [F]),*| {
                     #body
                 };
+                // The examples split in two halves whether or not a second thread runs them, so
+                // that the per-half parameter-gradient sums (and so every result) do not depend
+                // on the number of threads.
+                let middle = n_batch / 2;
+                #(#halves)*
                 if #rt::split_examples(n_batch, n_batch * #d) {
-                    let middle = n_batch / 2;
-                    #(#halves)*
                     #rt::join(|| pass(0, middle, #(#firsts),*), || pass(middle, n_batch, #(#seconds),*));
                 } else {
-                    pass(0, n_batch, #(#block_names),*);
+                    pass(0, middle, #(#firsts),*);
+                    pass(middle, n_batch, #(#seconds),*);
                 }
             }
         }
@@ -420,7 +429,12 @@ impl Emitter<'_> {
         });
         let product_adjoints = (0..self.plan.groups.len()).map(|g| {
             let (buf, wd) = (product_adjoint(g), width(g));
-            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(n_time * n_batch * #wd);)
+            let rows = if self.hoisted(g) {
+                self.input_rows()
+            } else {
+                quote!((n_time * n_batch))
+            };
+            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(#rows * #wd);)
         });
         let adjoint_bufs = self.plan.adjoint_buffers.iter().map(|&n| {
             let (buf, d) = (adjoint_buffer(n), self.node_dim(n));
@@ -457,8 +471,13 @@ impl Emitter<'_> {
             let inner = dim_tokens(&group.inner);
             let (lhs_all, _) = self.lhs_rows(&group.lhs);
             let wt = weight_transposed(g);
+            let rows = if group.lhs == Lhs::Input {
+                self.input_rows()
+            } else {
+                quote!((n_time * n_batch))
+            };
             let input_grad = if group.lhs == Lhs::Input {
-                quote!(#rt::gemm_step(&#dbuf, n_time * n_batch, #wd, &#wt, #d_in, &mut d_input, #rt::lit::<F>(1.0));)
+                quote!(#rt::gemm_step(&#dbuf, #rows, #wd, &#wt, #d_in, &mut d_input, #rt::lit::<F>(1.0));)
             } else {
                 quote!()
             };
@@ -468,7 +487,7 @@ impl Emitter<'_> {
             });
             quote! {
                 let mut #dw: #rt::Buffer<F> = #rt::Buffer::zeroed(#inner * #wd);
-                #rt::gemm_tn(&#lhs_all, n_time * n_batch, #inner, &#dbuf, #wd, &mut #dw);
+                #rt::gemm_tn(&#lhs_all, #rows, #inner, &#dbuf, #wd, &mut #dw);
                 #(#unpack)*
                 #input_grad
             }
@@ -481,20 +500,29 @@ impl Emitter<'_> {
             }
         });
         let state_adjoint_refs = cell.states.iter().map(|st| state_adjoint(&st.name));
-        let loop_dims: Vec<TokenStream> =
-            self.plan.loops.iter().map(|l| dim_tokens(&l.dim)).collect();
+        let input_rows = self.input_rows();
+        let (inject_inputs, input_grads) = match self.input_delay() {
+            0 => (
+                quote!(),
+                quote!(#rt::to_array3(d_input, n_time, n_batch, #d_in)),
+            ),
+            k => (
+                quote!(#rt::inject_final_inputs(&mut d_input, d_final, #k, #d_in, lengths);),
+                quote!(#rt::input_grads(d_input, #k, n_time, n_batch, #d_in)),
+            ),
+        };
         quote! {
             #setup
             let trace = &forward.trace;
-            #rt::check_trace(trace, #name, &dims_vec, #n_buffers)?;
+            #rt::check_trace(trace, #name, &dims_vec, #n_buffers, &self.params)?;
             let (n_time, n_batch) = (trace.n_time, trace.n_batch);
             let lengths: &[usize] = &trace.lengths;
             let sizes = <Self as #rt::Cell<F>>::state_sizes(self);
             let d_output: #rt::Buffer<F> = #rt::check_seq_grad(&d_outputs, "output gradient", n_time, n_batch, #d_out)?;
-            #rt::check_final_grads(d_final, <Self as #rt::Cell<F>>::spec(), &sizes, n_batch)?;
+            #rt::check_final_grads(d_final, <Self as #rt::Cell<F>>::spec(), #d_in, &sizes, n_batch)?;
             #(#bind)*
-            let mut d_input: #rt::Buffer<F> = #rt::Buffer::unpooled(n_time * n_batch * #d_in);
-            let zero_row: #rt::Buffer<F> = #rt::Buffer::zeroed([0usize #(, #loop_dims)*].into_iter().max().unwrap_or(0));
+            let mut d_input: #rt::Buffer<F> = #rt::Buffer::unpooled(#input_rows * #d_in);
+            #inject_inputs
             #(#state_adjoints)*
             #(#transposed)*
             #(#product_adjoints)*
@@ -507,10 +535,11 @@ impl Emitter<'_> {
             let mut grads = self.params.zeros_like();
             #(#weight_grads)*
             #(#vector_grads)*
+            let initial_states = #rt::initial_grads(<Self as #rt::Cell<F>>::spec(), &[#(&#state_adjoint_refs[..]),*], &sizes, n_batch, &d_input, #d_in);
             Ok(#rt::Gradients {
                 params: grads,
-                inputs: #rt::to_array3(d_input, n_time, n_batch, #d_in),
-                initial_states: #rt::initial_grads(<Self as #rt::Cell<F>>::spec(), &[#(&#state_adjoint_refs[..]),*], &sizes, n_batch),
+                inputs: #input_grads,
+                initial_states,
             })
         }
     }

@@ -23,15 +23,11 @@ impl Emitter<'_> {
         split: &BTreeSet<usize>,
     ) -> TokenStream {
         let node = &self.cell.graph.nodes[n];
-        let zeros = quote!(&zero_row[..#d]);
         match &node.op {
             Op::Input { delay } => {
                 let di = dim_tokens(&self.cell.input.dim);
-                if *delay == 0 {
-                    quote!(&input[row * #di..][..#d])
-                } else {
-                    quote!(if t >= #delay { &input[((t - #delay) * n_batch + b) * #di..][..#d] } else { #zeros })
-                }
+                let r = self.input_row(*delay);
+                quote!(&input[#r * #di..][..#d])
             }
             Op::StatePrev { state, delay } => {
                 let st = &self.cell.states[*state];
@@ -52,14 +48,12 @@ impl Emitter<'_> {
                 let (g, i) = self.plan.product_of[&n];
                 let (buf, w, off) = (product(g), width(g), offset(g, i));
                 let delay = self.plan.groups[g].products[i].delay;
-                if !self.hoisted(g) {
-                    let r = self.product_row(g);
-                    quote!(&#buf[#r * #w + #off..][..#d])
-                } else if delay == 0 {
-                    quote!(&#buf[row * #w + #off..][..#d])
+                let r = if self.hoisted(g) {
+                    self.input_row(delay)
                 } else {
-                    quote!(if t >= #delay { &#buf[((t - #delay) * n_batch + b) * #w + #off..][..#d] } else { #zeros })
-                }
+                    self.product_row(g)
+                };
+                quote!(&#buf[#r * #w + #off..][..#d])
             }
             _ => {
                 let (buf, row) = self.location(n);
@@ -311,7 +305,9 @@ impl Emitter<'_> {
             let (buf, wd) = (product(g), width(g));
             // The hoisted product spans every step; a per-step product is kept for every step
             // only if the backward pass reads it.
-            let rows = if self.hoisted(g) || self.product_values_kept(g) {
+            let rows = if self.hoisted(g) {
+                self.input_rows()
+            } else if self.product_values_kept(g) {
                 quote!((n_time * n_batch))
             } else {
                 quote!(n_batch)
@@ -320,7 +316,8 @@ impl Emitter<'_> {
         });
         let hoisted = self.plan.groups.iter().enumerate().filter(|(_, g)| g.lhs == Lhs::Input).map(|(g, _)| {
             let (buf, w, wd) = (product(g), weight(g), width(g));
-            quote!(#rt::gemm_step(&input, n_time * n_batch, #d_in, &#w, #wd, &mut #buf, #rt::lit::<F>(0.0));)
+            let rows = self.input_rows();
+            quote!(#rt::gemm_step(&input, #rows, #d_in, &#w, #wd, &mut #buf, #rt::lit::<F>(0.0));)
         });
         let rows = self.step_rows();
         let saved_bufs = self.plan.saved.iter().map(|&n| {
@@ -365,20 +362,23 @@ impl Emitter<'_> {
                         lengths,
                         dims: dims_vec,
                         buffers: vec![#(#buffers.into_vec()),*],
+                        params: #rt::trace_params(&self.params),
                     },
                 })
             }
         };
-        let loop_dims: Vec<TokenStream> =
-            self.plan.loops.iter().map(|l| dim_tokens(&l.dim)).collect();
+        let input_buffer = match self.input_delay() {
+            0 => quote!(#rt::flatten(&x)),
+            k => quote!(#rt::input_with_history(&x, init, #k)),
+        };
         quote! {
             #setup
             let (n_time, n_batch) = #rt::check_input(&x, #input_name, #d_in)?;
             let lengths: Vec<usize> = #rt::check_lengths(lengths, n_time, n_batch)?;
             let sizes = <Self as #rt::Cell<F>>::state_sizes(self);
-            #rt::check_init(init, <Self as #rt::Cell<F>>::spec(), &sizes, n_batch)?;
-            let input: #rt::Buffer<F> = #rt::flatten(&x);
-            let zero_row: #rt::Buffer<F> = #rt::Buffer::zeroed([0usize #(, #loop_dims)*].into_iter().max().unwrap_or(0));
+            #rt::check_init(init, <Self as #rt::Cell<F>>::spec(), #d_in, &sizes, n_batch)?;
+            #rt::check_params(&self.params)?;
+            let input: #rt::Buffer<F> = #input_buffer;
             #(#states)*
             #(#weights)*
             #(#products)*
@@ -389,7 +389,7 @@ impl Emitter<'_> {
                 #stages
                 #(#freezes)*
             }
-            let final_states = #rt::final_states(<Self as #rt::Cell<F>>::spec(), &[#(&#state_refs[..]),*], &sizes, &lengths);
+            let final_states = #rt::final_states(<Self as #rt::Cell<F>>::spec(), &[#(&#state_refs[..]),*], &sizes, &lengths, &input, #d_in);
             #result
         }
     }

@@ -208,6 +208,7 @@ impl Emitter<'_> {
             quote!(#rt::ParamSpec { name: #n, shape: #shape, init: #init })
         });
         let input_spec = (&cell.input.name, format!("[{}]", cell.input.dim));
+        let input_delay = self.input_delay();
         let (input_name, input_shape) = input_spec;
         let output_text = &cell.output_text;
         let equations = cell.equations.join("\n");
@@ -287,6 +288,74 @@ impl Emitter<'_> {
                 /// A cell with every parameter zero.
                 pub fn zeros(dims: #dims_name) -> Self {
                     <Self as #rt::Cell<F>>::zeros(dims)
+                }
+
+                // The methods of the runtime's `Cell` trait, also as inherent methods: a user who
+                // imports both `Cell` and `DynCell` (which every cell implements too) calls
+                // `cell.forward(..)` without ambiguity, and one who imports neither still can.
+
+                /// Runs the cell over `x: [T, B, I]` (see `Cell::forward`).
+                pub fn forward(
+                    &self,
+                    x: #rt::ArrayView3<'_, F>,
+                    init: ::core::option::Option<&#rt::States<F>>,
+                    lengths: ::core::option::Option<&[usize]>,
+                ) -> #rt::Result<#rt::Forward<F>> {
+                    <Self as #rt::Cell<F>>::forward(self, x, init, lengths)
+                }
+
+                /// The forward pass without a trace (see `Cell::infer`).
+                pub fn infer(
+                    &self,
+                    x: #rt::ArrayView3<'_, F>,
+                    init: ::core::option::Option<&#rt::States<F>>,
+                    lengths: ::core::option::Option<&[usize]>,
+                ) -> #rt::Result<#rt::Inference<F>> {
+                    <Self as #rt::Cell<F>>::infer(self, x, init, lengths)
+                }
+
+                /// Back-propagates through time (see `Cell::backward`).
+                pub fn backward(
+                    &self,
+                    forward: &#rt::Forward<F>,
+                    d_outputs: #rt::ArrayView3<'_, F>,
+                    d_final: ::core::option::Option<&#rt::States<F>>,
+                ) -> #rt::Result<#rt::Gradients<F>> {
+                    <Self as #rt::Cell<F>>::backward(self, forward, d_outputs, d_final)
+                }
+
+                /// One step from `x: [B, I]` and the current states (see `Cell::step`).
+                pub fn step(
+                    &self,
+                    x: #rt::ArrayView2<'_, F>,
+                    states: &#rt::States<F>,
+                ) -> #rt::Result<(#rt::Array2<F>, #rt::States<F>)> {
+                    <Self as #rt::Cell<F>>::step(self, x, states)
+                }
+
+                /// The parameters, by the spec's names.
+                pub fn params(&self) -> &#rt::ParamSet<F> {
+                    &self.params
+                }
+
+                /// The parameters, mutably.
+                pub fn params_mut(&mut self) -> &mut #rt::ParamSet<F> {
+                    &mut self.params
+                }
+
+                /// Input size.
+                pub fn input_size(&self) -> usize {
+                    <Self as #rt::Cell<F>>::input_size(self)
+                }
+
+                /// Output size.
+                pub fn output_size(&self) -> usize {
+                    <Self as #rt::Cell<F>>::output_size(self)
+                }
+
+                /// Zero states, state history and input history for `batch` examples.
+                pub fn zero_states(&self, batch: usize) -> #rt::States<F> {
+                    <Self as #rt::Cell<F>>::zero_states(self, batch)
                 }
 
                 fn __param_shapes(dims: #dims_name) -> Vec<Vec<usize>> {
@@ -371,6 +440,7 @@ impl Emitter<'_> {
                         name: #name_str,
                         dims: &[#(#dim_names),*],
                         input: (#input_name, #input_shape),
+                        input_delay: #input_delay,
                         states: &[#(#state_specs),*],
                         params: &[#(#param_specs),*],
                         output: #output_text,
