@@ -1,4 +1,4 @@
-//! The generated API (DESIGN.md §3): named parameters, sequence semantics (lengths, initial
+//! The generated API: named parameters, sequence semantics (lengths, initial
 //! states, history, truncated BPTT), the single-step API and errors that name shapes.
 
 use rnn::cells::{Lstm, LstmDims};
@@ -309,4 +309,34 @@ fn two_threads_give_the_one_thread_results() {
         LayerNormLstmDims { I: 8, H: 600 },
         rng,
     ));
+}
+
+/// Every cell implements both `Cell` and `DynCell`, whose methods share names: importing both
+/// must not make a call ambiguous (the generated type has the methods as inherent ones).
+mod both_traits_in_scope {
+    use rnn::cells::{Lstm, LstmDims};
+    use rnn::ndarray::Array3;
+    #[allow(unused_imports)]
+    use rnn::{Cell, DynCell};
+
+    #[test]
+    fn cell_and_dyn_cell_can_be_imported_together() {
+        let mut cell = Lstm::<f64>::new(LstmDims { I: 2, H: 3 }, &mut rnn::seeded_rng(0));
+        let x = Array3::<f64>::ones((4, 2, 2));
+        let fwd = cell.forward(x.view(), None, None).unwrap();
+        let g = cell
+            .backward(&fwd, Array3::ones((4, 2, 3)).view(), None)
+            .unwrap();
+        let inferred = cell
+            .infer(x.view(), Some(&cell.zero_states(2)), None)
+            .unwrap();
+        assert_eq!(inferred.outputs, fwd.outputs);
+        assert_eq!(g.params.len(), cell.params().len());
+        assert_eq!((cell.input_size(), cell.output_size()), (2, 3));
+        cell.params_mut().scale(0.5);
+        let (y, _) = cell
+            .step(x.index_axis(rnn::ndarray::Axis(0), 0), &cell.zero_states(2))
+            .unwrap();
+        assert_eq!(y.dim(), (2, 3));
+    }
 }

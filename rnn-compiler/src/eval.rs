@@ -12,14 +12,15 @@
 //! - a vector parameter read elementwise: its gradient is the adjoint summed over the batch;
 //! - an operand of size 1 (a reduction, a `[1]` vector) broadcast against `[D]`: its adjoint is
 //!   summed over the features;
-//! - `x[t-k]`, `h[t-k]`: the adjoint flows to the input at step `t-k` (nothing before the
-//!   sequence, where the input reads zero) and to the state at step `t-k` (the initial state or
-//!   its history for `t-k < 0`).
+//! - `x[t-k]`, `h[t-k]`: the adjoint flows to the input at step `t-k` (the initial input
+//!   history for `t-k < 0`) and to the state at step `t-k` (the initial state or its history
+//!   for `t-k < 0`).
 //!
 //! The semantics are the runtime's (`rnn::Cell`): sequences are time-major `[T][B][n]`; an
 //! example `b` runs for `lengths[b] <= T` steps, after which its states stay frozen and its
 //! outputs are zero; the final states are each example's states after its last step, with the
-//! `delay - 1` earlier values as history (most recent first); `backward` takes the gradient of a
+//! `delay - 1` earlier values as history (most recent first) and the last `K` inputs as input
+//! history; `backward` takes the gradient of a
 //! loss with respect to the outputs and the final states (the gradient check's
 //! `L = sum(dY * Y) + sum(dS * S_final)`) and returns the gradients of every parameter, of the
 //! inputs and of the initial states and history.
@@ -87,13 +88,19 @@ pub struct EvalStates {
     pub values: Vec<Vec<Vec<f64>>>,
     /// Per state, `delay - 1` arrays `[B][size]`, most recent first.
     pub history: Vec<Vec<Vec<Vec<f64>>>>,
+    /// The input history: `K` arrays `[B][I]`, most recent first (`inputs[j]` is `x[t-1-j]`),
+    /// `K` the largest delay of `x[t-k]`.
+    pub inputs: Vec<Vec<Vec<f64>>>,
 }
 
 impl EvalStates {
     /// Every array (values, then each state's history), in the order of the runtime's
     /// `States::arrays`.
     pub fn arrays(&self) -> impl Iterator<Item = &Vec<Vec<f64>>> {
-        self.values.iter().chain(self.history.iter().flatten())
+        self.values
+            .iter()
+            .chain(self.history.iter().flatten())
+            .chain(self.inputs.iter())
     }
 
     /// Every array, mutably, in the order of [`EvalStates::arrays`].
@@ -101,6 +108,7 @@ impl EvalStates {
         self.values
             .iter_mut()
             .chain(self.history.iter_mut().flatten())
+            .chain(self.inputs.iter_mut())
     }
 }
 
@@ -338,6 +346,7 @@ impl<'a> Evaluator<'a> {
                 .zip(&self.state_sizes)
                 .map(|(s, &n)| vec![vec![vec![0.0; n]; batch]; s.delay - 1])
                 .collect(),
+            inputs: vec![vec![vec![0.0; self.input_size]; batch]; self.cell.input_delay()],
         }
     }
 
@@ -396,6 +405,7 @@ impl<'a> Evaluator<'a> {
         };
         if s.values.len() != zeros.values.len()
             || s.history.len() != zeros.history.len()
+            || s.inputs.len() != zeros.inputs.len()
             || s.history
                 .iter()
                 .zip(&zeros.history)
@@ -463,7 +473,7 @@ impl<'a> Evaluator<'a> {
                 .collect();
             let mut steps = vec![];
             for (t, out) in outputs.iter_mut().enumerate().take(len) {
-                let v = self.step(&w, x, &bufs, t, b);
+                let v = self.step(&w, (x, &init.inputs), &bufs, t, b);
                 for (s, st) in cell.states.iter().enumerate() {
                     bufs[s].push(v[st.update].clone());
                 }
@@ -475,6 +485,13 @@ impl<'a> Evaluator<'a> {
                 for j in 0..st.delay - 1 {
                     final_states.history[s][j][b] = bufs[s][len + st.delay - 2 - j].clone();
                 }
+            }
+            // The last inputs: `x[len - 1 - j]`, or the initial history before the sequence.
+            for (j, dst) in final_states.inputs.iter_mut().enumerate() {
+                dst[b] = match (len).checked_sub(1 + j) {
+                    Some(t) => x[t][b].clone(),
+                    None => init.inputs[j - len][b].clone(),
+                };
             }
             values.push(steps);
         }
@@ -491,7 +508,7 @@ impl<'a> Evaluator<'a> {
     fn step(
         &self,
         w: &[&[f64]],
-        x: &Seq,
+        (x, history): (&Seq, &[Vec<Vec<f64>>]),
         bufs: &[Vec<Vec<f64>>],
         t: usize,
         b: usize,
@@ -505,7 +522,7 @@ impl<'a> Evaluator<'a> {
                     if t >= delay {
                         x[t - delay][b].clone()
                     } else {
-                        vec![0.0; size]
+                        history[delay - t - 1][b].clone()
                     }
                 }
                 Op::StatePrev { state, delay } => {
@@ -610,6 +627,13 @@ impl<'a> Evaluator<'a> {
                     );
                 }
             }
+            for (j, g) in d_final.inputs.iter().enumerate() {
+                let dst = match len.checked_sub(1 + j) {
+                    Some(t) => &mut d_x[t][b],
+                    None => &mut d_init.inputs[j - len][b],
+                };
+                dst.iter_mut().zip(&g[b]).for_each(|(d, g)| *d += g);
+            }
             for t in (0..len).rev() {
                 let v = &fwd.values[b][t];
                 let mut adj: Vec<Vec<f64>> = self.sizes.iter().map(|&n| vec![0.0; n]).collect();
@@ -665,10 +689,13 @@ impl<'a> Evaluator<'a> {
                             }
                         }
                         Op::Input { delay } => {
-                            if t >= delay {
-                                for (d, gj) in d_x[t - delay][b].iter_mut().zip(&g) {
-                                    *d += gj;
-                                }
+                            let dst = if t >= delay {
+                                &mut d_x[t - delay][b]
+                            } else {
+                                &mut d_init.inputs[delay - t - 1][b]
+                            };
+                            for (d, gj) in dst.iter_mut().zip(&g) {
+                                *d += gj;
                             }
                         }
                         Op::StatePrev { state, delay } => {

@@ -261,3 +261,19 @@ pub struct CellIr {
     /// The step.
     pub graph: Graph,
 }
+
+impl CellIr {
+    /// The largest `k` of the `x[t-k]` the step reads (0 when it reads only `x[t]`): how many
+    /// past inputs the cell carries from one call to the next as input history.
+    pub fn input_delay(&self) -> usize {
+        self.graph
+            .nodes
+            .iter()
+            .filter_map(|node| match node.op {
+                Op::Input { delay } => Some(delay),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+}

@@ -203,17 +203,7 @@ impl Emitter<'_> {
 
     /// The largest `k` of the `x[t-k]` the cell reads: the input history it carries.
     pub fn input_delay(&self) -> usize {
-        self.cell
-            .graph
-            .nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(n, node)| match node.op {
-                Op::Input { delay } if self.plan.live[n] => Some(delay),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0)
+        self.cell.input_delay()
     }
 
     /// The row of `x[t-k]` for example `b` in the input buffer (and in the hoisted products),
