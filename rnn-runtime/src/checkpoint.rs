@@ -22,6 +22,12 @@
 //! written by other tools (PyTorch's `safetensors.torch.save_file` writes none) and verifies the
 //! checksum only when there is one.
 //!
+//! # Values
+//!
+//! Every value is finite: [`save_tensors`] refuses to write a `NaN` or an infinity and the
+//! loaders refuse to read one, naming the tensor and the entry (a checkpoint of a diverged
+//! model is an error, not a file that poisons whatever loads it).
+//!
 //! # Dtypes
 //!
 //! Loading as `f64` accepts `F64` tensors and `F32` tensors (widened exactly); loading as `f32`
@@ -110,8 +116,11 @@ impl<F: Float> TensorFile<F> {
 /// the directory is synced (on Unix). A crash or an error at any point leaves either the old
 /// file or the new one at `path`, never a partial one; on error the temporary file is removed.
 ///
-/// Errors: duplicate tensor names, a metadata key that is reserved ([`CHECKSUM_KEY`],
-/// [`FORMAT_KEY`]), and any I/O failure ([`Error::Io`], naming the path).
+/// Errors, before anything is written: duplicate tensor names, a tensor named `__metadata__`
+/// (the safetensors header's own key), a `NaN` or infinite value (naming the tensor and the
+/// entry: [`load_tensors`] refuses them, so they are not saved either), a metadata key that is
+/// reserved ([`CHECKSUM_KEY`], [`FORMAT_KEY`]); and any I/O failure ([`Error::Io`], naming the
+/// path). Whatever this function saves, [`load_tensors`] loads.
 pub fn save_tensors<F: Float>(
     path: &Path,
     tensors: &[(String, ArrayViewD<'_, F>)],
@@ -128,12 +137,19 @@ pub fn save_tensors<F: Float>(
         }
     }
     let mut seen = BTreeSet::new();
-    for (name, _) in tensors {
+    for (name, t) in tensors {
         if !seen.insert(name.as_str()) {
             return Err(Error::Checkpoint(format!(
                 "{shown}: tensor name `{name}` appears twice; expected unique names"
             )));
         }
+        if name == HEADER_METADATA {
+            return Err(Error::Checkpoint(format!(
+                "{shown}: tensor name `{HEADER_METADATA}` is reserved by the safetensors format \
+                 for the metadata; expected another name"
+            )));
+        }
+        check_finite(&shown, name, t.view())?;
     }
 
     // Little-endian bytes of every tensor, row-major whatever the view's layout.
@@ -184,14 +200,15 @@ pub fn save_tensors<F: Float>(
 /// no checksum (e.g. written by another tool: see [`load_foreign_tensors`]) or an unknown format
 /// version; the checksum does not match (corrupted bytes); a tensor's dtype cannot be loaded as
 /// `F` (see the [module documentation](self): `F32` loads as `f64`, `F64` does not load as
-/// `f32`).
+/// `f32`); a value is `NaN` or infinite (the error names the tensor and the entry).
 pub fn load_tensors<F: Float>(path: &Path) -> Result<TensorFile<F>> {
     load(path, true)
 }
 
 /// Reads any safetensors file as `F`, e.g. a PyTorch `state_dict` written by
 /// `safetensors.torch.save_file`: as [`load_tensors`], but a file without a checksum is accepted
-/// (a file with one is still verified).
+/// (a file with one is still verified). `NaN` and infinite values are refused as by
+/// [`load_tensors`].
 pub fn load_foreign_tensors<F: Float>(path: &Path) -> Result<TensorFile<F>> {
     load(path, false)
 }
@@ -364,10 +381,24 @@ fn load<F: Float>(path: &Path, require_checksum: bool) -> Result<TensorFile<F>> 
                     "{shown}: tensor `{name}`: shape {shape:?} does not match its data: {e}"
                 ))
             })?;
+            check_finite(&shown, &name, array.view())?;
             Ok((name, array))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(TensorFile { metadata, tensors })
+}
+
+/// The key of the safetensors header that holds the metadata: no tensor may be called so.
+const HEADER_METADATA: &str = "__metadata__";
+
+/// Refuses a tensor with a `NaN` or infinite value, naming the file, the tensor and the entry.
+fn check_finite<F: Float>(
+    shown: &dyn std::fmt::Display,
+    name: &str,
+    t: ArrayViewD<'_, F>,
+) -> Result<()> {
+    crate::tensors::check_finite_array("tensor", name, t)
+        .map_err(|e| Error::Checkpoint(format!("{shown}: {e}")))
 }
 
 fn io_error(path: &Path, doing: &str, e: std::io::Error) -> Error {
