@@ -126,7 +126,7 @@ pub fn save_tensors<F: Float>(
     tensors: &[(String, ArrayViewD<'_, F>)],
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
-    let dtype = dtype_of::<F>()?;
+    dtype_of::<F>()?;
     let shown = path.display();
     for key in [CHECKSUM_KEY, FORMAT_KEY] {
         if metadata.contains_key(key) {
@@ -151,6 +151,17 @@ pub fn save_tensors<F: Float>(
         }
         check_finite(&shown, name, t.view())?;
     }
+    write_tensors(path, tensors, metadata)
+}
+
+/// The file that [`save_tensors`] writes, without its checks of names and values.
+fn write_tensors<F: Float>(
+    path: &Path,
+    tensors: &[(String, ArrayViewD<'_, F>)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    let dtype = dtype_of::<F>()?;
+    let shown = path.display();
 
     // Little-endian bytes of every tensor, row-major whatever the view's layout.
     let bytes: Vec<Vec<u8>> = tensors
@@ -456,4 +467,96 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Writes a file as [`save_tensors`] would, without refusing non-finite values: a file of
+    /// an older version, or of another tool that computed the checksum.
+    pub(crate) fn write_unchecked(
+        path: &Path,
+        tensors: &[(String, ArrayD<f64>)],
+        metadata: &BTreeMap<String, String>,
+    ) {
+        let views: Vec<(String, ArrayViewD<'_, f64>)> =
+            tensors.iter().map(|(n, t)| (n.clone(), t.view())).collect();
+        write_tensors(path, &views, metadata).unwrap();
+    }
+
+    pub(crate) fn temp_path(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rnn-unit-{}-{test}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir.join("file.safetensors")
+    }
+
+    fn with(value: f64) -> Vec<(String, ArrayD<f64>)> {
+        let mut w = ArrayD::from_shape_fn(IxDyn(&[2, 3]), |ix| (ix[0] * 3 + ix[1]) as f64);
+        w[[1, 2]] = value;
+        vec![
+            ("b".to_string(), ArrayD::zeros(IxDyn(&[3]))),
+            ("W".to_string(), w),
+        ]
+    }
+
+    #[test]
+    fn loaders_refuse_non_finite_values_naming_tensor_and_entry() {
+        let path = temp_path("nan-load");
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            write_unchecked(&path, &with(bad), &BTreeMap::new());
+            for result in [
+                load_tensors::<f64>(&path),
+                load_foreign_tensors::<f64>(&path),
+            ] {
+                let text = result.unwrap_err().to_string();
+                assert!(text.contains("tensor `W`"), "{text}");
+                assert!(text.contains("[1, 2]"), "{text}");
+                assert!(text.contains(&format!("{bad}")), "{text}");
+            }
+        }
+        write_unchecked(&path, &with(7.0), &BTreeMap::new());
+        assert_eq!(load_tensors::<f64>(&path).unwrap().tensors, {
+            let mut t = with(7.0);
+            t.sort_by(|a, b| a.0.cmp(&b.0));
+            t
+        });
+    }
+
+    #[test]
+    fn save_tensors_refuses_non_finite_values_and_the_metadata_name() {
+        let path = temp_path("nan-save");
+        fn views(t: &[(String, ArrayD<f64>)]) -> Vec<(String, ArrayViewD<'_, f64>)> {
+            t.iter().map(|(n, a)| (n.clone(), a.view())).collect()
+        }
+        let bad = with(f64::NAN);
+        let text = save_tensors(&path, &views(&bad), &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("tensor `W`") && text.contains("[1, 2]"),
+            "{text}"
+        );
+        assert!(!path.exists(), "nothing written");
+        let named = vec![("__metadata__".to_string(), ArrayD::zeros(IxDyn(&[2])))];
+        let text = save_tensors(&path, &views(&named), &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("__metadata__") && text.contains("reserved"),
+            "{text}"
+        );
+        assert!(!path.exists(), "nothing written");
+        // Names next to it, and odd ones, round-trip.
+        let odd: Vec<(String, ArrayD<f64>)> = ["__metadata", "_", "a b", "é\"\\", "x.y.z"]
+            .iter()
+            .enumerate()
+            .map(|(k, n)| (n.to_string(), ArrayD::from_elem(IxDyn(&[1]), k as f64)))
+            .collect();
+        save_tensors(&path, &views(&odd), &BTreeMap::new()).unwrap();
+        let mut expected = odd.clone();
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(load_tensors::<f64>(&path).unwrap().tensors, expected);
+    }
 }

@@ -253,3 +253,244 @@ pub fn load_checkpoint<F: Float>(
 fn params_of<F: Float>(model: &dyn Checkpointable<F>) -> &dyn Parameters<F> {
     model
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::tests::{temp_path, write_unchecked};
+    use crate::train::{Adam, Sgd};
+
+    /// A model of named tensors with a fixed description.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Toy {
+        p: NamedTensors<f64>,
+        parts: Vec<(String, String)>,
+    }
+
+    impl Parameters<f64> for Toy {
+        fn tensors(&self) -> Vec<(String, &[f64])> {
+            self.p.tensors()
+        }
+        fn tensors_mut(&mut self) -> Vec<(String, &mut [f64])> {
+            self.p.tensors_mut()
+        }
+    }
+
+    impl Checkpointable<f64> for Toy {
+        fn describe(&self) -> Vec<(String, String)> {
+            self.parts.clone()
+        }
+    }
+
+    fn toy(seed: f64) -> Toy {
+        let mut p = NamedTensors::new();
+        p.push("w", ndarray::arr1(&[seed, 2.0, -1.0]).into_dyn().view());
+        p.push("b", ndarray::arr1(&[0.5 * seed]).into_dyn().view());
+        Toy {
+            p,
+            parts: vec![("layer0".into(), "Toy [3] spec:1".into())],
+        }
+    }
+
+    fn grads() -> NamedTensors<f64> {
+        let mut g = toy(0.0).p;
+        g.tensors[0].1.fill(0.25);
+        g.tensors[1].1.fill(-0.5);
+        g
+    }
+
+    fn none() -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+
+    #[test]
+    fn save_checkpoint_refuses_reserved_extra_keys_and_every_saved_key_loads() {
+        let path = temp_path("ckpt-keys");
+        for key in [
+            "model.layer0",
+            "model.param_names",
+            "model.note",
+            "optimizer.kind",
+            "optimizer.anything",
+            crate::checkpoint::CHECKSUM_KEY,
+            crate::checkpoint::FORMAT_KEY,
+        ] {
+            let extra = BTreeMap::from([(key.to_string(), "x".to_string())]);
+            let text = save_checkpoint(&path, &toy(1.0), None, &extra)
+                .unwrap_err()
+                .to_string();
+            assert!(text.contains(key) && text.contains("reserved"), "{text}");
+            assert!(!path.exists(), "{key}: nothing written");
+        }
+        let extra: BTreeMap<String, String> = [
+            ("epoch", "3"),
+            ("", "empty key"),
+            ("model", "no dot"),
+            ("models.x", "y"),
+            ("optimizer", "z"),
+            ("rnn.note", "n"),
+            ("__metadata__", "m"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut adam = Adam::new(1e-2);
+        let mut model = toy(1.0);
+        adam.step(&mut model, &grads()).unwrap();
+        save_checkpoint(&path, &model, Some(&adam), &extra).unwrap();
+        let mut loaded = toy(7.0);
+        let mut adam2 = Adam::new(1e-2);
+        let meta = load_checkpoint(&path, &mut loaded, Some(&mut adam2)).unwrap();
+        assert_eq!(meta, extra);
+        assert_eq!(loaded, model);
+        // The file sorts the state by name; the next step puts it back in the model's order.
+        adam.step(&mut model, &grads()).unwrap();
+        adam2.step(&mut loaded, &grads()).unwrap();
+        assert_eq!(loaded, model);
+        assert_eq!(adam2.state(), adam.state());
+    }
+
+    #[test]
+    fn a_description_part_named_twice_or_param_names_is_refused_at_save() {
+        let path = temp_path("ckpt-parts");
+        let mut model = toy(1.0);
+        model.parts.push(("layer0".into(), "another".into()));
+        assert!(save_checkpoint(&path, &model, None, &none()).is_err());
+        model.parts = vec![("param_names".into(), "w".into())];
+        assert!(save_checkpoint(&path, &model, None, &none()).is_err());
+        assert!(!path.exists());
+        // An empty description saves and loads.
+        model.parts.clear();
+        save_checkpoint(&path, &model, None, &none()).unwrap();
+        let mut other = toy(5.0);
+        other.parts.clear();
+        load_checkpoint(&path, &mut other, None).unwrap();
+        assert_eq!(other, model);
+    }
+
+    #[test]
+    fn a_fresh_sgd_saved_with_its_checkpoint_loads() {
+        let path = temp_path("ckpt-fresh-sgd");
+        let fresh = Sgd::new(0.1, 0.9);
+        save_checkpoint(&path, &toy(1.0), Some(&fresh), &none()).unwrap();
+        let mut model = toy(2.0);
+        let mut sgd = Sgd::new(0.1, 0.9);
+        sgd.step(&mut toy(3.0), &grads()).unwrap();
+        load_checkpoint(&path, &mut model, Some(&mut sgd)).unwrap();
+        assert_eq!(model, toy(1.0));
+        assert!(sgd.state().is_empty(), "the fresh state was restored");
+        // A fresh Adam too.
+        save_checkpoint(&path, &toy(1.0), Some(&Adam::new(1e-3)), &none()).unwrap();
+        let mut adam = Adam::new(1e-3);
+        load_checkpoint(&path, &mut model, Some(&mut adam)).unwrap();
+        assert_eq!(adam.steps(), 0);
+    }
+
+    #[test]
+    fn an_adam_checkpoint_does_not_load_into_sgd_and_changes_nothing() {
+        let path = temp_path("ckpt-kind");
+        let mut adam = Adam::new(1e-2);
+        let mut saved = toy(1.0);
+        adam.step(&mut saved, &grads()).unwrap();
+        save_checkpoint(&path, &saved, Some(&adam), &none()).unwrap();
+        let mut model = toy(2.0);
+        let mut sgd = Sgd::new(0.1, 0.9);
+        sgd.step(&mut toy(2.0), &grads()).unwrap();
+        let state = sgd.state();
+        let text = load_checkpoint(&path, &mut model, Some(&mut sgd))
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("`adam`") && text.contains("`sgd`"), "{text}");
+        assert_eq!(model, toy(2.0));
+        assert_eq!(sgd.state(), state);
+        // And the other way round, from a fresh Sgd (no optimizer tensors at all).
+        save_checkpoint(&path, &saved, Some(&Sgd::new(0.1, 0.0)), &none()).unwrap();
+        let mut adam2 = Adam::new(1e-2);
+        assert!(load_checkpoint(&path, &mut model, Some(&mut adam2)).is_err());
+        assert_eq!(adam2.steps(), 0);
+        assert_eq!(model, toy(2.0));
+    }
+
+    #[test]
+    fn an_optimizer_stepped_on_another_model_is_refused_at_save() {
+        let path = temp_path("ckpt-fit");
+        let mut other = toy(1.0);
+        other.p.tensors[0].0 = "u".into();
+        let mut other_grads = grads();
+        other_grads.tensors[0].0 = "u".into();
+        let mut adam = Adam::new(1e-2);
+        adam.step(&mut other, &other_grads).unwrap();
+        let text = save_checkpoint(&path, &toy(1.0), Some(&adam), &none())
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("does not fit the model"), "{text}");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn load_checkpoint_restores_the_optimizer_when_the_state_does_not_fit() {
+        // A file whose optimizer state belongs to another model (not writable by
+        // save_checkpoint, which refuses it).
+        let path = temp_path("ckpt-restore");
+        save_checkpoint(&path, &toy(1.0), None, &none()).unwrap();
+        let file = load_tensors::<f64>(&path).unwrap();
+        let mut tensors = file.tensors.clone();
+        let mut meta = file.metadata.clone();
+        meta.insert(OPTIMIZER_KIND_KEY.into(), "sgd".into());
+        tensors.push((
+            "optimizer.sgd.velocity.u".into(),
+            ArrayD::zeros(IxDyn(&[3])),
+        ));
+        write_unchecked(&path, &tensors, &meta);
+        let mut model = toy(2.0);
+        let mut sgd = Sgd::new(0.1, 0.9);
+        sgd.step(&mut toy(2.0), &grads()).unwrap();
+        let state = sgd.state();
+        assert!(load_checkpoint(&path, &mut model, Some(&mut sgd)).is_err());
+        assert_eq!(sgd.state(), state);
+        assert_eq!(model, toy(2.0));
+    }
+
+    #[test]
+    fn checkpoints_refuse_non_finite_values_naming_them() {
+        let path = temp_path("ckpt-nan");
+        let mut bad = toy(1.0);
+        bad.p.tensors[0].1[2] = f64::NAN;
+        let text = save_checkpoint(&path, &bad, None, &none())
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("`w`") && text.contains("NaN"), "{text}");
+        assert!(!path.exists());
+        // A file with a NaN (of an older version, or written by another tool).
+        save_checkpoint(&path, &toy(1.0), None, &none()).unwrap();
+        let file = load_tensors::<f64>(&path).unwrap();
+        let mut tensors = file.tensors.clone();
+        let k = tensors.iter().position(|(n, _)| n == "param.w").unwrap();
+        tensors[k].1[[2]] = f64::INFINITY;
+        write_unchecked(&path, &tensors, &file.metadata);
+        let mut model = toy(2.0);
+        let text = load_checkpoint(&path, &mut model, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("`param.w`") && text.contains("[2]") && text.contains("inf"),
+            "{text}"
+        );
+        assert_eq!(model, toy(2.0));
+        // A non-finite optimizer state is refused at save.
+        let mut adam = Adam::new(1e30);
+        let mut huge = toy(1.0);
+        let mut g = grads();
+        g.tensors[0].1.fill(1e300);
+        adam.step(&mut huge, &g).unwrap();
+        assert!(adam
+            .state()
+            .tensors
+            .iter()
+            .any(|(_, v)| v.iter().any(|x| !x.is_finite())));
+        let text = save_checkpoint(&path, &toy(1.0), Some(&adam), &none())
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("optimizer state"), "{text}");
+    }
+}
