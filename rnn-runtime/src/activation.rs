@@ -5,8 +5,8 @@ use crate::Float;
 
 /// `1 / (1 + exp(-x))`: exact and overflow-free in f64; in f32 the vectorizable approximation
 /// of [`crate::fastmath::sigmoid`] (relative error below 3e-7 wherever the result is a normal
-/// f32, 1.5e-7 measured by `tests/activation_accuracy.rs`; 1 for large x; for very negative x
-/// it underflows gradually to 0, as the exact result rounded to f32). NaN gives NaN.
+/// f32, 1.5e-7 measured by `tests/activation_accuracy.rs`; 1 for large x, 0 below about
+/// -88.72 as `1 / (1 + e^-x)` computed with `f32::exp`). NaN gives NaN.
 #[inline(always)]
 pub fn sigmoid<F: Float>(x: F) -> F {
     x.act_sigmoid()
