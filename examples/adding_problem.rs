@@ -159,7 +159,7 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
             Pooling::Last,
             None,
         )?;
-        clip_grad_norm(&mut step.grads, 1.0);
+        clip_grad_norm(&mut step.grads, 1.0)?;
         schedule.apply(&mut adam, cfg.lr, it);
         adam.step(&mut model, &step.grads)?;
         let loss = f64::from(step.loss);

@@ -214,7 +214,7 @@ pub fn run(text: &str, cfg: &Config) -> rnn::Result<Outcome> {
             let y = targets.slice(rnn::ndarray::s![window.clone(), ..]);
             let mut out =
                 model.tag_step(Input::Tokens(x), None, y, state.as_deref(), Some(&mut rng))?;
-            clip_grad_norm(&mut out.grads, cfg.clip);
+            clip_grad_norm(&mut out.grads, cfg.clip)?;
             schedule.apply(&mut adam, cfg.lr, step);
             adam.step(&mut model, &out.grads)?;
             // The states carry into the next chunk; the gradient stops here.

@@ -136,7 +136,7 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
             let ys = y.slice(s![w.clone(), .., ..]);
             let mut step =
                 model.regress_step(Input::Features(xs), None, ys, states.as_deref(), None)?;
-            clip_grad_norm(&mut step.grads, 1.0);
+            clip_grad_norm(&mut step.grads, 1.0)?;
             schedule.apply(&mut adam, cfg.lr, k);
             adam.step(&mut model, &step.grads)?;
             states = Some(step.final_states);

@@ -87,7 +87,7 @@ fn main() -> Result<(), rnn::Error> {
         let fwd = cell.forward(x.view(), None, None)?;
         let (loss, d_out) = last_step_mse(&fwd.outputs, &targets);
         let mut grads = cell.backward(&fwd, d_out.view(), None)?.params;
-        clip_grad_norm(&mut grads, 1.0);
+        clip_grad_norm(&mut grads, 1.0)?;
         adam.step(cell.params_mut(), &grads)?;
         running = if it == 1 {
             loss

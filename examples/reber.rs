@@ -227,7 +227,7 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
                 None,
                 None,
             )?;
-            clip_grad_norm(&mut step.grads, 1.0);
+            clip_grad_norm(&mut step.grads, 1.0)?;
             schedule.apply(&mut adam, cfg.lr, k);
             adam.step(&mut model, &step.grads)?;
             total += f64::from(step.loss);

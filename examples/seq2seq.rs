@@ -179,7 +179,7 @@ pub fn run(cfg: &Config) -> rnn::Result<Outcome> {
             Some(&tgt_lengths),
             None,
         )?;
-        clip_grad_norm(&mut step.grads, cfg.clip);
+        clip_grad_norm(&mut step.grads, cfg.clip)?;
         schedule.apply(&mut adam, cfg.lr, it);
         adam.step(&mut model, &step.grads)?;
         let loss = f64::from(step.loss);

@@ -22,6 +22,12 @@
 //! written by other tools (PyTorch's `safetensors.torch.save_file` writes none) and verifies the
 //! checksum only when there is one.
 //!
+//! # Values
+//!
+//! Every value is finite: [`save_tensors`] refuses to write a `NaN` or an infinity and the
+//! loaders refuse to read one, naming the tensor and the entry (a checkpoint of a diverged
+//! model is an error, not a file that poisons whatever loads it).
+//!
 //! # Dtypes
 //!
 //! Loading as `f64` accepts `F64` tensors and `F32` tensors (widened exactly); loading as `f32`
@@ -110,14 +116,17 @@ impl<F: Float> TensorFile<F> {
 /// the directory is synced (on Unix). A crash or an error at any point leaves either the old
 /// file or the new one at `path`, never a partial one; on error the temporary file is removed.
 ///
-/// Errors: duplicate tensor names, a metadata key that is reserved ([`CHECKSUM_KEY`],
-/// [`FORMAT_KEY`]), and any I/O failure ([`Error::Io`], naming the path).
+/// Errors, before anything is written: duplicate tensor names, a tensor named `__metadata__`
+/// (the safetensors header's own key), a `NaN` or infinite value (naming the tensor and the
+/// entry: [`load_tensors`] refuses them, so they are not saved either), a metadata key that is
+/// reserved ([`CHECKSUM_KEY`], [`FORMAT_KEY`]); and any I/O failure ([`Error::Io`], naming the
+/// path). Whatever this function saves, [`load_tensors`] loads.
 pub fn save_tensors<F: Float>(
     path: &Path,
     tensors: &[(String, ArrayViewD<'_, F>)],
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
-    let dtype = dtype_of::<F>()?;
+    dtype_of::<F>()?;
     let shown = path.display();
     for key in [CHECKSUM_KEY, FORMAT_KEY] {
         if metadata.contains_key(key) {
@@ -128,13 +137,31 @@ pub fn save_tensors<F: Float>(
         }
     }
     let mut seen = BTreeSet::new();
-    for (name, _) in tensors {
+    for (name, t) in tensors {
         if !seen.insert(name.as_str()) {
             return Err(Error::Checkpoint(format!(
                 "{shown}: tensor name `{name}` appears twice; expected unique names"
             )));
         }
+        if name == HEADER_METADATA {
+            return Err(Error::Checkpoint(format!(
+                "{shown}: tensor name `{HEADER_METADATA}` is reserved by the safetensors format \
+                 for the metadata; expected another name"
+            )));
+        }
+        check_finite(&shown, name, t.view())?;
     }
+    write_tensors(path, tensors, metadata)
+}
+
+/// The file that [`save_tensors`] writes, without its checks of names and values.
+fn write_tensors<F: Float>(
+    path: &Path,
+    tensors: &[(String, ArrayViewD<'_, F>)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    let dtype = dtype_of::<F>()?;
+    let shown = path.display();
 
     // Little-endian bytes of every tensor, row-major whatever the view's layout.
     let bytes: Vec<Vec<u8>> = tensors
@@ -184,14 +211,15 @@ pub fn save_tensors<F: Float>(
 /// no checksum (e.g. written by another tool: see [`load_foreign_tensors`]) or an unknown format
 /// version; the checksum does not match (corrupted bytes); a tensor's dtype cannot be loaded as
 /// `F` (see the [module documentation](self): `F32` loads as `f64`, `F64` does not load as
-/// `f32`).
+/// `f32`); a value is `NaN` or infinite (the error names the tensor and the entry).
 pub fn load_tensors<F: Float>(path: &Path) -> Result<TensorFile<F>> {
     load(path, true)
 }
 
 /// Reads any safetensors file as `F`, e.g. a PyTorch `state_dict` written by
 /// `safetensors.torch.save_file`: as [`load_tensors`], but a file without a checksum is accepted
-/// (a file with one is still verified).
+/// (a file with one is still verified). `NaN` and infinite values are refused as by
+/// [`load_tensors`].
 pub fn load_foreign_tensors<F: Float>(path: &Path) -> Result<TensorFile<F>> {
     load(path, false)
 }
@@ -364,10 +392,24 @@ fn load<F: Float>(path: &Path, require_checksum: bool) -> Result<TensorFile<F>> 
                     "{shown}: tensor `{name}`: shape {shape:?} does not match its data: {e}"
                 ))
             })?;
+            check_finite(&shown, &name, array.view())?;
             Ok((name, array))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(TensorFile { metadata, tensors })
+}
+
+/// The key of the safetensors header that holds the metadata: no tensor may be called so.
+const HEADER_METADATA: &str = "__metadata__";
+
+/// Refuses a tensor with a `NaN` or infinite value, naming the file, the tensor and the entry.
+fn check_finite<F: Float>(
+    shown: &dyn std::fmt::Display,
+    name: &str,
+    t: ArrayViewD<'_, F>,
+) -> Result<()> {
+    crate::tensors::check_finite_array("tensor", name, t)
+        .map_err(|e| Error::Checkpoint(format!("{shown}: {e}")))
 }
 
 fn io_error(path: &Path, doing: &str, e: std::io::Error) -> Error {
@@ -425,4 +467,96 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Writes a file as [`save_tensors`] would, without refusing non-finite values: a file of
+    /// an older version, or of another tool that computed the checksum.
+    pub(crate) fn write_unchecked(
+        path: &Path,
+        tensors: &[(String, ArrayD<f64>)],
+        metadata: &BTreeMap<String, String>,
+    ) {
+        let views: Vec<(String, ArrayViewD<'_, f64>)> =
+            tensors.iter().map(|(n, t)| (n.clone(), t.view())).collect();
+        write_tensors(path, &views, metadata).unwrap();
+    }
+
+    pub(crate) fn temp_path(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rnn-unit-{}-{test}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir.join("file.safetensors")
+    }
+
+    fn with(value: f64) -> Vec<(String, ArrayD<f64>)> {
+        let mut w = ArrayD::from_shape_fn(IxDyn(&[2, 3]), |ix| (ix[0] * 3 + ix[1]) as f64);
+        w[[1, 2]] = value;
+        vec![
+            ("b".to_string(), ArrayD::zeros(IxDyn(&[3]))),
+            ("W".to_string(), w),
+        ]
+    }
+
+    #[test]
+    fn loaders_refuse_non_finite_values_naming_tensor_and_entry() {
+        let path = temp_path("nan-load");
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            write_unchecked(&path, &with(bad), &BTreeMap::new());
+            for result in [
+                load_tensors::<f64>(&path),
+                load_foreign_tensors::<f64>(&path),
+            ] {
+                let text = result.unwrap_err().to_string();
+                assert!(text.contains("tensor `W`"), "{text}");
+                assert!(text.contains("[1, 2]"), "{text}");
+                assert!(text.contains(&format!("{bad}")), "{text}");
+            }
+        }
+        write_unchecked(&path, &with(7.0), &BTreeMap::new());
+        assert_eq!(load_tensors::<f64>(&path).unwrap().tensors, {
+            let mut t = with(7.0);
+            t.sort_by(|a, b| a.0.cmp(&b.0));
+            t
+        });
+    }
+
+    #[test]
+    fn save_tensors_refuses_non_finite_values_and_the_metadata_name() {
+        let path = temp_path("nan-save");
+        fn views(t: &[(String, ArrayD<f64>)]) -> Vec<(String, ArrayViewD<'_, f64>)> {
+            t.iter().map(|(n, a)| (n.clone(), a.view())).collect()
+        }
+        let bad = with(f64::NAN);
+        let text = save_tensors(&path, &views(&bad), &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("tensor `W`") && text.contains("[1, 2]"),
+            "{text}"
+        );
+        assert!(!path.exists(), "nothing written");
+        let named = vec![("__metadata__".to_string(), ArrayD::zeros(IxDyn(&[2])))];
+        let text = save_tensors(&path, &views(&named), &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("__metadata__") && text.contains("reserved"),
+            "{text}"
+        );
+        assert!(!path.exists(), "nothing written");
+        // Names next to it, and odd ones, round-trip.
+        let odd: Vec<(String, ArrayD<f64>)> = ["__metadata", "_", "a b", "é\"\\", "x.y.z"]
+            .iter()
+            .enumerate()
+            .map(|(k, n)| (n.to_string(), ArrayD::from_elem(IxDyn(&[1]), k as f64)))
+            .collect();
+        save_tensors(&path, &views(&odd), &BTreeMap::new()).unwrap();
+        let mut expected = odd.clone();
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(load_tensors::<f64>(&path).unwrap().tensors, expected);
+    }
 }

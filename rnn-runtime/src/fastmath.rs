@@ -2,14 +2,18 @@
 //! libm, no data-dependent branches), so that LLVM turns a fused loop of them into SIMD code.
 //!
 //! Accuracy against the exact functions (evaluated in f64), measured by
-//! `tests/fastmath_accuracy.rs`:
-//! - `exp`: relative error below 2e-7 on [-87, 88]; inputs are clamped to [-87.3, 88], so
-//!   `exp` saturates at e^88 ≈ 1.65e38 and bottoms out at about 1.2e-38 instead of reaching
-//!   infinity or zero;
-//! - `sigmoid`: relative error below 3e-7 wherever the result exceeds 1e-30; 1 at +∞ side;
+//! `tests/fastmath_accuracy.rs` and `tests/activation_accuracy.rs`:
+//! - `exp`: relative error below 2e-7 wherever the result is a normal f32 (x in about
+//!   [-87.3, 88.7]); the ends of the range behave as `f32::exp`: `+inf` above ln(f32::MAX) ≈
+//!   88.72, gradual underflow through the subnormals (within one subnormal step of `f32::exp`)
+//!   and exactly 0 below about -103.97 (`tests/fastmath_range.rs`);
+//! - `sigmoid`: relative error below 3e-7 wherever the result is a normal f32 (x above about
+//!   -87.3), exactly 1 from about x = 17 on, and 0 below about -88.72, as `1 / (1 + e^-x)`
+//!   with `f32::exp` (the exact value there is below 3e-39);
 //! - `tanh`: relative error below 1e-6 everywhere, odd, exactly ±1 beyond |x| ≈ 9.
 //!
-//! NaN in gives NaN out.
+//! NaN in gives NaN out; `exp(+inf) = +inf`, `exp(-inf) = 0`, `sigmoid(±inf) = 1, 0`,
+//! `tanh(±inf) = ±1`.
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 /// ln 2 split in a part exact in f32 and the rest, for the argument reduction.
@@ -21,7 +25,10 @@ const ROUND: f32 = 12_582_912.0;
 /// `e^x` for f32.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    let x = x.clamp(-87.3, 88.0);
+    // Beyond these bounds the result is +inf or 0 anyway; within them `n` below stays in
+    // [-150, 129], so 2^n splits into two normal powers of two. The clamp keeps infinities in
+    // range and lets NaN through.
+    let x = x.clamp(-104.0, 89.0);
     let shifted = x * LOG2E + ROUND;
     let n = shifted - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
@@ -32,19 +39,20 @@ pub fn exp(x: f32) -> f32 {
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    // The low bits of `shifted` hold n (two's complement): 2^n is (n + 127) << 23, computed in
-    // integer arithmetic that vectorizes (a float-to-int cast would not: it saturates).
-    let scale = f32::from_bits(
-        shifted
-            .to_bits()
-            .wrapping_sub(ROUND.to_bits())
-            .wrapping_add(127)
-            << 23,
-    );
-    p * scale
+    // The low bits of `shifted` hold n (two's complement), obtained in integer arithmetic that
+    // vectorizes (a float-to-int cast would not: it saturates). 2^n = 2^h * 2^(n-h) with
+    // h = n >> 1: both factors are normal numbers (2^k is (k + 127) << 23), and multiplying by
+    // the second one last overflows to +inf or rounds into the subnormals (down to 0) exactly
+    // as the true result would.
+    let n = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
+    let half = n >> 1;
+    let pow2 = |k: i32| f32::from_bits((k.wrapping_add(127) as u32) << 23);
+    p * pow2(half) * pow2(n - half)
 }
 
-/// `1 / (1 + e^-x)` for f32.
+/// `1 / (1 + e^-x)` for f32: as that expression with `f32::exp`, it is exactly 1 from about
+/// x = 17 on, subnormal from about -87.3 down and exactly 0 below about -88.72 (where `e^-x`
+/// overflows; the exact value there is below 3e-39).
 #[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + exp(-x))

@@ -6,6 +6,9 @@ use ndarray::{Array, Array2, Array3, ArrayView, ArrayView2, ArrayView3, Axis, Di
 use crate::{Error, Float, Result};
 
 /// Mean squared error over every entry, `L = mean((y - target)^2)`, and `dL/dy`.
+///
+/// Errors: the shapes differ; a target is `NaN` or infinite (naming the entry: its gradient
+/// would be garbage that the backward pass could only report as a bad output gradient).
 pub fn mse<F: Float, D: Dimension>(
     y: ArrayView<'_, F, D>,
     target: ArrayView<'_, F, D>,
@@ -17,11 +20,31 @@ pub fn mse<F: Float, D: Dimension>(
             target.shape(),
         ));
     }
+    check_finite_values("mse target", &target)?;
     let n = F::from_f64(y.len().max(1) as f64);
     let diff = &y - &target;
     let loss = diff.iter().map(|&d| d * d).sum::<F>() / n;
     let grad = diff.mapv(|d| d * F::from_f64(2.0) / n);
     Ok((loss, grad))
+}
+
+/// Rejects an array with a `NaN` or infinite entry, naming `what`, the entry's index and value.
+pub(crate) fn check_finite_values<F: Float, D: Dimension>(
+    what: &str,
+    a: &ArrayView<'_, F, D>,
+) -> Result<()> {
+    if a.iter().all(|v| v.is_finite()) {
+        return Ok(());
+    }
+    let dynamic = a.view().into_dyn();
+    let (idx, v) = dynamic
+        .indexed_iter()
+        .find(|(_, v)| !v.is_finite())
+        .expect("a non-finite entry exists");
+    Err(Error::Invalid(format!(
+        "{what}: expected finite values, found {v} at {:?}",
+        idx.slice()
+    )))
 }
 
 /// Row-wise softmax of `logits: [N, C]`, computed stably (the row maximum is subtracted first).

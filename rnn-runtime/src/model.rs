@@ -7,6 +7,7 @@ use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3};
 use rand::{Rng, RngCore};
 
 use crate::recurrent::{LayerStates, LayerTrace};
+use crate::tensors::check_finite_array;
 use crate::{
     DynCell, Embedding, Error, Float, Linear, LinearGrads, NamedTensors, Parameters,
     RecurrentLayer, Result,
@@ -426,8 +427,9 @@ impl<F: Float> SequenceModel<F> {
     }
 
     /// Overwrites every parameter from `tensors` (names and shapes must match exactly, e.g. a
-    /// checkpoint of the same model). Validates everything before writing anything, so on error
-    /// the model is unchanged.
+    /// checkpoint of the same model; every value finite: a `NaN` or infinite entry is an error
+    /// naming the tensor and the entry). Validates everything before writing anything, so on
+    /// error the model is unchanged.
     pub fn load_params(&mut self, tensors: &NamedTensors<F>) -> Result<()> {
         let own = self.named_params();
         if own.len() != tensors.len() {
@@ -448,6 +450,7 @@ impl<F: Float> SequenceModel<F> {
                     theirs.shape(),
                 ));
             }
+            check_finite_array("parameter", name, theirs)?;
         }
         for (name, slot) in self.tensors_mut() {
             let theirs = tensors.get(&name)?;

@@ -13,7 +13,9 @@ use std::ops::Range;
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, Axis};
 use rand::{Rng, RngCore};
 
-use crate::loss::{argmax_rows, mse, sequence_cross_entropy, softmax_cross_entropy};
+use crate::loss::{
+    argmax_rows, check_finite_values, mse, sequence_cross_entropy, softmax_cross_entropy,
+};
 use crate::recurrent::LayerStates;
 use crate::{
     Error, Float, Input, Linear, LinearGrads, ModelForward, NamedTensors, Result, SequenceModel,
@@ -60,8 +62,32 @@ pub fn window_lengths(lengths: &[usize], window: &Range<usize>) -> Vec<usize> {
         .collect()
 }
 
+/// Refuses a sampling temperature that is negative or not finite (a `NaN` one would silently
+/// sample greedily).
+pub fn check_temperature(temperature: f64) -> Result<()> {
+    if temperature.is_finite() && temperature >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "temperature: expected a finite number >= 0 (0: greedy), found {temperature}"
+        )))
+    }
+}
+
 /// Draws a class from `logits / temperature` (softmax); a temperature of 0 takes the argmax.
-pub fn sample_logits<F: Float>(logits: &[F], temperature: f64, rng: &mut dyn RngCore) -> usize {
+///
+/// Errors: the temperature is negative or not finite (see [`check_temperature`]).
+pub fn sample_logits<F: Float>(
+    logits: &[F],
+    temperature: f64,
+    rng: &mut dyn RngCore,
+) -> Result<usize> {
+    check_temperature(temperature)?;
+    Ok(sample_checked(logits, temperature, rng))
+}
+
+/// [`sample_logits`] with a temperature already checked.
+fn sample_checked<F: Float>(logits: &[F], temperature: f64, rng: &mut dyn RngCore) -> usize {
     let argmax = || {
         let mut best = 0;
         for (j, v) in logits.iter().enumerate() {
@@ -254,6 +280,7 @@ impl<F: Float> SequenceModel<F> {
         dropout_rng: Option<&mut dyn RngCore>,
     ) -> Result<TrainStep<F>> {
         let head = self.head_or_error()?;
+        check_finite_values("regression targets", &targets)?;
         let fwd = self.forward(input, lengths, None, dropout_rng)?;
         let pooled = self.pool(fwd.hidden.view(), &fwd.lengths, pooling);
         let y = head.forward(pooled.view())?;
@@ -325,7 +352,7 @@ impl<F: Float> SequenceModel<F> {
     ) -> Result<TrainStep<F>> {
         let head = self.head_or_error()?;
         let fwd = self.forward(input, lengths, init, dropout_rng)?;
-        let mut y = head_every_step(head, fwd.hidden.view())?;
+        let y = head_every_step(head, fwd.hidden.view())?;
         if y.shape() != targets.shape() {
             return Err(Error::shape(
                 "regression targets",
@@ -333,14 +360,18 @@ impl<F: Float> SequenceModel<F> {
                 targets.shape(),
             ));
         }
-        // Steps after an example's length count for nothing: copy the target there.
+        // Steps after an example's length count for nothing: their target is the output itself
+        // (so whatever padding the caller put there, even NaN, is never read).
         let mut counted = 0usize;
+        let mut targets = targets.to_owned();
         for (b, &len) in fwd.lengths.iter().enumerate() {
             counted += len;
-            y.slice_mut(s![len.., b, ..])
-                .assign(&targets.slice(s![len.., b, ..]));
+            targets
+                .slice_mut(s![len.., b, ..])
+                .assign(&y.slice(s![len.., b, ..]));
         }
-        let (sum_loss, mut d_y) = mse(y.view(), targets)?;
+        check_finite_values("regression targets", &targets.view())?;
+        let (sum_loss, mut d_y) = mse(y.view(), targets.view())?;
         let all = y.len().max(1) as f64;
         let share = all / (counted.max(1) * y.dim().2).max(1) as f64;
         let loss = sum_loss * F::from_f64(share);
@@ -351,7 +382,8 @@ impl<F: Float> SequenceModel<F> {
 
     /// One to many: feeds the `prompt` tokens (at least one), then generates `count` tokens,
     /// each drawn from the head's logits at `temperature` (0: greedy) and fed back. Needs an
-    /// embedding, a head and unidirectional layers.
+    /// embedding, a head and unidirectional layers; a negative or non-finite temperature is an
+    /// error.
     pub fn generate(
         &self,
         prompt: &[usize],
@@ -373,6 +405,7 @@ impl<F: Float> SequenceModel<F> {
         done: &mut dyn FnMut(&[usize]) -> bool,
     ) -> Result<Vec<usize>> {
         let head = self.head_or_error()?;
+        check_temperature(temperature)?;
         if self.embedding.is_none() {
             return Err(Error::Invalid("generation needs a token embedding".into()));
         }
@@ -389,7 +422,7 @@ impl<F: Float> SequenceModel<F> {
         let mut logits = head.forward(hidden.slice(s![hidden.dim().0 - 1, .., ..]))?;
         let mut out = Vec::with_capacity(max);
         while out.len() < max {
-            let next = sample_logits(&logits.row(0).to_vec(), temperature, rng);
+            let next = sample_checked(&logits.row(0).to_vec(), temperature, rng);
             out.push(next);
             if out.len() == max || done(&out) {
                 break;

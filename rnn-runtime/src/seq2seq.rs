@@ -6,7 +6,7 @@ use ndarray::{s, Array2, ArrayView2};
 use rand::RngCore;
 
 use crate::loss::sequence_cross_entropy;
-use crate::modes::{sample_logits, TrainStep};
+use crate::modes::{check_temperature, sample_logits, TrainStep};
 use crate::recurrent::LayerStates;
 use crate::{Error, Float, Input, NamedTensors, Parameters, Result, SequenceModel};
 
@@ -182,8 +182,9 @@ impl<F: Float> Seq2Seq<F> {
     }
 
     /// Decodes every source sequence: feeds `start`, then each emitted token, until the end
-    /// token or `max_len` tokens; each token drawn at `temperature` (0: greedy). Returns the
-    /// emitted tokens of each example, without the end token.
+    /// token or `max_len` tokens; each token drawn at `temperature` (0: greedy; a negative or
+    /// non-finite temperature is an error). Returns the emitted tokens of each example, without
+    /// the end token.
     pub fn decode(
         &self,
         source: ArrayView2<'_, usize>,
@@ -192,6 +193,7 @@ impl<F: Float> Seq2Seq<F> {
         temperature: f64,
         rng: &mut dyn RngCore,
     ) -> Result<Vec<Vec<usize>>> {
+        check_temperature(temperature)?;
         let batch = source.dim().1;
         let (_, enc_states) = self
             .encoder
@@ -209,7 +211,7 @@ impl<F: Float> Seq2Seq<F> {
             let logits = head.forward(hidden.slice(s![0, .., ..]))?;
             for b in 0..batch {
                 let row = logits.row(b).to_vec();
-                let token = sample_logits(&row, temperature, rng);
+                let token = sample_logits(&row, temperature, rng)?;
                 tokens[[0, b]] = token;
                 if !done[b] {
                     if token == self.end {

@@ -1,7 +1,7 @@
 //! Named tensors: the parameters (or gradients) of a whole model, and the [`Parameters`] trait
 //! through which optimizers and gradient clipping see a cell's [`ParamSet`] and a model alike.
 
-use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
 
 use crate::{Error, Float, ParamSet, Result};
 
@@ -132,6 +132,52 @@ impl<F: Float> Parameters<F> for NamedTensors<F> {
             })
             .collect()
     }
+}
+
+/// The first non-finite entry of `values` (`NaN` or infinite): its flat index and value.
+pub(crate) fn first_non_finite<F: Float>(values: &[F]) -> Option<(usize, F)> {
+    if values.iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    values
+        .iter()
+        .copied()
+        .enumerate()
+        .find(|(_, v)| !v.is_finite())
+}
+
+/// Rejects a tensor with a `NaN` or infinite entry: the error says `{what} `{name}``, the
+/// entry's position (as a multi-index `[i, j, ...]`) and its value.
+pub(crate) fn check_finite_array<F: Float>(
+    what: &str,
+    name: &str,
+    value: ArrayViewD<'_, F>,
+) -> Result<()> {
+    if value.iter().all(|v| v.is_finite()) {
+        return Ok(());
+    }
+    let (idx, v) = value
+        .indexed_iter()
+        .find(|(_, v)| !v.is_finite())
+        .expect("a non-finite entry exists");
+    Err(Error::Invalid(format!(
+        "{what} `{name}`: expected finite values, found {v} at {:?}",
+        idx.slice()
+    )))
+}
+
+/// Rejects named tensors with a `NaN` or infinite entry, naming the tensor, the entry's flat
+/// index and its value.
+pub(crate) fn check_finite_tensors<F: Float>(what: &str, p: &dyn Parameters<F>) -> Result<()> {
+    for (name, values) in p.tensors() {
+        if let Some((k, v)) = first_non_finite(values) {
+            return Err(Error::Invalid(format!(
+                "{what} `{name}`: expected finite values, found {v} at flat index {k} (of {})",
+                values.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `a` and `b` hold the same names with the same sizes, in the same order.

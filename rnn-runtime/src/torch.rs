@@ -45,6 +45,7 @@ use std::collections::BTreeMap;
 
 use ndarray::{concatenate, ArrayD, ArrayViewD, Axis, IxDyn};
 
+use crate::tensors::check_finite_array;
 use crate::{Cell, Error, Float, Result, TensorFile};
 
 /// The cells (by [`crate::CellSpec::name`]) whose parameters map to a PyTorch module.
@@ -127,7 +128,8 @@ pub fn torch_key(prefix: &str, kind: &str, layer: usize, reverse: bool) -> Strin
 /// Errors, all before anything is written (on error the cell is unchanged): a cell without a
 /// PyTorch layout (naming [`SUPPORTED_CELLS`]); a missing key (naming it and the keys present);
 /// a tensor whose shape does not fit the cell's dimensions ([`Error::Shape`] naming the key, the
-/// expected and the found shape); an LSTM with `proj_size` (a `weight_hr` key).
+/// expected and the found shape); an LSTM with `proj_size` (a `weight_hr` key); a `NaN` or
+/// infinite value (naming the key and the entry).
 pub fn import_torch<F: Float, C: Cell<F>>(
     cell: &mut C,
     tensors: &TensorFile<F>,
@@ -159,6 +161,8 @@ pub fn import_torch<F: Float, C: Cell<F>>(
     let mut add = |names: &'static [&'static str], kind: &str, transpose: bool| -> Result<()> {
         let k = key(kind);
         let full = tensors.get(&k).map_err(context)?;
+        check_finite_array("PyTorch tensor", &k, full.view())
+            .map_err(|e| context(Error::Checkpoint(e.to_string())))?;
         let blocks = split(params, names, &k, full, transpose)?;
         for (name, block) in names.iter().zip(blocks) {
             match new.get_mut(name) {

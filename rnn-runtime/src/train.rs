@@ -4,15 +4,24 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::tensors::check_same_layout;
+use crate::tensors::{check_finite_tensors, check_same_layout, first_non_finite};
 use crate::{Error, Float, NamedTensors, Parameters, Result};
 
 pub use crate::loss::{mse, sequence_cross_entropy, softmax, softmax_cross_entropy};
 
 /// Clips gradients by their global norm, exactly `g <- min(1, max_norm / ||g||) g`, and returns
 /// the norm before clipping. A non-finite norm (an `inf` or `NaN` gradient) zeroes the gradients,
-/// so the update is skipped instead of poisoning the parameters.
-pub fn clip_grad_norm<F: Float>(grads: &mut dyn Parameters<F>, max_norm: F) -> F {
+/// so the update is skipped instead of poisoning the parameters; the returned norm is then not
+/// finite, so the caller can see (and count) the skipped step.
+///
+/// Errors (and nothing is changed): `max_norm` is not a positive finite number (a negative one
+/// would flip the gradient's sign, a `NaN` one would clip nothing).
+pub fn clip_grad_norm<F: Float>(grads: &mut dyn Parameters<F>, max_norm: F) -> Result<F> {
+    if !(max_norm.is_finite() && max_norm > F::zero()) {
+        return Err(Error::Invalid(format!(
+            "clip_grad_norm: expected a positive finite max_norm, found {max_norm}"
+        )));
+    }
     let norm = grads.global_norm();
     if !norm.is_finite() {
         // Multiplying by zero would leave `inf * 0 = NaN`: overwrite instead.
@@ -22,11 +31,18 @@ pub fn clip_grad_norm<F: Float>(grads: &mut dyn Parameters<F>, max_norm: F) -> F
     } else if norm > max_norm {
         grads.scale_all(max_norm / norm);
     }
-    norm
+    Ok(norm)
 }
 
 /// Clips every gradient entry to `[-max_value, max_value]`; a `NaN` entry becomes zero.
-pub fn clip_grad_value<F: Float>(grads: &mut dyn Parameters<F>, max_value: F) {
+///
+/// Errors (and nothing is changed): `max_value` is not a positive finite number.
+pub fn clip_grad_value<F: Float>(grads: &mut dyn Parameters<F>, max_value: F) -> Result<()> {
+    if !(max_value.is_finite() && max_value > F::zero()) {
+        return Err(Error::Invalid(format!(
+            "clip_grad_value: expected a positive finite max_value, found {max_value}"
+        )));
+    }
     for (_, g) in grads.tensors_mut() {
         for x in g.iter_mut() {
             *x = if x.is_nan() {
@@ -36,22 +52,54 @@ pub fn clip_grad_value<F: Float>(grads: &mut dyn Parameters<F>, max_value: F) {
             };
         }
     }
+    Ok(())
 }
 
 /// An optimizer: updates parameters from their gradients.
 pub trait Optimizer<F: Float> {
     /// One update of `params` from `grads` (the same names and sizes, in the same order).
-    /// On a mismatch nothing is changed and the error names the first difference.
+    ///
+    /// Errors, with nothing changed (neither the parameters nor the optimizer's state, so a
+    /// later correct step works): the names or sizes differ (the error names the first
+    /// difference), or differ from those the optimizer's state was built for; a gradient or
+    /// parameter entry is not finite (the error names the tensor and the entry; see
+    /// [`clip_grad_norm`] to skip such steps instead); a hyper-parameter is invalid (e.g. a
+    /// `NaN` learning rate).
     fn step(&mut self, params: &mut dyn Parameters<F>, grads: &dyn Parameters<F>) -> Result<()>;
     /// The current learning rate.
     fn learning_rate(&self) -> F;
-    /// Sets the learning rate (what a [`Schedule`] does between steps).
+    /// Sets the learning rate (what a [`Schedule`] does between steps). An invalid rate (not
+    /// finite, or negative) is refused by the next [`Optimizer::step`].
     fn set_learning_rate(&mut self, lr: F);
     /// The optimizer's state (step count, moments), to save in a checkpoint.
     fn state(&self) -> NamedTensors<F>;
     /// Restores a state saved by [`Optimizer::state`] of the same kind of optimizer over the same
-    /// parameters.
+    /// parameters. Errors (and nothing is changed): the state is not one of this kind of
+    /// optimizer, is inconsistent, or holds a non-finite value.
     fn load_state(&mut self, state: &NamedTensors<F>) -> Result<()>;
+    /// The kind of optimizer (`"sgd"`, `"adam"`), recorded in checkpoints and checked when one
+    /// is loaded. Defaults to the type's name.
+    fn kind(&self) -> &str {
+        std::any::type_name::<Self>()
+    }
+    /// Whether the optimizer's state fits `params` (same names and sizes), i.e. whether
+    /// [`Optimizer::step`] could update them: always true for a fresh state. The default accepts
+    /// everything.
+    fn check_fits(&self, params: &dyn Parameters<F>) -> Result<()> {
+        let _ = params;
+        Ok(())
+    }
+}
+
+/// How [`Slots`] line up with a list of gradients, as found by [`Slots::plan`].
+enum Plan {
+    /// No state yet: create zeros with the gradients' names and sizes.
+    Fresh,
+    /// The same names and sizes, in the same order.
+    InOrder,
+    /// The same names and sizes in another order (a restored state: checkpoint files sort
+    /// tensors by name): entry `i` is the slot of the gradients' `i`-th tensor.
+    Reorder(Vec<usize>),
 }
 
 /// Per-parameter buffers of an optimizer (momentum, moments), created on the first step with
@@ -63,44 +111,12 @@ struct Slots<F> {
 }
 
 impl<F: Float> Slots<F> {
-    fn ensure(&mut self, grads: &dyn Parameters<F>) {
-        let tensors = grads.tensors();
+    /// How the slots line up with `tensors`, without changing anything; an error names the
+    /// first difference.
+    fn plan(&self, tensors: &[(String, &[F])]) -> Result<Plan> {
         if self.values.is_empty() {
-            for (name, g) in tensors {
-                self.names.push(name);
-                self.values.push(vec![F::zero(); g.len()]);
-            }
-            return;
+            return Ok(Plan::Fresh);
         }
-        // A restored state may list the tensors in another order (checkpoint files sort them
-        // by name): put them in the gradients' order when the names match.
-        let in_order = self.names.iter().eq(tensors.iter().map(|(n, _)| n));
-        if !in_order && self.names.len() == tensors.len() {
-            let mut by_name: std::collections::HashMap<String, Vec<F>> =
-                self.names.drain(..).zip(self.values.drain(..)).collect();
-            let mut names = Vec::new();
-            let mut values = Vec::new();
-            for (name, _) in &tensors {
-                match by_name.remove(name) {
-                    Some(v) => {
-                        names.push(name.clone());
-                        values.push(v);
-                    }
-                    None => break,
-                }
-            }
-            // Names that did not match stay at the end, for `check` to report.
-            for (name, v) in by_name {
-                names.push(name);
-                values.push(v);
-            }
-            self.names = names;
-            self.values = values;
-        }
-    }
-
-    fn check(&self, grads: &dyn Parameters<F>) -> Result<()> {
-        let tensors = grads.tensors();
         if tensors.len() != self.values.len() {
             return Err(Error::Invalid(format!(
                 "optimizer state holds {} tensors, the gradients {}: an optimizer serves one model",
@@ -108,16 +124,59 @@ impl<F: Float> Slots<F> {
                 tensors.len()
             )));
         }
-        for ((name, g), (own, v)) in tensors.iter().zip(self.names.iter().zip(&self.values)) {
-            if name != own || g.len() != v.len() {
-                return Err(Error::Invalid(format!(
-                    "optimizer state: expected `{own}` with {} entries, found `{name}` with {}",
-                    v.len(),
-                    g.len()
-                )));
+        let in_order = tensors
+            .iter()
+            .zip(self.names.iter().zip(&self.values))
+            .all(|((name, g), (own, v))| name == own && g.len() == v.len());
+        if in_order {
+            return Ok(Plan::InOrder);
+        }
+        let mut order = Vec::with_capacity(tensors.len());
+        for (i, (name, g)) in tensors.iter().enumerate() {
+            match self.names.iter().position(|own| own == name) {
+                Some(k) if self.values[k].len() == g.len() => order.push(k),
+                Some(k) => {
+                    return Err(Error::Invalid(format!(
+                        "optimizer state: expected `{name}` with {} entries, found {} entries \
+                         in the gradients",
+                        self.values[k].len(),
+                        g.len()
+                    )))
+                }
+                None => {
+                    return Err(Error::Invalid(format!(
+                        "optimizer state: expected `{}` with {} entries, found `{name}` with {}: \
+                         an optimizer serves one model",
+                        self.names[i],
+                        self.values[i].len(),
+                        g.len()
+                    )))
+                }
             }
         }
-        Ok(())
+        Ok(Plan::Reorder(order))
+    }
+
+    /// Makes the slots line up with `tensors` as `plan` (from [`Slots::plan`]) says.
+    fn apply(&mut self, plan: &Plan, tensors: &[(String, &[F])]) {
+        match plan {
+            Plan::InOrder => {}
+            Plan::Fresh => {
+                self.names = tensors.iter().map(|(n, _)| n.clone()).collect();
+                self.values = tensors
+                    .iter()
+                    .map(|(_, g)| vec![F::zero(); g.len()])
+                    .collect();
+            }
+            Plan::Reorder(order) => {
+                let mut old: Vec<Option<Vec<F>>> = self.values.drain(..).map(Some).collect();
+                self.values = order
+                    .iter()
+                    .map(|&k| old[k].take().expect("a permutation"))
+                    .collect();
+                self.names = tensors.iter().map(|(n, _)| n.clone()).collect();
+            }
+        }
     }
 
     fn export(&self, prefix: &str, out: &mut NamedTensors<F>) {
@@ -127,39 +186,95 @@ impl<F: Float> Slots<F> {
         }
     }
 
-    fn import(&mut self, prefix: &str, state: &NamedTensors<F>) {
-        self.names.clear();
-        self.values.clear();
+    /// The tensors of `state` whose names start with `prefix` (the prefix removed), checked:
+    /// unique names and finite values.
+    fn read(kind: &str, prefix: &str, state: &NamedTensors<F>) -> Result<Self> {
+        let mut slots = Slots::default();
         for (name, v) in &state.tensors {
             if let Some(own) = name.strip_prefix(prefix) {
-                self.names.push(own.to_string());
-                self.values.push(v.iter().copied().collect());
+                if slots.names.iter().any(|n| n == own) {
+                    return Err(Error::Invalid(format!(
+                        "{kind} state: tensor `{name}` appears twice; expected unique names"
+                    )));
+                }
+                let values: Vec<F> = v.iter().copied().collect();
+                if let Some((k, x)) = first_non_finite(&values) {
+                    return Err(Error::Invalid(format!(
+                        "{kind} state: tensor `{name}`: expected finite values, found {x} at \
+                         flat index {k}"
+                    )));
+                }
+                slots.names.push(own.to_string());
+                slots.values.push(values);
             }
         }
+        Ok(slots)
     }
 }
 
+/// Refuses a hyper-parameter outside `[low, high)` (or `[low, high]`, or `(low, high)`) or not
+/// finite.
+fn check_hyper<F: Float>(
+    optimizer: &str,
+    name: &str,
+    value: F,
+    low: f64,
+    low_open: bool,
+    high: Option<f64>,
+) -> Result<()> {
+    let v = value.to_f64();
+    let above = if low_open { v > low } else { v >= low };
+    let below = high.is_none_or(|h| v < h);
+    if v.is_finite() && above && below {
+        return Ok(());
+    }
+    let range = format!(
+        "{}{low}, {}",
+        if low_open { "(" } else { "[" },
+        high.map_or("inf)".to_string(), |h| format!("{h})"))
+    );
+    Err(Error::Invalid(format!(
+        "{optimizer}: expected {name} in {range}, found {value}; nothing was updated"
+    )))
+}
+
+/// Checks `params` and `grads` for a step: the same names and sizes, finite values. Returns
+/// the gradients' tensors.
+fn check_step<'g, F: Float>(
+    params: &dyn Parameters<F>,
+    grads: &'g dyn Parameters<F>,
+) -> Result<Vec<(String, &'g [F])>> {
+    check_same_layout(params, grads)?;
+    check_finite_tensors("gradient", grads).map_err(|e| {
+        Error::Invalid(format!(
+            "{e}; nothing was updated (clip_grad_norm zeroes a non-finite step instead)"
+        ))
+    })?;
+    check_finite_tensors("parameter", params)?;
+    Ok(grads.tensors())
+}
+
 /// Adds `weight_decay * p` to each gradient entry (L2 regularization) and applies `update`
-/// to every (parameter, gradient, slot index) entry.
+/// to every (parameter, gradient, slot index) entry. The layouts were checked by the caller.
 fn for_each_entry<F: Float>(
     params: &mut dyn Parameters<F>,
-    grads: &dyn Parameters<F>,
+    grads: &[(String, &[F])],
     weight_decay: F,
     mut update: impl FnMut(usize, usize, &mut F, F),
-) -> Result<()> {
-    check_same_layout(params, grads)?;
-    let grads = grads.tensors();
-    for (k, ((_, p), (_, g))) in params.tensors_mut().into_iter().zip(&grads).enumerate() {
+) {
+    for (k, ((_, p), (_, g))) in params.tensors_mut().into_iter().zip(grads).enumerate() {
         for (j, (p, &g)) in p.iter_mut().zip(g.iter()).enumerate() {
             let g = g + weight_decay * *p;
             update(k, j, p, g);
         }
     }
-    Ok(())
 }
 
 /// Stochastic gradient descent with momentum and L2 weight decay:
 /// `g <- g + wd p; v <- mu v + g; p <- p - lr v`.
+///
+/// Valid hyper-parameters: `lr >= 0`, `0 <= momentum < 1`, `weight_decay >= 0`, all finite;
+/// [`Sgd::try_new`] checks them at construction, [`Optimizer::step`] at every step.
 #[derive(Debug, Clone)]
 pub struct Sgd<F> {
     /// Learning rate.
@@ -172,7 +287,8 @@ pub struct Sgd<F> {
 }
 
 impl<F: Float> Sgd<F> {
-    /// SGD with learning rate `lr` and momentum `momentum`, no weight decay.
+    /// SGD with learning rate `lr` and momentum `momentum`, no weight decay. Invalid values
+    /// are refused by the first [`Optimizer::step`]; [`Sgd::try_new`] refuses them here.
     pub fn new(lr: F, momentum: F) -> Self {
         Sgd {
             lr,
@@ -182,24 +298,48 @@ impl<F: Float> Sgd<F> {
         }
     }
 
+    /// [`Sgd::new`], refusing invalid hyper-parameters (see [`Sgd::validate`]).
+    pub fn try_new(lr: F, momentum: F) -> Result<Self> {
+        let sgd = Self::new(lr, momentum);
+        sgd.validate()?;
+        Ok(sgd)
+    }
+
     /// The same optimizer with L2 weight decay `wd`.
     pub fn with_weight_decay(mut self, wd: F) -> Self {
         self.weight_decay = wd;
         self
     }
+
+    /// Checks the hyper-parameters: `lr >= 0`, `0 <= momentum < 1`, `weight_decay >= 0`, all
+    /// finite.
+    pub fn validate(&self) -> Result<()> {
+        check_hyper("Sgd", "learning rate", self.lr, 0.0, false, None)?;
+        check_hyper("Sgd", "momentum", self.momentum, 0.0, false, Some(1.0))?;
+        check_hyper("Sgd", "weight decay", self.weight_decay, 0.0, false, None)
+    }
 }
+
+const SGD_VELOCITY: &str = "sgd.velocity.";
+const ADAM_T: &str = "adam.t";
+const ADAM_M: &str = "adam.m.";
+const ADAM_V: &str = "adam.v.";
 
 impl<F: Float> Optimizer<F> for Sgd<F> {
     fn step(&mut self, params: &mut dyn Parameters<F>, grads: &dyn Parameters<F>) -> Result<()> {
-        self.velocity.ensure(grads);
-        self.velocity.check(grads)?;
+        // Validate everything, then change anything.
+        self.validate()?;
+        let grads = check_step(params, grads)?;
+        let plan = self.velocity.plan(&grads)?;
+        self.velocity.apply(&plan, &grads);
         let (lr, mu) = (self.lr, self.momentum);
         let velocity = &mut self.velocity.values;
-        for_each_entry(params, grads, self.weight_decay, |k, j, p, g| {
+        for_each_entry(params, &grads, self.weight_decay, |k, j, p, g| {
             let v = &mut velocity[k][j];
             *v = mu * *v + g;
             *p -= lr * *v;
-        })
+        });
+        Ok(())
     }
 
     fn learning_rate(&self) -> F {
@@ -212,19 +352,45 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
 
     fn state(&self) -> NamedTensors<F> {
         let mut out = NamedTensors::new();
-        self.velocity.export("sgd.velocity.", &mut out);
+        self.velocity.export(SGD_VELOCITY, &mut out);
         out
     }
 
     fn load_state(&mut self, state: &NamedTensors<F>) -> Result<()> {
-        self.velocity.import("sgd.velocity.", state);
+        if let Some((name, _)) = state
+            .tensors
+            .iter()
+            .find(|(n, _)| !n.starts_with(SGD_VELOCITY))
+        {
+            return Err(Error::Invalid(format!(
+                "Sgd state: expected tensors `{SGD_VELOCITY}<parameter>` only, found `{name}`{}",
+                if name.starts_with("adam.") {
+                    " (an Adam state)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        // An empty state is that of a fresh optimizer.
+        self.velocity = Slots::read("Sgd", SGD_VELOCITY, state)?;
         Ok(())
+    }
+
+    fn kind(&self) -> &str {
+        "sgd"
+    }
+
+    fn check_fits(&self, params: &dyn Parameters<F>) -> Result<()> {
+        self.velocity.plan(&params.tensors()).map(|_| ())
     }
 }
 
 /// Adam (Kingma & Ba 2015) with bias correction and L2 weight decay:
 /// `g <- g + wd p; m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2;
 /// p <- p - lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)`.
+///
+/// Valid hyper-parameters: `lr >= 0`, `0 <= beta1, beta2 < 1`, `eps > 0`, `weight_decay >= 0`,
+/// all finite; [`Adam::try_new`] checks them at construction, [`Optimizer::step`] at every step.
 #[derive(Debug, Clone)]
 pub struct Adam<F> {
     /// Learning rate.
@@ -238,12 +404,15 @@ pub struct Adam<F> {
     /// L2 weight decay (0 for none).
     pub weight_decay: F,
     t: i32,
+    // Invariant: `m.names == v.names`.
     m: Slots<F>,
     v: Slots<F>,
 }
 
 impl<F: Float> Adam<F> {
     /// Adam with learning rate `lr` and the usual `beta1 = 0.9, beta2 = 0.999, eps = 1e-8`.
+    /// An invalid rate is refused by the first [`Optimizer::step`]; [`Adam::try_new`] refuses
+    /// it here.
     pub fn new(lr: F) -> Self {
         Adam {
             lr,
@@ -257,6 +426,13 @@ impl<F: Float> Adam<F> {
         }
     }
 
+    /// [`Adam::new`], refusing an invalid learning rate (see [`Adam::validate`]).
+    pub fn try_new(lr: F) -> Result<Self> {
+        let adam = Self::new(lr);
+        adam.validate()?;
+        Ok(adam)
+    }
+
     /// The same optimizer with L2 weight decay `wd`.
     pub fn with_weight_decay(mut self, wd: F) -> Self {
         self.weight_decay = wd;
@@ -267,25 +443,41 @@ impl<F: Float> Adam<F> {
     pub fn steps(&self) -> i32 {
         self.t
     }
+
+    /// Checks the hyper-parameters: `lr >= 0`, `0 <= beta1, beta2 < 1`, `eps > 0`,
+    /// `weight_decay >= 0`, all finite.
+    pub fn validate(&self) -> Result<()> {
+        check_hyper("Adam", "learning rate", self.lr, 0.0, false, None)?;
+        check_hyper("Adam", "beta1", self.beta1, 0.0, false, Some(1.0))?;
+        check_hyper("Adam", "beta2", self.beta2, 0.0, false, Some(1.0))?;
+        check_hyper("Adam", "eps", self.eps, 0.0, true, None)?;
+        check_hyper("Adam", "weight decay", self.weight_decay, 0.0, false, None)
+    }
 }
 
 impl<F: Float> Optimizer<F> for Adam<F> {
     fn step(&mut self, params: &mut dyn Parameters<F>, grads: &dyn Parameters<F>) -> Result<()> {
-        self.m.ensure(grads);
-        self.v.ensure(grads);
-        self.m.check(grads)?;
-        check_same_layout(params, grads)?;
-        self.t += 1;
+        // Validate everything, then change anything.
+        self.validate()?;
+        let grads = check_step(params, grads)?;
+        let plan = self.m.plan(&grads)?;
+        let t = self.t.checked_add(1).ok_or_else(|| {
+            Error::Invalid(format!("Adam: the step count would exceed {}", i32::MAX))
+        })?;
+        self.m.apply(&plan, &grads);
+        self.v.apply(&plan, &grads);
+        self.t = t;
         let (b1, b2, lr, eps) = (self.beta1, self.beta2, self.lr, self.eps);
-        let c1 = F::one() - b1.powi(self.t);
-        let c2 = F::one() - b2.powi(self.t);
+        let c1 = F::one() - b1.powi(t);
+        let c2 = F::one() - b2.powi(t);
         let (m, v) = (&mut self.m.values, &mut self.v.values);
-        for_each_entry(params, grads, self.weight_decay, |k, j, p, g| {
+        for_each_entry(params, &grads, self.weight_decay, |k, j, p, g| {
             let (m, v) = (&mut m[k][j], &mut v[k][j]);
             *m = b1 * *m + (F::one() - b1) * g;
             *v = b2 * *v + (F::one() - b2) * g * g;
             *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
-        })
+        });
+        Ok(())
     }
 
     fn learning_rate(&self) -> F {
@@ -299,27 +491,82 @@ impl<F: Float> Optimizer<F> for Adam<F> {
     fn state(&self) -> NamedTensors<F> {
         let mut out = NamedTensors::new();
         let t = ArrayD::from_elem(IxDyn(&[1]), F::from_f64(self.t as f64));
-        out.tensors.push(("adam.t".to_string(), t));
-        self.m.export("adam.m.", &mut out);
-        self.v.export("adam.v.", &mut out);
+        out.tensors.push((ADAM_T.to_string(), t));
+        self.m.export(ADAM_M, &mut out);
+        self.v.export(ADAM_V, &mut out);
         out
     }
 
     fn load_state(&mut self, state: &NamedTensors<F>) -> Result<()> {
-        let t = state.get("adam.t")?;
-        self.t = t
+        // Validate everything, then change anything.
+        if let Some((name, _)) = state
+            .tensors
             .iter()
-            .next()
-            .map(|&t| Float::to_f64(t) as i32)
-            .unwrap_or(0);
-        self.m.import("adam.m.", state);
-        self.v.import("adam.v.", state);
-        if self.m.names != self.v.names {
+            .find(|(n, _)| n != ADAM_T && !n.starts_with(ADAM_M) && !n.starts_with(ADAM_V))
+        {
+            return Err(Error::Invalid(format!(
+                "Adam state: expected tensors `{ADAM_T}`, `{ADAM_M}<parameter>` and \
+                 `{ADAM_V}<parameter>` only, found `{name}`{}",
+                if name.starts_with("sgd.") {
+                    " (an Sgd state)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let t = state
+            .get(ADAM_T)
+            .map_err(|_| Error::Invalid(format!("Adam state: no step count `{ADAM_T}`")))?;
+        let t = match t.iter().collect::<Vec<_>>().as_slice() {
+            [&t] if t.is_finite()
+                && t >= F::zero()
+                && t.to_f64() <= i32::MAX as f64
+                && t.to_f64().fract() == 0.0 =>
+            {
+                t.to_f64() as i32
+            }
+            other => {
+                return Err(Error::Invalid(format!(
+                    "Adam state: expected `{ADAM_T}` to hold one non-negative integer, found \
+                     {other:?}"
+                )))
+            }
+        };
+        let m = Slots::read("Adam", ADAM_M, state)?;
+        let v = Slots::read("Adam", ADAM_V, state)?;
+        let same = m.names == v.names
+            && m.values
+                .iter()
+                .zip(&v.values)
+                .all(|(a, b)| a.len() == b.len());
+        if !same {
             return Err(Error::Invalid(
-                "Adam state: the first and second moments name different tensors".into(),
+                "Adam state: the first and second moments name different tensors (or sizes)".into(),
             ));
         }
+        if let Some((name, x)) = v
+            .names
+            .iter()
+            .zip(&v.values)
+            .find_map(|(n, vals)| vals.iter().find(|x| **x < F::zero()).map(|x| (n, *x)))
+        {
+            return Err(Error::Invalid(format!(
+                "Adam state: second moment `{ADAM_V}{name}`: expected non-negative values, \
+                 found {x}"
+            )));
+        }
+        self.t = t;
+        self.m = m;
+        self.v = v;
         Ok(())
+    }
+
+    fn kind(&self) -> &str {
+        "adam"
+    }
+
+    fn check_fits(&self, params: &dyn Parameters<F>) -> Result<()> {
+        self.m.plan(&params.tensors()).map(|_| ())
     }
 }
 
@@ -361,5 +608,307 @@ impl Schedule {
     /// Sets `optimizer`'s learning rate for step `k` from the base rate `base`.
     pub fn apply<F: Float>(&self, optimizer: &mut dyn Optimizer<F>, base: f64, k: usize) {
         optimizer.set_learning_rate(F::from_f64(self.rate(base, k)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensors(entries: &[(&str, &[f64])]) -> NamedTensors<f64> {
+        let mut out = NamedTensors::new();
+        for (name, values) in entries {
+            out.push(*name, ndarray::arr1(values).into_dyn().view());
+        }
+        out
+    }
+
+    fn model() -> NamedTensors<f64> {
+        tensors(&[("w", &[1.0, -2.0, 0.5]), ("b", &[0.25])])
+    }
+
+    fn grads() -> NamedTensors<f64> {
+        tensors(&[("w", &[0.1, 0.2, -0.3]), ("b", &[0.4])])
+    }
+
+    /// Gradients of another model: other names and sizes.
+    fn other_grads() -> NamedTensors<f64> {
+        tensors(&[("u", &[0.1, 0.2]), ("c", &[0.4, 1.0])])
+    }
+
+    fn nan_grads() -> NamedTensors<f64> {
+        tensors(&[("w", &[0.1, f64::NAN, -0.3]), ("b", &[0.4])])
+    }
+
+    /// Runs `bad` (which must fail) between two good steps and checks that it changed nothing:
+    /// the parameters, the optimizer's state and every later step equal those of an optimizer
+    /// that never saw it.
+    fn failed_step_changes_nothing<O: Optimizer<f64> + Clone>(
+        mut opt: O,
+        bad: &dyn Fn(&mut O, &mut NamedTensors<f64>) -> Result<()>,
+    ) {
+        let mut params = model();
+        let mut reference = opt.clone();
+        let mut ref_params = model();
+        // One good step first, so the state is not fresh (and once from a fresh state).
+        for first in [false, true] {
+            if first {
+                opt.step(&mut params, &grads()).unwrap();
+                reference.step(&mut ref_params, &grads()).unwrap();
+            }
+            let (state, before) = (opt.state(), params.clone());
+            let err = bad(&mut opt, &mut params);
+            assert!(err.is_err(), "the bad step must fail");
+            assert_eq!(params, before, "parameters unchanged");
+            assert_eq!(opt.state(), state, "optimizer state unchanged");
+        }
+        for _ in 0..3 {
+            opt.step(&mut params, &grads()).unwrap();
+            reference.step(&mut ref_params, &grads()).unwrap();
+        }
+        assert_eq!(params, ref_params);
+        assert_eq!(opt.state(), reference.state());
+    }
+
+    #[test]
+    fn clip_grad_norm_refuses_non_positive_and_non_finite_thresholds() {
+        for bad in [-1.0, 0.0, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut g = grads();
+            let err = clip_grad_norm(&mut g, bad).unwrap_err().to_string();
+            assert!(err.contains("max_norm"), "{err}");
+            assert_eq!(g, grads(), "threshold {bad}: nothing changed");
+            assert!(clip_grad_value(&mut g, bad).is_err());
+            assert_eq!(g, grads(), "threshold {bad}: nothing changed");
+        }
+        // A valid threshold keeps the sign.
+        let mut g = grads();
+        let norm = clip_grad_norm(&mut g, 0.1).unwrap();
+        assert!((norm - grads().global_norm()).abs() < 1e-15);
+        assert!((g.global_norm() - 0.1).abs() < 1e-15);
+        for ((_, a), (_, b)) in g.tensors.iter().zip(&grads().tensors) {
+            assert!(a.iter().zip(b).all(|(x, y)| x * y >= 0.0));
+        }
+    }
+
+    #[test]
+    fn clip_grad_norm_zeroes_a_non_finite_step_and_returns_the_norm() {
+        let mut g = nan_grads();
+        assert!(clip_grad_norm(&mut g, 1.0).unwrap().is_nan());
+        assert!(g.tensors.iter().all(|(_, v)| v.iter().all(|&x| x == 0.0)));
+    }
+
+    #[test]
+    fn adam_refuses_nan_gradient_and_keeps_state() {
+        failed_step_changes_nothing(Adam::new(1e-2), &|o, p| {
+            let err = o.step(p, &nan_grads());
+            let text = err.as_ref().unwrap_err().to_string();
+            assert!(
+                text.contains("gradient `w`") && text.contains("NaN"),
+                "{text}"
+            );
+            assert!(text.contains("index 1"), "{text}");
+            err
+        });
+    }
+
+    #[test]
+    fn sgd_refuses_nan_gradient_and_keeps_state() {
+        failed_step_changes_nothing(Sgd::new(1e-2, 0.9), &|o, p| o.step(p, &nan_grads()));
+        let mut inf = grads();
+        inf.tensors[1].1[0] = f64::NEG_INFINITY;
+        failed_step_changes_nothing(Sgd::new(1e-2, 0.9), &|o, p| o.step(p, &inf));
+    }
+
+    #[test]
+    fn optimizers_refuse_non_finite_parameters() {
+        let mut params = model();
+        params.tensors[0].1[2] = f64::INFINITY;
+        let before = params.clone();
+        let text = Adam::new(1e-2)
+            .step(&mut params, &grads())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("parameter `w`") && text.contains("inf"),
+            "{text}"
+        );
+        assert!(Sgd::new(1e-2, 0.0).step(&mut params, &grads()).is_err());
+        assert_eq!(params, before);
+    }
+
+    #[test]
+    fn adam_refuses_invalid_hyper_parameters_and_keeps_state() {
+        let text = Adam::<f64>::try_new(f64::NAN).unwrap_err().to_string();
+        assert!(
+            text.contains("learning rate") && text.contains("NaN"),
+            "{text}"
+        );
+        assert!(Adam::<f64>::try_new(-1e-3).is_err());
+        assert!(Adam::<f64>::try_new(f64::INFINITY).is_err());
+        assert!(Adam::<f64>::try_new(0.0).is_ok());
+        assert!(Adam::<f32>::try_new(1e-3).is_ok());
+        let text = Adam::<f64>::new(f64::NAN)
+            .step(&mut model(), &grads())
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("learning rate"), "{text}");
+        type Setter = fn(&mut Adam<f64>);
+        let setters: [Setter; 8] = [
+            |a| a.lr = f64::NAN,
+            |a| a.lr = -1.0,
+            |a| a.beta1 = 1.0,
+            |a| a.beta1 = f64::NAN,
+            |a| a.beta2 = -0.1,
+            |a| a.eps = 0.0,
+            |a| a.eps = f64::NAN,
+            |a| a.weight_decay = f64::INFINITY,
+        ];
+        for set in setters {
+            failed_step_changes_nothing(Adam::new(1e-2), &|o: &mut Adam<f64>, p| {
+                let mut bad = o.clone();
+                set(&mut bad);
+                let result = bad.step(p, &grads());
+                // `bad` is a copy: the original is stepped again below, so check the copy too.
+                assert_eq!(bad.state(), o.state());
+                result
+            });
+        }
+        // Through the trait, as a schedule would set it.
+        failed_step_changes_nothing(Adam::new(1e-2), &|o: &mut Adam<f64>, p| {
+            let lr = o.learning_rate();
+            o.set_learning_rate(f64::NAN);
+            let result = o.step(p, &grads());
+            o.set_learning_rate(lr);
+            result
+        });
+    }
+
+    #[test]
+    fn sgd_refuses_invalid_hyper_parameters_and_keeps_state() {
+        assert!(Sgd::<f64>::try_new(f64::NAN, 0.0).is_err());
+        assert!(Sgd::<f64>::try_new(1e-2, 1.0).is_err());
+        assert!(Sgd::<f64>::try_new(1e-2, -0.5).is_err());
+        assert!(Sgd::<f64>::try_new(1e-2, 0.9).is_ok());
+        for (lr, mu, wd) in [
+            (f64::NAN, 0.9, 0.0),
+            (-1.0, 0.9, 0.0),
+            (1e-2, f64::NAN, 0.0),
+            (1e-2, 0.9, f64::NAN),
+            (1e-2, 0.9, -1e-4),
+        ] {
+            failed_step_changes_nothing(Sgd::new(1e-2, 0.9), &|o: &mut Sgd<f64>, p| {
+                let saved = (o.lr, o.momentum, o.weight_decay);
+                (o.lr, o.momentum, o.weight_decay) = (lr, mu, wd);
+                let result = o.step(p, &grads());
+                (o.lr, o.momentum, o.weight_decay) = saved;
+                result
+            });
+        }
+    }
+
+    #[test]
+    fn adam_step_with_another_models_gradients_leaves_state_unchanged() {
+        // The report of issue 10: after one step with another model's gradients, every later
+        // correct step failed.
+        failed_step_changes_nothing(Adam::new(1e-2), &|o, p| o.step(p, &other_grads()));
+        // Gradients that fit the parameters but not the optimizer's state.
+        let mut adam = Adam::new(1e-2);
+        let mut other = tensors(&[("u", &[0.0, 0.0]), ("c", &[0.0, 0.0])]);
+        adam.step(&mut other, &other_grads()).unwrap();
+        let state = adam.state();
+        assert!(adam.step(&mut model(), &grads()).is_err());
+        assert_eq!(adam.state(), state);
+        assert_eq!(adam.steps(), 1);
+        assert!(adam.check_fits(&model()).is_err());
+        assert!(adam.check_fits(&other).is_ok());
+        adam.step(&mut other, &other_grads()).unwrap();
+    }
+
+    #[test]
+    fn sgd_step_with_another_models_gradients_leaves_state_unchanged() {
+        failed_step_changes_nothing(Sgd::new(1e-2, 0.9), &|o, p| o.step(p, &other_grads()));
+    }
+
+    #[test]
+    fn a_restored_state_in_another_order_lines_up_by_name() {
+        let mut adam = Adam::new(1e-2);
+        let mut params = model();
+        adam.step(&mut params, &grads()).unwrap();
+        let mut state = adam.state();
+        state.tensors.reverse();
+        let mut restored = Adam::new(1e-2);
+        restored.load_state(&state).unwrap();
+        let mut p2 = params.clone();
+        adam.step(&mut params, &grads()).unwrap();
+        restored.step(&mut p2, &grads()).unwrap();
+        assert_eq!(params, p2);
+        assert_eq!(adam.state(), restored.state());
+    }
+
+    #[test]
+    fn optimizers_refuse_the_state_of_another_kind_and_keep_their_own() {
+        let mut params = model();
+        let mut adam = Adam::new(1e-2);
+        let mut sgd = Sgd::new(1e-2, 0.9);
+        adam.step(&mut params, &grads()).unwrap();
+        sgd.step(&mut params, &grads()).unwrap();
+        let (adam_state, sgd_state) = (adam.state(), sgd.state());
+        let text = sgd.load_state(&adam_state).unwrap_err().to_string();
+        assert!(
+            text.contains("adam.t") && text.contains("Adam state"),
+            "{text}"
+        );
+        assert_eq!(sgd.state(), sgd_state);
+        let text = adam.load_state(&sgd_state).unwrap_err().to_string();
+        assert!(text.contains("Sgd state"), "{text}");
+        assert_eq!(adam.state(), adam_state);
+        // A fresh state loads (and is fresh).
+        let mut fresh = Sgd::new(1e-2, 0.9);
+        fresh.load_state(&Sgd::new(1e-2, 0.9).state()).unwrap();
+        assert!(fresh.state().is_empty());
+        Adam::new(1e-2)
+            .load_state(&Adam::<f64>::new(1e-2).state())
+            .unwrap();
+        assert_eq!(Optimizer::<f64>::kind(&adam), "adam");
+        assert_eq!(Optimizer::<f64>::kind(&sgd), "sgd");
+    }
+
+    #[test]
+    fn optimizers_refuse_an_invalid_state_and_keep_their_own() {
+        let mut params = model();
+        let mut adam = Adam::new(1e-2);
+        adam.step(&mut params, &grads()).unwrap();
+        let good = adam.state();
+        let mut broken: Vec<NamedTensors<f64>> = Vec::new();
+        // NaN moment, negative second moment, fractional or negative step count, a missing
+        // second moment, no step count.
+        for (name, value) in [("adam.m.w", f64::NAN), ("adam.v.b", -1.0)] {
+            let mut s = good.clone();
+            let k = s.tensors.iter().position(|(n, _)| n == name).unwrap();
+            s.tensors[k].1[0] = value;
+            broken.push(s);
+        }
+        for t in [1.5, -1.0, f64::INFINITY] {
+            let mut s = good.clone();
+            s.tensors[0].1[0] = t;
+            broken.push(s);
+        }
+        let mut s = good.clone();
+        s.tensors.retain(|(n, _)| n != "adam.v.w");
+        broken.push(s);
+        let mut s = good.clone();
+        s.tensors.retain(|(n, _)| n != "adam.t");
+        broken.push(s);
+        for s in &broken {
+            assert!(adam.load_state(s).is_err(), "{:?}", s.names());
+            assert_eq!(adam.state(), good);
+        }
+        let mut sgd = Sgd::new(1e-2, 0.9);
+        sgd.step(&mut params, &grads()).unwrap();
+        let good = sgd.state();
+        let mut s = good.clone();
+        s.tensors[0].1[0] = f64::INFINITY;
+        assert!(sgd.load_state(&s).is_err());
+        assert_eq!(sgd.state(), good);
     }
 }

@@ -119,13 +119,13 @@ fn exp_f32_accuracy() {
     let mut range = Worst::new("exp f32 on [-87, 88]");
     for x in sweep() {
         let y = exp(x);
-        assert!(y >= 0.0 && y.is_finite(), "exp({x:e}) = {y}");
+        assert!(y >= 0.0, "exp({x:e}) = {y}");
         if (-87.0..=88.0).contains(&x) {
             range.add(x, y, (x as f64).exp());
         }
     }
     range.report(1e-6);
-    // Outside [-87.3, 88] the input is clamped: finite, neither 0 nor infinity.
+    // The ends of the range behave as f32::exp (tests/fastmath_range.rs checks every f32 there).
     println!(
         "exp f32 at the extremes: exp(-1e4) = {:e}, exp(1e4) = {:e}, exp(+inf) = {:e}, exp(-inf) = {:e}",
         exp(-1e4f32),
@@ -133,8 +133,8 @@ fn exp_f32_accuracy() {
         exp(f32::INFINITY),
         exp(f32::NEG_INFINITY)
     );
-    assert!(exp(1e4f32).is_finite() && exp(1e4f32) > 1e38);
-    assert!(exp(-1e4f32) >= 0.0 && exp(-1e4f32) < 1e-37);
+    assert_eq!(exp(1e4f32), f32::INFINITY);
+    assert_eq!(exp(-1e4f32), 0.0);
     assert_eq!(exp(0.0f32), 1.0);
     assert!(exp(f32::NAN).is_nan());
 }

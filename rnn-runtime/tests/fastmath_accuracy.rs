@@ -26,7 +26,8 @@ fn exp_is_accurate_on_its_range() {
     }
     println!("exp: max relative error {worst:.3e}");
     assert!(worst < 1e-6, "{worst}");
-    assert!(fastmath::exp(1e4).is_finite() && fastmath::exp(-1e4) >= 0.0);
+    assert_eq!(fastmath::exp(1e4), f32::INFINITY);
+    assert_eq!(fastmath::exp(-1e4), 0.0);
     assert!(fastmath::exp(f32::NAN).is_nan());
 }
 
