@@ -5,7 +5,7 @@
 //! an exact backward pass over `ndarray`. Every generated type implements [`Cell`].
 //!
 //! ```
-//! use rnn::{rnn_cell, Cell};
+//! use rnn::rnn_cell;
 //!
 //! rnn_cell! {
 //!     /// A simple recurrent network.

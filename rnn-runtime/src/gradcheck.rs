@@ -209,7 +209,7 @@ pub fn gradcheck<C: Cell<f64>>(cell: &C, config: &GradcheckConfig) -> Result<Gra
         })?;
         compare(format!("dx{idx:?}"), analytic, numeric);
     }
-    // Initial states and history.
+    // Initial states, their history and the input history.
     let names: Vec<String> = C::spec()
         .states
         .iter()
@@ -220,6 +220,7 @@ pub fn gradcheck<C: Cell<f64>>(cell: &C, config: &GradcheckConfig) -> Result<Gra
                 .iter()
                 .flat_map(|s| (1..s.delay).map(move |j| format!("{}_history[{}]", s.name, j - 1))),
         )
+        .chain((0..C::spec().input_delay).map(|j| format!("{}_history[{j}]", C::spec().input.0)))
         .collect();
     let analytic: Vec<Array2<f64>> = grads.initial_states.arrays().cloned().collect();
     let mut init_p = init.clone();
