@@ -3,8 +3,8 @@
 //! `rnn::release_pooled_memory` frees every thread's idle buffers.
 //!
 //! A counting global allocator tracks the live heap bytes of the process. The tests of this
-//! file hold one lock while they measure (the harness's own allocations are a few KiB, far
-//! below the tolerances).
+//! file measure one at a time, each on a thread of its own whose pool is gone before the next
+//! one starts (the harness's own allocations are a few KiB, far below the tolerances).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -91,9 +91,21 @@ fn call(cell: &Lstm<f32>, t: usize) {
 const LARGE: usize = 100_000;
 const SMALL: usize = 1_000;
 
+/// Runs `f` on a new thread while holding the lock: the thread's pool is freed (at its exit)
+/// before the next test measures, even if `f` panics.
+fn serial(f: impl FnOnce() + Send + 'static) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(panic) = std::thread::spawn(f).join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 #[test]
 fn a_small_call_after_a_large_one_gives_the_memory_back() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    serial(small_after_large);
+}
+
+fn small_after_large() {
     rnn::set_num_threads(1);
     let cell = lstm();
 
@@ -133,19 +145,24 @@ fn a_small_call_after_a_large_one_gives_the_memory_back() {
 
 #[test]
 fn release_pooled_memory_frees_every_threads_pool() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    serial(release_on_all_threads);
+}
+
+fn release_on_all_threads() {
     rnn::set_num_threads(1);
     let cell = lstm();
     let before = live();
     let (ran_tx, ran_rx) = std::sync::mpsc::channel();
     let (exit_tx, exit_rx) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|s| {
+        // Dropped when this closure returns or unwinds: the other thread then exits.
+        let _exit_tx = exit_tx;
         // Another thread runs a large call and stays alive with its pool.
         let cell = &cell;
         s.spawn(move || {
             call(cell, LARGE);
             ran_tx.send(()).unwrap();
-            exit_rx.recv().unwrap();
+            let _ = exit_rx.recv();
         });
         // And so does this one.
         call(cell, LARGE);
@@ -160,6 +177,5 @@ fn release_pooled_memory_frees_every_threads_pool() {
             left <= TOLERANCE,
             "{left} bytes left after release_pooled_memory"
         );
-        exit_tx.send(()).unwrap();
     });
 }
