@@ -62,8 +62,8 @@ const READY: u8 = 2;
 const DONE: u8 = 3;
 
 /// Spin iterations, then `yield_now` rounds, before a waiting thread parks.
-const SPINS: u32 = 2000;
-const YIELDS: u32 = 64;
+const SPINS: u32 = 300;
+const YIELDS: u32 = 32;
 
 /// A type-erased pointer to a [`StackJob`] on the stack of the thread that called [`join`].
 #[derive(Clone, Copy)]
