@@ -1,16 +1,22 @@
 //! The number of heap allocations of one `forward` call and of one `backward` call does not
-//! grow with the sequence length: every per-step buffer is allocated once per sequence, not once
-//! per step.
+//! grow with the sequence length, on one thread and on two: every per-step buffer is allocated
+//! once per sequence, not once per step, and splitting a step's work between threads allocates
+//! nothing either.
 //!
 //! A counting global allocator wraps the system allocator and counts `alloc`, `alloc_zeroed`
-//! and `realloc` calls, but only on a thread that has switched counting on (the test harness
-//! allocates on other threads). The runtime runs on one thread (`rnn::set_num_threads(1)`), so
-//! every allocation of the measured call happens on the measuring thread.
+//! and `realloc` calls on every thread (the runtime's helper threads included) while a
+//! measurement window is open. The test harness allocates too (on its own threads, to report
+//! results), so this file has a single `#[test]`: nothing else in the process runs while a
+//! window is open.
+//!
+//! At 2 threads, the sizes make the passes split their work: every fused loop of a step has
+//! `B * H = 2^14` values (`split_examples`' threshold), the per-step products have
+//! `B * 3H * H >= 2^21` multiply-adds (the GEMM's threshold), and so do the weight gradients
+//! (`I * 3H * T * B` at T = 4: with a smaller `I`, the input weights' gradient would be split
+//! between the threads, with one more packing buffer of matrixmultiply, only from some T on).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell as StdCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rnn::cells::{Gru, GruDims, LayerNormLstm, LayerNormLstmDims, Lstm, LstmDims, Narx, NarxDims};
 use rnn::ndarray::Array3;
@@ -20,15 +26,10 @@ use rnn::Cell;
 struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static MEASURING: Mutex<()> = Mutex::new(());
-
-thread_local! {
-    static COUNTING: StdCell<bool> = const { StdCell::new(false) };
-}
+static WINDOW: AtomicBool = AtomicBool::new(false);
 
 fn note_allocation() {
-    // `try_with`: the thread-local may already be gone while a thread shuts down.
-    if COUNTING.try_with(|c| c.get()).unwrap_or(false) {
+    if WINDOW.load(Ordering::Relaxed) {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -59,21 +60,40 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// The number of allocations `f` makes on this thread (its result is dropped after counting).
-/// Only one thread counts at a time (the tests of this file run in parallel).
+/// The number of allocations on all threads while `f` runs (its result is dropped after
+/// counting).
 fn count_allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    let _guard = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
-    let start = ALLOCATIONS.load(Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    WINDOW.store(true, Ordering::SeqCst);
     let result = std::hint::black_box(f());
-    COUNTING.with(|c| c.set(false));
-    // No other thread is counting, so the difference is this thread's.
-    (ALLOCATIONS.load(Ordering::Relaxed) - start, result)
+    WINDOW.store(false, Ordering::SeqCst);
+    (ALLOCATIONS.load(Ordering::SeqCst), result)
 }
 
-const B: usize = 3;
-const I: usize = 8;
-const H: usize = 16;
+/// The sizes and sequence lengths measured at a thread count.
+#[derive(Clone, Copy)]
+struct Sizes {
+    b: usize,
+    i: usize,
+    h: usize,
+    steps: [usize; 3],
+}
+
+/// One thread: small sizes (the passes run the same code at any size).
+const ONE_THREAD: Sizes = Sizes {
+    b: 3,
+    i: 8,
+    h: 16,
+    steps: [4, 40, 200],
+};
+
+/// Two threads: large enough for every split (see the module docs).
+const TWO_THREADS: Sizes = Sizes {
+    b: 128,
+    i: 32,
+    h: 128,
+    steps: [4, 40, 100],
+};
 
 fn random3(shape: (usize, usize, usize), seed: u64) -> Array3<f32> {
     let mut rng = rnn::seeded_rng(seed);
@@ -81,68 +101,96 @@ fn random3(shape: (usize, usize, usize), seed: u64) -> Array3<f32> {
 }
 
 /// Allocations of one `forward` and of one `backward` over `t` steps.
-fn counts<C: Cell<f32>>(cell: &C, t: usize) -> (usize, usize) {
-    let x = random3((t, B, cell.input_size()), 1);
-    let d_out = random3((t, B, cell.output_size()), 2);
-    // Warm up: lazy one-time initialization (thread count, CPU feature detection, ...) is not
-    // part of a call's cost.
-    let fwd = cell.forward(x.view(), None, None).unwrap();
-    drop(cell.backward(&fwd, d_out.view(), None).unwrap());
-    drop(fwd);
+fn counts<C: Cell<f32>>(cell: &C, b: usize, t: usize) -> (usize, usize) {
+    let x = random3((t, b, cell.input_size()), 1);
+    let d_out = random3((t, b, cell.output_size()), 2);
+    // Warm up: lazy one-time initialization (thread count, CPU feature detection, helper
+    // threads) is not part of a call's cost, and the pool needs a call or two to settle on a
+    // set of buffers that serves every request of a call of these sizes (it picks the smallest
+    // idle buffer that fits, among what the previous calls left).
+    for _ in 0..2 {
+        let fwd = cell.forward(x.view(), None, None).unwrap();
+        drop(cell.backward(&fwd, d_out.view(), None).unwrap());
+        drop(fwd);
+    }
 
     let (n_forward, fwd) = count_allocations(|| cell.forward(x.view(), None, None).unwrap());
     let (n_backward, grads) =
         count_allocations(|| cell.backward(&fwd, d_out.view(), None).unwrap());
     drop(grads);
+    drop(fwd);
     (n_forward, n_backward)
 }
 
-/// Prints the counts at T = 4 and T = 40 and returns a line per call that grew.
-fn check<C: Cell<f32>>(name: &str, cell: C) -> Vec<String> {
-    let (f4, b4) = counts(&cell, 4);
-    let (f40, b40) = counts(&cell, 40);
+/// Prints the counts at every T and returns a line per call that grew.
+fn check<C: Cell<f32>>(name: &str, threads: usize, sizes: Sizes, cell: C) -> Vec<String> {
+    let steps = sizes.steps;
+    let counts: Vec<(usize, usize)> = steps.iter().map(|&t| counts(&cell, sizes.b, t)).collect();
+    let forward: Vec<usize> = counts.iter().map(|c| c.0).collect();
+    let backward: Vec<usize> = counts.iter().map(|c| c.1).collect();
     println!(
-        "{name:<14} forward: T=4 {f4:>5}, T=40 {f40:>5}   backward: T=4 {b4:>5}, T=40 {b40:>5}"
+        "{name:<14} {threads} thread(s), T = {steps:?}: forward {forward:?}, backward {backward:?}"
     );
     let mut failures = vec![];
-    if f4 != f40 {
-        failures.push(format!(
-            "{name}.forward: {f4} allocations at T=4, {f40} at T=40"
-        ));
-    }
-    if b4 != b40 {
-        failures.push(format!(
-            "{name}.backward: {b4} allocations at T=4, {b40} at T=40"
-        ));
+    for (what, n) in [("forward", &forward), ("backward", &backward)] {
+        if n.iter().any(|&c| c != n[0]) {
+            failures.push(format!(
+                "{name}.{what} at {threads} thread(s): {n:?} allocations at T = {steps:?}"
+            ));
+        }
     }
     failures
 }
 
 #[test]
-fn the_counter_sees_this_threads_allocations() {
+fn allocations_do_not_grow_with_sequence_length_on_any_thread() {
+    // The counter sees every thread's allocations.
     let (n, v) = count_allocations(|| (0..10).map(|i| vec![i; 4]).collect::<Vec<_>>());
     assert_eq!(v.len(), 10);
     assert!(n >= 11, "10 vectors and their container, counted {n}");
-    let (n, _) = count_allocations(|| std::thread::spawn(|| vec![0u8; 4]).join().unwrap());
+    let (n_alloc, _) = count_allocations(|| {
+        std::thread::spawn(|| (0..10).map(|i| vec![i; 4]).collect::<Vec<_>>())
+            .join()
+            .unwrap()
+    });
     let (n_spawn_only, _) = count_allocations(|| std::thread::spawn(|| ()).join().unwrap());
-    assert_eq!(
-        n, n_spawn_only,
-        "another thread's allocations are not counted"
+    assert!(
+        n_alloc >= n_spawn_only + 11,
+        "another thread's allocations are counted: {n_alloc} vs {n_spawn_only}"
     );
-}
 
-#[test]
-fn allocations_do_not_grow_with_sequence_length() {
-    rnn::set_num_threads(1);
-    let mut rng = rnn::seeded_rng(0);
     let mut failures = vec![];
-    failures.extend(check("Lstm", Lstm::<f32>::new(LstmDims { I, H }, &mut rng)));
-    failures.extend(check("Gru", Gru::<f32>::new(GruDims { I, H }, &mut rng)));
-    failures.extend(check(
-        "LayerNormLstm",
-        LayerNormLstm::<f32>::new(LayerNormLstmDims { I, H }, &mut rng),
-    ));
-    failures.extend(check("Narx", Narx::<f32>::new(NarxDims { I, H }, &mut rng)));
+    for (threads, sizes) in [(1, ONE_THREAD), (2, TWO_THREADS)] {
+        rnn::set_num_threads(threads);
+        let Sizes { b, i, h, .. } = sizes;
+        // At 2 threads, the fused loops do split their examples.
+        assert_eq!(rnn::__private::split_examples(b, b * h), threads >= 2);
+        let mut rng = rnn::seeded_rng(0);
+        failures.extend(check(
+            "Lstm",
+            threads,
+            sizes,
+            Lstm::<f32>::new(LstmDims { I: i, H: h }, &mut rng),
+        ));
+        failures.extend(check(
+            "Gru",
+            threads,
+            sizes,
+            Gru::<f32>::new(GruDims { I: i, H: h }, &mut rng),
+        ));
+        failures.extend(check(
+            "LayerNormLstm",
+            threads,
+            sizes,
+            LayerNormLstm::<f32>::new(LayerNormLstmDims { I: i, H: h }, &mut rng),
+        ));
+        failures.extend(check(
+            "Narx",
+            threads,
+            sizes,
+            Narx::<f32>::new(NarxDims { I: i, H: h }, &mut rng),
+        ));
+    }
     assert!(
         failures.is_empty(),
         "allocations grow with T:\n{}",

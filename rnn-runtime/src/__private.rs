@@ -8,6 +8,7 @@
 
 pub use crate::activation::*;
 pub use crate::pool::Buffer;
+pub use crate::threads::join;
 pub use crate::{
     Cell, CellSpec, Error, Float, Forward, Gradients, Inference, Init, ParamSet, ParamSpec,
 };
@@ -15,7 +16,6 @@ pub use crate::{Result, StateSpec, States, Trace};
 pub use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewD};
 pub use ndarray::{ArrayViewMut1, ArrayViewMut2};
 pub use rand::RngCore;
-pub use rayon::join;
 
 use ndarray::{ArrayViewMut2 as Mut2, Ix1, Ix2};
 

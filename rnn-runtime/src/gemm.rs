@@ -9,7 +9,8 @@
 //! The same kernel runs the hoisted input product (`[T * B, I] @ W`) and the input gradient.
 //! The weight gradients (`[k, T * B] @ [T * B, n]`, once per sequence) use `ndarray`'s GEMM
 //! (matrixmultiply). With more than one thread (see [`crate::set_num_threads`]) every product
-//! splits its output rows between the threads of a persistent worker pool.
+//! splits its output rows between the calling thread and the runtime's persistent helper
+//! threads (`threads::join`, which allocates nothing).
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -99,7 +100,7 @@ pub fn gemm_packed<F: Float>(
 }
 
 /// Runs `f` on consecutive row ranges of at most `rows` rows of `a: [m, k]` and `c: [m, n]`,
-/// in parallel on the runtime's worker pool (`rayon::join`, no allocation).
+/// in parallel on the runtime's helper threads (`threads::join`, no allocation).
 fn split_rows<F: Float>(
     a: &[F],
     k: usize,
@@ -116,7 +117,7 @@ fn split_rows<F: Float>(
     let half = m.div_ceil(2).div_ceil(rows) * rows;
     let (a0, a1) = a.split_at(half.min(m) * k);
     let (c0, c1) = c.split_at_mut(half.min(m) * n);
-    rayon::join(
+    crate::threads::join(
         || split_rows(a0, k, c0, n, rows, f),
         || split_rows(a1, k, c1, n, rows, f),
     );
@@ -295,7 +296,7 @@ fn split_views<F: Float>(
     let (c0, c1) = c.split_at(ndarray::Axis(0), half);
     let a0 = a.slice(ndarray::s![..half, ..]);
     let a1 = a.slice(ndarray::s![half.., ..]);
-    rayon::join(
+    crate::threads::join(
         || split_views(alpha, &a0, b, beta, c0, rows),
         || split_views(alpha, &a1, b, beta, c1, rows),
     );

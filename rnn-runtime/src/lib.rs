@@ -67,6 +67,7 @@ pub use modes::{Pooling, TrainStep};
 pub use params::ParamSet;
 #[cfg(feature = "plot")]
 pub use plot::{plot_curves, PlotOptions, CURVE_COLORS};
+pub use pool::release_pooled_memory;
 #[cfg(feature = "progress")]
 pub use progress::TrainingProgress;
 pub use recurrent::{LayerStates, RecurrentLayer};
