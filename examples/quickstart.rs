@@ -9,7 +9,7 @@
 use rnn::ndarray::{s, Array3};
 use rnn::rand::Rng;
 use rnn::train::{clip_grad_norm, Adam, Optimizer};
-use rnn::{gradcheck, rnn_cell, Cell, GradcheckConfig};
+use rnn::{gradcheck, rnn_cell, GradcheckConfig};
 
 rnn_cell! {
     /// A GRU (Cho et al. 2014) with a linear read-out `y = h[t] @ W_y + b_y`.

@@ -3,7 +3,7 @@
 //! baseline version (`RNN_NO_AVX2`, read once per process) and checks its gradients.
 
 use rnn::cells::*;
-use rnn::{gradcheck, Cell, GradcheckConfig};
+use rnn::{gradcheck, GradcheckConfig};
 
 #[test]
 fn baseline_passes_are_exact() {

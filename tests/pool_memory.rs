@@ -13,7 +13,6 @@ use std::sync::Mutex;
 use rnn::cells::{Lstm, LstmDims};
 use rnn::ndarray::Array3;
 use rnn::rand::Rng;
-use rnn::Cell;
 
 struct Counting;
 

@@ -1,6 +1,5 @@
 //! Profiling target: `perf record ./target/release/examples/profile_infer`.
 use rnn::cells::*;
-use rnn::Cell;
 fn main() {
     rnn::set_num_threads(1);
     let cell = Lstm::<f32>::new(LstmDims { I: 256, H: 256 }, &mut rnn::seeded_rng(0));

@@ -1,6 +1,5 @@
 //! Profiling target: `perf record ./target/release/examples/profile_lstm [threads]`.
 use rnn::cells::*;
-use rnn::Cell;
 fn main() {
     let threads = std::env::args()
         .nth(1)
