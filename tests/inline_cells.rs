@@ -63,8 +63,11 @@ rnn_cell! {
 #[test]
 fn narx_gradients_including_history() {
     let report = assert_gradcheck::<Narx<f64>>(NarxDims { I: 3, H: 4 });
-    // Parameters, inputs, h_0 and one history entry h_{-2}.
-    assert_eq!(report.checked, 2 * 12 + 2 * 16 + 4 + 5 * 4 * 3 + 2 * 4 * 4);
+    // Parameters, inputs, h_0, one history entry h_{-2} and one input history entry x_{-1}.
+    assert_eq!(
+        report.checked,
+        2 * 12 + 2 * 16 + 4 + 5 * 4 * 3 + 2 * 4 * 4 + 4 * 3
+    );
 }
 
 #[test]
