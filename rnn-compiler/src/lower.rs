@@ -796,6 +796,7 @@ impl Lowerer<'_> {
             }
             _ => (vec![self.expr(a)], vec![a.pos]),
         };
+        let parts: Vec<NodeId> = parts.into_iter().map(|p| self.product_operand(p)).collect();
         let wn = self.expr(w);
         let mut lhs_shape = Shape::Vector(Dim::default());
         let mut lhs_param = None;
@@ -870,6 +871,20 @@ impl Lowerer<'_> {
             });
         }
         sum.unwrap_or_else(|| self.error_node(pos))
+    }
+
+    /// The left operand of a product as the planner needs it. A product whose left operand is
+    /// itself a product (`x[t] @ W @ V`, `a @ V` with `a = x[t] @ W`) reads a value computed
+    /// inside the step, and the planner stores only values that an elementwise pass computes
+    /// (GEMM outputs are per-step scratch): the inner product goes through an elementwise copy
+    /// so that it is saved for the backward pass and ordered like any computed value.
+    fn product_operand(&mut self, part: NodeId) -> NodeId {
+        let node = &self.graph.nodes[part];
+        if !matches!(node.op, Op::MatMul { .. }) || node.shape == Shape::Error {
+            return part;
+        }
+        let (shape, pos, text) = (node.shape.clone(), node.pos, node.text.clone());
+        self.node(Op::Copy(part), shape, pos, text)
     }
 
     fn name(&mut self, n: &Name, pos: Pos) -> NodeId {
