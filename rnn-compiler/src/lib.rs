@@ -114,7 +114,11 @@ fn skeleton(ast: &ast::CellAst, source: &Source) -> TokenStream {
     }
     let vis = emit::visibility(ast.vis);
     let span: Span = source.spans(ast.name.pos).0;
-    if syn::parse_str::<syn::Ident>(&ast.name.text).is_err() {
+    // A name that is not an identifier, or that would shadow what the skeleton uses, gets no
+    // skeleton (its error says why).
+    if syn::parse_str::<syn::Ident>(&ast.name.text).is_err()
+        || check::reserved_cell_name(&ast.name.text).is_some()
+    {
         return TokenStream::new();
     }
     let name = proc_macro2::Ident::new(&ast.name.text, span);

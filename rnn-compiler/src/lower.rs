@@ -245,11 +245,15 @@ impl Declarations {
             kinds: HashMap::new(),
             dim_names: vec![],
         };
-        check::rust_identifier(&ast.name.text, "cell", ast.name.pos, diags);
+        if check::rust_identifier(&ast.name.text, "cell", ast.name.pos, diags) {
+            check::cell_name(&ast.name.text, ast.name.pos, diags);
+        }
         for decl in &ast.decls {
             let name = &decl.name.text;
-            if decl.kind == DeclKind::Param {
-                check::rust_identifier(name, "parameter", decl.name.pos, diags);
+            if decl.kind == DeclKind::Param
+                && check::rust_identifier(name, "parameter", decl.name.pos, diags)
+            {
+                check::parameter_accessors(name, decl.name.pos, diags);
             }
             for dim in &decl.shape.dims {
                 for (_, sym) in &dim.terms {
@@ -318,6 +322,8 @@ impl Declarations {
                 }
             }
         }
+        let params: Vec<(&str, Pos)> = d.params.iter().map(|p| (p.name.as_str(), p.pos)).collect();
+        check::parameter_accessor_clash(&params, diags);
         if d.input.is_none() {
             diags.error(
                 ast.name.pos,

@@ -1177,3 +1177,135 @@ fn intermediate_used_in_a_rejected_call_is_not_unused() {
     let e = error("a = sigmoid(x[t] @ W + b);\nh[t] = tanh(a + h[t-1] @ U, b);");
     assert_eq!(e.message, "`tanh` takes 1 argument, found 2");
 }
+
+// ----------------------------------------------------------------------------------------------
+// Names that would collide with the generated Rust
+
+/// The type's float parameter `F` and the names the generated code uses unqualified cannot
+/// name the cell: the error is at the name and says why.
+#[test]
+fn cell_named_like_a_name_the_generated_code_uses_is_refused_at_the_name() {
+    for name in [
+        "F", "Option", "Vec", "Result", "Box", "String", "Some", "None", "Ok", "Err", "f32",
+        "usize",
+    ] {
+        let src = format!(
+            "cell {name} {{\n    input x: [I];\n    state h: [H];\n    param W: [I, H];\n    \
+             h[t] = tanh(x[t] @ W);\n}}"
+        );
+        let e = only_error(&src);
+        assert_eq!(e.at(), (1, 5, name), "{name}");
+        assert!(
+            e.message
+                .starts_with(&format!("`{name}` cannot name a cell: ")),
+            "{name}: {}",
+            e.message
+        );
+    }
+    let e = only_error("cell F { input x: [I]; state h: [H]; param W: [I, H]; h[t] = x[t] @ W; }");
+    assert_eq!(
+        e.message,
+        "`F` cannot name a cell: the generated type is generic over its float type `F` \
+         (`F = f32` or `f64`); expected another name"
+    );
+    let e =
+        only_error("cell Option { input x: [I]; state h: [H]; param W: [I, H]; h[t] = x[t] @ W; }");
+    assert_eq!(
+        e.message,
+        "`Option` cannot name a cell: the generated code uses `Option` unqualified, and the \
+         cell's type would shadow it; expected another name"
+    );
+}
+
+/// `param W` with `param W_mut`: both would have an accessor `W_mut()`. Refused at `W_mut`,
+/// whichever comes first.
+#[test]
+fn parameter_named_like_another_parameters_accessor_is_refused() {
+    for decls in [
+        "param W: [I, H];\n    param W_mut: [H];",
+        "param W_mut: [H];\n    param W: [I, H];",
+    ] {
+        let src = format!(
+            "cell Foo {{\n    input x: [I];\n    state h: [H];\n    {decls}\n    \
+             h[t] = tanh(x[t] @ W + W_mut);\n}}"
+        );
+        let e = only_error(&src);
+        assert_eq!(e.text, "W_mut", "{decls}");
+        assert_eq!(
+            e.message,
+            "parameter `W_mut` clashes with the accessor `W_mut()` of parameter `W` (a parameter \
+             `P` gets accessors `P()` and `P_mut()`); expected another name"
+        );
+    }
+}
+
+/// A parameter whose accessor `P()` or `P_mut()` would replace or shadow a method of the
+/// generated type (`dims()`, `forward()`, `params_mut()`, ..., `clone()`) or a private item
+/// (`__...`).
+#[test]
+fn parameter_named_like_a_generated_method_is_refused() {
+    for name in [
+        "new",
+        "zeros",
+        "dims",
+        "spec",
+        "params",
+        "forward",
+        "infer",
+        "backward",
+        "step",
+        "input_size",
+        "output_size",
+        "state_sizes",
+        "zero_states",
+        "set_param",
+        "clone",
+        "__forward",
+        "__x",
+    ] {
+        let src = format!(
+            "cell Foo {{\n    input x: [I];\n    state h: [H];\n    param W: [I, H];\n    \
+             param {name}: [H];\n    h[t] = tanh(x[t] @ W + {name});\n}}"
+        );
+        let e = only_error(&src);
+        assert_eq!(e.at(), (5, 10, name), "{name}");
+        assert!(
+            e.message
+                .starts_with(&format!("`{name}` cannot name a parameter: its accessor `")),
+            "{name}: {}",
+            e.message
+        );
+    }
+    let e = error_starting(
+        &cell("h[t] = tanh(x[t] @ W + h[t-1] @ U + b);\n")
+            .replace("param b: [H];", "param b: [H];\n    param dims: [H];"),
+        "`dims`",
+    );
+    assert_eq!(
+        e.message,
+        "`dims` cannot name a parameter: its accessor `dims()` would clash with a method of the \
+         generated cell type (a parameter `P` gets accessors `P()` and `P_mut()`); expected \
+         another name"
+    );
+}
+
+/// Rust keywords cannot name a cell, a parameter or a dimension (they become identifiers).
+#[test]
+fn rust_keyword_as_a_name_is_refused_at_the_name() {
+    let e = only_error(
+        "cell Foo { input x: [I]; state h: [H]; param type: [I, H]; h[t] = x[t] @ type; }",
+    );
+    assert_eq!(e.text, "type");
+    assert_eq!(
+        e.message,
+        "`type` cannot name a parameter: it is a Rust keyword; expected another name"
+    );
+    let e =
+        only_error("cell match { input x: [I]; state h: [H]; param W: [I, H]; h[t] = x[t] @ W; }");
+    assert_eq!(e.at(), (1, 5, "match"));
+    let e = error_starting(
+        "cell Foo { input x: [I]; state h: [fn]; param W: [I, H]; h[t] = x[t] @ W; }",
+        "`fn` cannot name a dimension",
+    );
+    assert_eq!(e.text, "fn");
+}
