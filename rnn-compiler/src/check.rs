@@ -298,3 +298,38 @@ pub fn parameter_accessor_clash(params: &[(&str, Pos)], diags: &mut Diagnostics)
         }
     }
 }
+
+/// Every cell is generic over `f32` and `f64`: a literal, a folded constant or an initializer
+/// whose magnitude overflows `f32` would be infinite in an `f32` cell. (A magnitude below
+/// `f32`'s smallest subnormal rounds to zero, like any rounding, and is accepted.)
+pub fn f32_range(v: f64, what: &str, pos: Pos, diags: &mut Diagnostics) -> bool {
+    if v.is_finite() && (v as f32).is_infinite() {
+        diags.error(
+            pos,
+            format!(
+                "{what} {v:e} is outside the range of f32 (largest finite magnitude {:e}): \
+                 every cell is generic over f32 and f64, and it would be infinite in f32; \
+                 expected a smaller magnitude",
+                f32::MAX
+            ),
+        );
+        return false;
+    }
+    true
+}
+
+/// `a / 0`: a denominator that is the constant zero (`0`, `0.0`, `(0)`, `1 - 1`) divides by
+/// zero at every step.
+pub fn nonzero_denominator(is_zero: bool, text: &str, pos: Pos, diags: &mut Diagnostics) -> bool {
+    if is_zero {
+        diags.error(
+            pos,
+            format!(
+                "division by zero: the denominator `{text}` is the constant 0; expected a \
+                 non-zero denominator"
+            ),
+        );
+        return false;
+    }
+    true
+}
