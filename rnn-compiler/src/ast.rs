@@ -104,8 +104,8 @@ pub enum InitAst {
 pub struct Time {
     /// `0` for `t`, `-k` for `t-k`, `k` for `t+k` (saturated when `k` does not fit an `i64`).
     pub offset: i64,
-    /// `k` as written (empty for `t`), for messages.
-    pub digits: String,
+    /// The offset as written after `t`, with its sign (`-1`, `+2`; empty for `t`).
+    pub written: String,
     /// Where.
     pub pos: Pos,
 }
@@ -178,13 +178,9 @@ pub enum ExprKind {
 }
 
 impl Time {
-    /// `t`, `t-1`, `t+1`.
+    /// `t`, `t-1`, `t+1`, as written.
     pub fn text(&self) -> String {
-        match self.offset {
-            0 if self.digits.is_empty() => "t".to_string(),
-            k if k < 0 => format!("t-{}", self.digits),
-            _ => format!("t+{}", self.digits),
-        }
+        format!("t{}", self.written)
     }
 }
 

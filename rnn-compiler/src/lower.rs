@@ -972,7 +972,7 @@ impl Lowerer<'_> {
                 t.pos,
                 format!(
                     "delay {} in `{text}` is too large: expected at most {MAX_DELAY}",
-                    t.digits
+                    &t.written[1..]
                 ),
             );
             return self.error_node(pos);

@@ -363,20 +363,20 @@ fn time(pair: Pair<'_, Rule>) -> Time {
     let p = pos(&pair);
     let mut sign = 1;
     let mut offset = 0;
-    let mut digits = String::new();
+    let mut written = String::new();
     for q in pair.into_inner() {
         match q.as_rule() {
             Rule::time_op => sign = if q.as_str() == "-" { -1 } else { 1 },
             Rule::integer => {
                 offset = sign * q.as_str().parse::<i64>().unwrap_or(i64::MAX / 2);
-                digits = q.as_str().to_string();
+                written = format!("{}{}", if sign < 0 { "-" } else { "+" }, q.as_str());
             }
             _ => {}
         }
     }
     Time {
         offset,
-        digits,
+        written,
         pos: p,
     }
 }
