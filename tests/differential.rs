@@ -252,9 +252,11 @@ macro_rules! differential {
 }
 
 rnn_cell!("tests/specs/edge.rnn");
+rnn_cell!("tests/specs/chained.rnn");
 
 differential! {
     edge: Edge, EdgeDims { I: 3, H: 4 }, "tests/specs/edge.rnn";
+    chained_products: Chained, ChainedDims { I: 3, H: 4 }, "tests/specs/chained.rnn";
     rnn_tanh: RnnTanh, RnnTanhDims { I: 3, H: 4 }, "specs/rnn_tanh.rnn";
     rnn_relu: RnnRelu, RnnReluDims { I: 3, H: 4 }, "specs/rnn_relu.rnn";
     lstm: Lstm, LstmDims { I: 3, H: 4 }, "specs/lstm.rnn";

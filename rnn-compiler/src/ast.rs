@@ -81,8 +81,11 @@ pub struct ShapeAst {
 /// A dimension: a sum of terms `k * N`, `N` or `k`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DimAst {
-    /// (coefficient, dimension name or `None` for a constant), with the sign applied.
+    /// (coefficient, dimension name or `None` for a constant), with the sign applied
+    /// (saturated when the coefficient does not fit an `i64`).
     pub terms: Vec<(i64, Option<String>)>,
+    /// The coefficient of each term as written (empty when there is none: `H`), for messages.
+    pub literals: Vec<String>,
     /// Where.
     pub pos: Pos,
 }
@@ -92,15 +95,17 @@ pub struct DimAst {
 pub enum InitAst {
     /// `= 1.0`
     Constant(f64, Pos),
-    /// `= zeros`, `= uniform(0.1)`, ...
-    Named(Name, Option<f64>),
+    /// `= zeros`, `= uniform(0.1)`, ... (the argument with its position).
+    Named(Name, Option<(f64, Pos)>),
 }
 
 /// A time index `t`, `t-k` or `t+k`, as the offset from `t`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Time {
-    /// `0` for `t`, `-k` for `t-k`, `k` for `t+k`.
+    /// `0` for `t`, `-k` for `t-k`, `k` for `t+k` (saturated when `k` does not fit an `i64`).
     pub offset: i64,
+    /// The offset as written after `t`, with its sign (`-1`, `+2`; empty for `t`).
+    pub written: String,
     /// Where.
     pub pos: Pos,
 }
@@ -173,13 +178,9 @@ pub enum ExprKind {
 }
 
 impl Time {
-    /// `t`, `t-1`, `t+1`.
+    /// `t`, `t-1`, `t+1`, as written.
     pub fn text(&self) -> String {
-        match self.offset {
-            0 => "t".to_string(),
-            k if k < 0 => format!("t-{}", -k),
-            k => format!("t+{k}"),
-        }
+        format!("t{}", self.written)
     }
 }
 

@@ -171,13 +171,164 @@ const RUST_KEYWORDS: &[&str] = &[
 ];
 
 /// Names of parameters, dimensions and the cell become Rust identifiers (accessor methods,
-/// fields of the dimensions struct, the type): a Rust keyword, or a parameter named like one of
-/// the generated constructors, would make the expansion fail far from the user's token.
+/// fields of the dimensions struct, the type): a Rust keyword would make the expansion fail far
+/// from the user's token.
 pub fn rust_identifier(name: &str, what: &str, pos: Pos, diags: &mut Diagnostics) -> bool {
-    let reserved =
-        what == "parameter" && (matches!(name, "new" | "zeros") || name.starts_with("__"));
-    if RUST_KEYWORDS.contains(&name) || reserved {
-        diags.error(pos, format!("`{name}` cannot name a {what}: it is a Rust keyword or a name the generated code uses; expected another name"));
+    if RUST_KEYWORDS.contains(&name) {
+        diags.error(
+            pos,
+            format!("`{name}` cannot name a {what}: it is a Rust keyword; expected another name"),
+        );
+        return false;
+    }
+    true
+}
+
+/// Type and value names that the generated code uses unqualified, and its float type
+/// parameter `F`: a cell (or its `<Name>Dims` struct) named like one of them would shadow it
+/// in the code generated beside it.
+pub const RESERVED_TYPE_NAMES: &[&str] = &[
+    "F", "Self", "Option", "Vec", "Result", "Box", "String", "Some", "None", "Ok", "Err", "bool",
+    "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128",
+    "isize", "f32", "f64",
+];
+
+/// Why `name` cannot name a cell, if it cannot (a keyword is reported by [`rust_identifier`]).
+pub fn reserved_cell_name(name: &str) -> Option<String> {
+    let dims = format!("{name}Dims");
+    if name == "F" {
+        Some(
+            "the generated type is generic over its float type `F` (`F = f32` or `f64`)"
+                .to_string(),
+        )
+    } else if RESERVED_TYPE_NAMES.contains(&name) {
+        Some(format!(
+            "the generated code uses `{name}` unqualified, and the cell's type would shadow it"
+        ))
+    } else if RESERVED_TYPE_NAMES.contains(&dims.as_str()) {
+        Some(format!(
+            "its dimensions struct `{dims}` would shadow a name the generated code uses"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The cell's name becomes a type (and `<Name>Dims` another) in the user's module, beside code
+/// that uses the names of [`RESERVED_TYPE_NAMES`] unqualified.
+pub fn cell_name(name: &str, pos: Pos, diags: &mut Diagnostics) -> bool {
+    match reserved_cell_name(name) {
+        Some(why) => {
+            diags.error(
+                pos,
+                format!("`{name}` cannot name a cell: {why}; expected another name"),
+            );
+            false
+        }
+        None => true,
+    }
+}
+
+/// Methods of the generated cell type: its inherent methods, and the methods of the traits it
+/// implements (`Cell`, `DynCell`, `Clone`). A parameter `P` gets the inherent accessors `P()`
+/// and `P_mut()`, which must not replace (or shadow) any of them.
+pub const GENERATED_METHODS: &[&str] = &[
+    "new",
+    "zeros",
+    "dims",
+    "spec",
+    "params",
+    "params_mut",
+    "forward",
+    "infer",
+    "backward",
+    "step",
+    "input_size",
+    "output_size",
+    "state_sizes",
+    "zero_states",
+    "param",
+    "set_param",
+    "cell_spec",
+    "dims_text",
+    "clone_box",
+    "clone",
+    "clone_from",
+];
+
+/// A parameter's accessors `P()` and `P_mut()` must not clash with a generated method (nor
+/// with the generated code's private items, whose names start with `__`).
+pub fn parameter_accessors(name: &str, pos: Pos, diags: &mut Diagnostics) -> bool {
+    let setter = format!("{name}_mut");
+    let clash = [name, setter.as_str()]
+        .into_iter()
+        .find(|m| GENERATED_METHODS.contains(m) || m.starts_with("__"));
+    match clash {
+        Some(m) => {
+            diags.error(
+                pos,
+                format!(
+                    "`{name}` cannot name a parameter: its accessor `{m}()` would clash with a \
+                     method of the generated cell type (a parameter `P` gets accessors `P()` and \
+                     `P_mut()`); expected another name"
+                ),
+            );
+            false
+        }
+        None => true,
+    }
+}
+
+/// A parameter named `P_mut` next to a parameter `P`: both would have an accessor `P_mut()`.
+/// Reported at the `P_mut` parameter; `params` are every parameter's name and position.
+pub fn parameter_accessor_clash(params: &[(&str, Pos)], diags: &mut Diagnostics) {
+    for &(name, pos) in params {
+        let Some(base) = name.strip_suffix("_mut") else {
+            continue;
+        };
+        if params.iter().any(|&(other, _)| other == base) {
+            diags.error(
+                pos,
+                format!(
+                    "parameter `{name}` clashes with the accessor `{name}()` of parameter \
+                     `{base}` (a parameter `P` gets accessors `P()` and `P_mut()`); expected \
+                     another name"
+                ),
+            );
+        }
+    }
+}
+
+/// Every cell is generic over `f32` and `f64`: a literal, a folded constant or an initializer
+/// whose magnitude overflows `f32` would be infinite in an `f32` cell. (A magnitude below
+/// `f32`'s smallest subnormal rounds to zero, like any rounding, and is accepted.)
+pub fn f32_range(v: f64, what: &str, pos: Pos, diags: &mut Diagnostics) -> bool {
+    if v.is_finite() && (v as f32).is_infinite() {
+        diags.error(
+            pos,
+            format!(
+                "{what} {v:e} is outside the range of f32 (largest finite magnitude {:e}): \
+                 every cell is generic over f32 and f64, and it would be infinite in f32; \
+                 expected a smaller magnitude",
+                f32::MAX
+            ),
+        );
+        return false;
+    }
+    true
+}
+
+/// `a / 0`: a denominator that is the constant zero (`0`, `0.0`, `(0)`, `1 - 1`) divides by
+/// zero at every step.
+pub fn nonzero_denominator(is_zero: bool, text: &str, pos: Pos, diags: &mut Diagnostics) -> bool {
+    if is_zero {
+        diags.error(
+            pos,
+            format!(
+                "division by zero: the denominator `{text}` is the constant 0; expected a \
+                 non-zero denominator"
+            ),
+        );
         return false;
     }
     true

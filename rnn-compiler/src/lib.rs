@@ -114,7 +114,11 @@ fn skeleton(ast: &ast::CellAst, source: &Source) -> TokenStream {
     }
     let vis = emit::visibility(ast.vis);
     let span: Span = source.spans(ast.name.pos).0;
-    if syn::parse_str::<syn::Ident>(&ast.name.text).is_err() {
+    // A name that is not an identifier, or that would shadow what the skeleton uses, gets no
+    // skeleton (its error says why).
+    if syn::parse_str::<syn::Ident>(&ast.name.text).is_err()
+        || check::reserved_cell_name(&ast.name.text).is_some()
+    {
         return TokenStream::new();
     }
     let name = proc_macro2::Ident::new(&ast.name.text, span);
@@ -138,10 +142,13 @@ fn skeleton(ast: &ast::CellAst, source: &Source) -> TokenStream {
     let rt = quote!(::rnn::__private);
     // The bodies are never run: the `compile_error!`s beside the skeleton stop the build. They
     // exist so that the user's calls type-check and report nothing of their own.
+    // Braced structs: a tuple struct would also be a value, and a cell named like a variable of
+    // the skeleton (`x`, `dims`) would then clash with it. Style lints stay quiet beside errors.
     quote! {
+        #[allow(non_camel_case_types)]
         #[derive(Debug, Clone)]
-        #vis struct #name<F = f32>(::core::marker::PhantomData<F>);
-        #[allow(non_snake_case)]
+        #vis struct #name<F = f32> { __marker: ::core::marker::PhantomData<F> }
+        #[allow(non_snake_case, non_camel_case_types)]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #vis struct #dims_name { #(pub #fields: usize,)* }
         #[allow(unused_variables, clippy::all)]

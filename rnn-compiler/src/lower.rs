@@ -183,7 +183,7 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
     let equations_text = ast
         .equations
         .iter()
-        .map(|e| match e.time {
+        .map(|e| match &e.time {
             Some(t) => format!("{}[{}] = {};", e.target.text, t.text(), e.expr),
             None => format!("{} = {};", e.target.text, e.expr),
         })
@@ -245,11 +245,15 @@ impl Declarations {
             kinds: HashMap::new(),
             dim_names: vec![],
         };
-        check::rust_identifier(&ast.name.text, "cell", ast.name.pos, diags);
+        if check::rust_identifier(&ast.name.text, "cell", ast.name.pos, diags) {
+            check::cell_name(&ast.name.text, ast.name.pos, diags);
+        }
         for decl in &ast.decls {
             let name = &decl.name.text;
-            if decl.kind == DeclKind::Param {
-                check::rust_identifier(name, "parameter", decl.name.pos, diags);
+            if decl.kind == DeclKind::Param
+                && check::rust_identifier(name, "parameter", decl.name.pos, diags)
+            {
+                check::parameter_accessors(name, decl.name.pos, diags);
             }
             for dim in &decl.shape.dims {
                 for (_, sym) in &dim.terms {
@@ -318,6 +322,8 @@ impl Declarations {
                 }
             }
         }
+        let params: Vec<(&str, Pos)> = d.params.iter().map(|p| (p.name.as_str(), p.pos)).collect();
+        check::parameter_accessor_clash(&params, diags);
         if d.input.is_none() {
             diags.error(
                 ast.name.pos,
@@ -335,11 +341,14 @@ impl Declarations {
         for dim in &shape.dims {
             let mut out = Dim::default();
             let mut ok = true;
-            for (coef, sym) in &dim.terms {
+            for (k, (coef, sym)) in dim.terms.iter().enumerate() {
                 if *coef > MAX_DIM {
+                    let written = dim.literals.get(k).map_or("", String::as_str);
                     diags.error(
                         dim.pos,
-                        format!("dimension term {coef} is too large: expected at most {MAX_DIM}"),
+                        format!(
+                            "dimension coefficient {written} is too large: expected at most {MAX_DIM}"
+                        ),
                     );
                     ok = false;
                     continue;
@@ -441,6 +450,8 @@ fn initializer(init: Option<&InitAst>, shape: &Shape, diags: &mut Diagnostics) -
                     *pos,
                     format!("initial value {v} is not finite: expected a finite number"),
                 );
+            } else {
+                check::f32_range(*v, "initial value", *pos, diags);
             }
             InitIr::Constant(*v)
         }
@@ -450,8 +461,11 @@ fn initializer(init: Option<&InitAst>, shape: &Shape, diags: &mut Diagnostics) -
                 ("ones", None) => InitIr::Ones,
                 ("xavier", None) => InitIr::Xavier,
                 ("orthogonal", None) => InitIr::Orthogonal,
-                ("uniform", Some(a)) if a.is_finite() && *a > 0.0 => InitIr::Uniform(*a),
-                ("uniform", Some(a)) => {
+                ("uniform", Some((a, pos))) if a.is_finite() && *a > 0.0 => {
+                    check::f32_range(*a, "the bound of `uniform`", *pos, diags);
+                    InitIr::Uniform(*a)
+                }
+                ("uniform", Some((a, _))) => {
                     diags.error(name.pos, format!("`uniform({a})`: expected a finite positive bound a for uniform on [-a, a]"));
                     return InitIr::Default;
                 }
@@ -513,7 +527,7 @@ impl Equations {
             if let Some((DeclKind::State, s)) = decls.kinds.get(name) {
                 e.attempted.insert(*s);
             }
-            match (decls.kinds.get(name), eq.time) {
+            match (decls.kinds.get(name), &eq.time) {
                 (Some((DeclKind::State, s)), Some(t)) => {
                     if t.offset != 0 {
                         diags.error(t.pos, format!("an update defines the state at step t: expected `{name}[t] = ...`, found `{name}[{}]`", t.text()));
@@ -599,6 +613,9 @@ impl Lowerer<'_> {
             );
             return self.error_node(pos);
         }
+        if !check::f32_range(v, "constant", pos, self.diags) {
+            return self.error_node(pos);
+        }
         self.node(Op::Const(v), Shape::Scalar, pos, text)
     }
 
@@ -679,7 +696,7 @@ impl Lowerer<'_> {
         match &e.kind {
             ExprKind::Number(v) => self.constant(*v, e.pos, text),
             ExprKind::Name(n) => self.name(n, e.pos),
-            ExprKind::Indexed(n, t) => self.indexed(n, *t, e.pos),
+            ExprKind::Indexed(n, t) => self.indexed(n, t, e.pos),
             ExprKind::Call(f, args) => self.call(f, args, e.pos, text),
             ExprKind::Neg(a) => {
                 let a = self.expr(a);
@@ -708,6 +725,16 @@ impl Lowerer<'_> {
             ExprKind::Binary(op, a, b) => {
                 let an = self.expr(a);
                 let bn = self.expr(b);
+                if *op == BinOp::Div {
+                    let zero = match (&self.graph.nodes[bn].op, &self.graph.nodes[bn].shape) {
+                        (Op::Const(v), Shape::Scalar) => *v == 0.0,
+                        _ => false,
+                    };
+                    let tb = self.texts[bn].clone();
+                    if !check::nonzero_denominator(zero, &tb, b.pos, self.diags) {
+                        return self.error_node(e.pos);
+                    }
+                }
                 if let (Op::Const(x), Op::Const(y)) =
                     (&self.graph.nodes[an].op, &self.graph.nodes[bn].op)
                 {
@@ -796,6 +823,7 @@ impl Lowerer<'_> {
             }
             _ => (vec![self.expr(a)], vec![a.pos]),
         };
+        let parts: Vec<NodeId> = parts.into_iter().map(|p| self.product_operand(p)).collect();
         let wn = self.expr(w);
         let mut lhs_shape = Shape::Vector(Dim::default());
         let mut lhs_param = None;
@@ -872,6 +900,20 @@ impl Lowerer<'_> {
         sum.unwrap_or_else(|| self.error_node(pos))
     }
 
+    /// The left operand of a product as the planner needs it. A product whose left operand is
+    /// itself a product (`x[t] @ W @ V`, `a @ V` with `a = x[t] @ W`) reads a value computed
+    /// inside the step, and the planner stores only values that an elementwise pass computes
+    /// (GEMM outputs are per-step scratch): the inner product goes through an elementwise copy
+    /// so that it is saved for the backward pass and ordered like any computed value.
+    fn product_operand(&mut self, part: NodeId) -> NodeId {
+        let node = &self.graph.nodes[part];
+        if !matches!(node.op, Op::MatMul { .. }) || node.shape == Shape::Error {
+            return part;
+        }
+        let (shape, pos, text) = (node.shape.clone(), node.pos, node.text.clone());
+        self.node(Op::Copy(part), shape, pos, text)
+    }
+
     fn name(&mut self, n: &Name, pos: Pos) -> NodeId {
         match self.decls.kinds.get(&n.text) {
             Some((DeclKind::Param, p)) => {
@@ -909,7 +951,7 @@ impl Lowerer<'_> {
         }
     }
 
-    fn indexed(&mut self, n: &Name, t: Time, pos: Pos) -> NodeId {
+    fn indexed(&mut self, n: &Name, t: &Time, pos: Pos) -> NodeId {
         let text = format!("{}[{}]", n.text, t.text());
         let kind = self.decls.kinds.get(&n.text).copied();
         let is_intermediate = kind.is_none() && self.equations.intermediates.contains_key(&n.text);
@@ -930,7 +972,7 @@ impl Lowerer<'_> {
                 t.pos,
                 format!(
                     "delay {} in `{text}` is too large: expected at most {MAX_DELAY}",
-                    -t.offset
+                    &t.written[1..]
                 ),
             );
             return self.error_node(pos);

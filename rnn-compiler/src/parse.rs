@@ -307,26 +307,37 @@ fn shape(pair: Pair<'_, Rule>) -> ShapeAst {
 fn dim(pair: Pair<'_, Rule>) -> DimAst {
     let p = pos(&pair);
     let mut terms = vec![];
+    let mut literals = vec![];
     let mut sign = 1;
     for q in pair.into_inner() {
         match q.as_rule() {
             Rule::dim_op => sign = if q.as_str() == "-" { -1 } else { 1 },
             Rule::dim_term => {
+                // `k*N`, `N*k`, `N` or `k`.
                 let mut coef = 1i64;
                 let mut sym = None;
+                let mut literal = String::new();
                 for r in q.into_inner() {
                     match r.as_rule() {
-                        Rule::integer => coef = r.as_str().parse().unwrap_or(i64::MAX),
+                        Rule::integer => {
+                            coef = r.as_str().parse().unwrap_or(i64::MAX);
+                            literal = r.as_str().to_string();
+                        }
                         Rule::name => sym = Some(r.as_str().to_string()),
                         _ => {}
                     }
                 }
                 terms.push((sign * coef, sym));
+                literals.push(literal);
             }
             _ => {}
         }
     }
-    DimAst { terms, pos: p }
+    DimAst {
+        terms,
+        literals,
+        pos: p,
+    }
 }
 
 fn number(text: &str) -> f64 {
@@ -343,7 +354,7 @@ fn initializer(pair: Pair<'_, Rule>) -> InitAst {
         _ => {
             let mut it = inner.into_inner();
             let n = name(it.next().expect("grammar: init name"));
-            InitAst::Named(n, it.next().map(|a| number(a.as_str())))
+            InitAst::Named(n, it.next().map(|a| (number(a.as_str()), pos(&a))))
         }
     }
 }
@@ -352,14 +363,22 @@ fn time(pair: Pair<'_, Rule>) -> Time {
     let p = pos(&pair);
     let mut sign = 1;
     let mut offset = 0;
+    let mut written = String::new();
     for q in pair.into_inner() {
         match q.as_rule() {
             Rule::time_op => sign = if q.as_str() == "-" { -1 } else { 1 },
-            Rule::integer => offset = sign * q.as_str().parse::<i64>().unwrap_or(i64::MAX / 2),
+            Rule::integer => {
+                offset = sign * q.as_str().parse::<i64>().unwrap_or(i64::MAX / 2);
+                written = format!("{}{}", if sign < 0 { "-" } else { "+" }, q.as_str());
+            }
             _ => {}
         }
     }
-    Time { offset, pos: p }
+    Time {
+        offset,
+        written,
+        pos: p,
+    }
 }
 
 fn equation(pair: Pair<'_, Rule>) -> Equation {

@@ -1177,3 +1177,253 @@ fn intermediate_used_in_a_rejected_call_is_not_unused() {
     let e = error("a = sigmoid(x[t] @ W + b);\nh[t] = tanh(a + h[t-1] @ U, b);");
     assert_eq!(e.message, "`tanh` takes 1 argument, found 2");
 }
+
+// ----------------------------------------------------------------------------------------------
+// Names that would collide with the generated Rust
+
+/// The type's float parameter `F` and the names the generated code uses unqualified cannot
+/// name the cell: the error is at the name and says why.
+#[test]
+fn cell_named_like_a_name_the_generated_code_uses_is_refused_at_the_name() {
+    for name in [
+        "F", "Option", "Vec", "Result", "Box", "String", "Some", "None", "Ok", "Err", "f32",
+        "usize",
+    ] {
+        let src = format!(
+            "cell {name} {{\n    input x: [I];\n    state h: [H];\n    param W: [I, H];\n    \
+             h[t] = tanh(x[t] @ W);\n}}"
+        );
+        let e = only_error(&src);
+        assert_eq!(e.at(), (1, 5, name), "{name}");
+        assert!(
+            e.message
+                .starts_with(&format!("`{name}` cannot name a cell: ")),
+            "{name}: {}",
+            e.message
+        );
+    }
+    let e = only_error("cell F { input x: [I]; state h: [H]; param W: [I, H]; h[t] = x[t] @ W; }");
+    assert_eq!(
+        e.message,
+        "`F` cannot name a cell: the generated type is generic over its float type `F` \
+         (`F = f32` or `f64`); expected another name"
+    );
+    let e =
+        only_error("cell Option { input x: [I]; state h: [H]; param W: [I, H]; h[t] = x[t] @ W; }");
+    assert_eq!(
+        e.message,
+        "`Option` cannot name a cell: the generated code uses `Option` unqualified, and the \
+         cell's type would shadow it; expected another name"
+    );
+}
+
+/// `param W` with `param W_mut`: both would have an accessor `W_mut()`. Refused at `W_mut`,
+/// whichever comes first.
+#[test]
+fn parameter_named_like_another_parameters_accessor_is_refused() {
+    for decls in [
+        "param W: [I, H];\n    param W_mut: [H];",
+        "param W_mut: [H];\n    param W: [I, H];",
+    ] {
+        let src = format!(
+            "cell Foo {{\n    input x: [I];\n    state h: [H];\n    {decls}\n    \
+             h[t] = tanh(x[t] @ W + W_mut);\n}}"
+        );
+        let e = only_error(&src);
+        assert_eq!(e.text, "W_mut", "{decls}");
+        assert_eq!(
+            e.message,
+            "parameter `W_mut` clashes with the accessor `W_mut()` of parameter `W` (a parameter \
+             `P` gets accessors `P()` and `P_mut()`); expected another name"
+        );
+    }
+}
+
+/// A parameter whose accessor `P()` or `P_mut()` would replace or shadow a method of the
+/// generated type (`dims()`, `forward()`, `params_mut()`, ..., `clone()`) or a private item
+/// (`__...`).
+#[test]
+fn parameter_named_like_a_generated_method_is_refused() {
+    for name in [
+        "new",
+        "zeros",
+        "dims",
+        "spec",
+        "params",
+        "forward",
+        "infer",
+        "backward",
+        "step",
+        "input_size",
+        "output_size",
+        "state_sizes",
+        "zero_states",
+        "set_param",
+        "clone",
+        "__forward",
+        "__x",
+    ] {
+        let src = format!(
+            "cell Foo {{\n    input x: [I];\n    state h: [H];\n    param W: [I, H];\n    \
+             param {name}: [H];\n    h[t] = tanh(x[t] @ W + {name});\n}}"
+        );
+        let e = only_error(&src);
+        assert_eq!(e.at(), (5, 10, name), "{name}");
+        assert!(
+            e.message
+                .starts_with(&format!("`{name}` cannot name a parameter: its accessor `")),
+            "{name}: {}",
+            e.message
+        );
+    }
+    let e = error_starting(
+        &cell("h[t] = tanh(x[t] @ W + h[t-1] @ U + b);\n")
+            .replace("param b: [H];", "param b: [H];\n    param dims: [H];"),
+        "`dims`",
+    );
+    assert_eq!(
+        e.message,
+        "`dims` cannot name a parameter: its accessor `dims()` would clash with a method of the \
+         generated cell type (a parameter `P` gets accessors `P()` and `P_mut()`); expected \
+         another name"
+    );
+}
+
+/// Rust keywords cannot name a cell, a parameter or a dimension (they become identifiers).
+#[test]
+fn rust_keyword_as_a_name_is_refused_at_the_name() {
+    let e = only_error(
+        "cell Foo { input x: [I]; state h: [H]; param type: [I, H]; h[t] = x[t] @ type; }",
+    );
+    assert_eq!(e.text, "type");
+    assert_eq!(
+        e.message,
+        "`type` cannot name a parameter: it is a Rust keyword; expected another name"
+    );
+    let e =
+        only_error("cell match { input x: [I]; state h: [H]; param W: [I, H]; h[t] = x[t] @ W; }");
+    assert_eq!(e.at(), (1, 5, "match"));
+    let e = error_starting(
+        "cell Foo { input x: [I]; state h: [fn]; param W: [I, H]; h[t] = x[t] @ W; }",
+        "`fn` cannot name a dimension",
+    );
+    assert_eq!(e.text, "fn");
+}
+
+// ----------------------------------------------------------------------------------------------
+// Literals: delays, dimensions, zero denominators, the range of f32
+
+/// A delay too large for any integer type is reported as written, not as a saturated number.
+#[test]
+fn delay_too_large_to_represent_is_reported_as_written() {
+    let e = error("h[t] = tanh(x[t] @ W + h[t-99999999999999999999999] @ U + b);");
+    assert_eq!(e.at(), (7, 25, "t-99999999999999999999999"));
+    assert_eq!(
+        e.message,
+        "delay 99999999999999999999999 in `h[t-99999999999999999999999]` is too large: expected \
+         at most 65536"
+    );
+}
+
+/// Likewise for a dimension coefficient.
+#[test]
+fn dimension_coefficient_too_large_to_represent_is_reported_as_written() {
+    let src = "cell Foo { input x: [I]; state h: [H]; param W: [I, 99999999999999999999999*H]; \
+               h[t] = x[t] @ W; }";
+    let e = error_starting(src, "dimension coefficient");
+    assert_eq!(e.text, "99999999999999999999999*H");
+    assert_eq!(
+        e.message,
+        "dimension coefficient 99999999999999999999999 is too large: expected at most 2147483648"
+    );
+}
+
+/// `[H*2]` means `[2*H]`, on either side and in sums.
+#[test]
+fn dimension_coefficient_after_the_name_is_accepted() {
+    let a = compile_text(
+        "cell Foo { input x: [I]; state h: [H*2]; param W: [I, 2*H]; param U: [H*2 + I, H*2];
+         h[t] = tanh(x[t] @ W + concat(h[t-1], x[t]) @ U); }",
+    );
+    let a = match a {
+        Ok(a) => a,
+        Err(e) => panic!("{e:?}"),
+    };
+    assert_eq!(a.cell.states[0].dim.to_string(), "2*H");
+    assert_eq!(a.cell.params[1].shape.to_string(), "[2*H + I, 2*H]");
+}
+
+/// Division by the constant zero, however written, is refused at the denominator.
+#[test]
+fn division_by_a_literal_zero_is_refused_at_the_denominator() {
+    for (denominator, text) in [
+        ("0", "0"),
+        ("0.0", "0.0"),
+        ("(0)", "(0)"),
+        ("(1 - 1)", "(1 - 1)"),
+        ("-0", "-0"),
+    ] {
+        let e = error(&format!(
+            "h[t] = tanh(x[t] @ W + h[t-1] @ U + b / {denominator});"
+        ));
+        assert_eq!(e.text, text, "{denominator}");
+        assert!(
+            e.message.starts_with("division by zero: the denominator `"),
+            "{denominator}: {}",
+            e.message
+        );
+    }
+    let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + b / 0);");
+    assert_eq!(
+        e.message,
+        "division by zero: the denominator `0` is the constant 0; expected a non-zero denominator"
+    );
+    // A constant numerator too: `1 / 0` is a division by zero, not an infinite constant.
+    let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + b * (1 / 0));");
+    assert!(e.message.starts_with("division by zero"), "{}", e.message);
+}
+
+/// Every cell is generic over f32 and f64: a literal, a folded constant or an initializer that
+/// overflows f32 is refused at its token; one that rounds to zero in f32 is accepted.
+#[test]
+fn literal_outside_the_range_of_f32_is_refused_at_the_token() {
+    let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + 1e39 * b);");
+    assert_eq!(e.at(), (7, 36, "1e39"));
+    assert_eq!(
+        e.message,
+        "constant 1e39 is outside the range of f32 (largest finite magnitude 3.4028235e38): \
+         every cell is generic over f32 and f64, and it would be infinite in f32; expected a \
+         smaller magnitude"
+    );
+    let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + 1e20 * 1e20 * b);");
+    assert_eq!(e.text, "1e20 * 1e20");
+    let src = "cell Foo { input x: [I]; state h: [H]; param W: [I, H] = uniform(1e39); \
+               h[t] = x[t] @ W; }";
+    let e = only_error(src);
+    assert_eq!(e.text, "1e39");
+    assert!(
+        e.message
+            .starts_with("the bound of `uniform` 1e39 is outside the range of f32"),
+        "{}",
+        e.message
+    );
+    let src = "cell Foo { input x: [I]; state h: [H]; param W: [I, H] = -1e39; h[t] = x[t] @ W; }";
+    let e = only_error(src);
+    assert_eq!(e.text, "-1e39");
+    assert!(
+        e.message
+            .starts_with("initial value -1e39 is outside the range of f32"),
+        "{}",
+        e.message
+    );
+    // The largest f32 and values that are subnormal or zero in f32 are fine.
+    for ok in ["3.4028234e38 * b", "1e-40 * b", "1e-50 * b"] {
+        let src = cell(&format!("h[t] = tanh(x[t] @ W + h[t-1] @ U + {ok});"));
+        if let Err(e) = compile_text(&src) {
+            panic!("{ok}: {e:?}");
+        }
+    }
+    let src = "cell Foo { input x: [I]; state h: [H]; param W: [I, H] = uniform(1e-45); \
+               h[t] = x[t] @ W; }";
+    assert!(compile_text(src).is_ok());
+}

@@ -1,14 +1,16 @@
 //! The differentiator against finite differences, on random specs.
 //!
-//! A generator writes random well-shaped spec TEXTS (so the whole front end is exercised): 1-3
-//! states read with delays 1-3, the input read with delays 0-2, matrix parameters `[I, H]`,
-//! `[H, H]`, `[I + H, H]` (for `concat(x.., h..) @ C`) and `[2*H, H]`, vector parameters `[H]`,
-//! and a random DAG of intermediates over every operator, function and reduction of the
-//! language, with intermediates reused, left operands of `@` shared between products, parameters
-//! used several times, layer-normalization-like broadcasts of reductions, and states reading
-//! each other's new values (`h0[t]`). Denominators and the arguments of `log` and `sqrt` are kept
-//! positive by construction, state updates are squashed (`tanh`, `sigmoid`, gated mixtures) so
-//! values stay bounded.
+//! The generator (`rnn-specgen`, shared with the test of the generated code in
+//! `rnn-random-cells`) writes random well-shaped spec TEXTS (so the whole front end is
+//! exercised): 1-3 states read with delays 1-3, the input read with delays 0-2, matrix
+//! parameters `[I, H]`, `[H, H]`, `[I + H, H]` (for `concat(x.., h..) @ C`) and `[2*H, H]`,
+//! vector parameters `[H]`, and a random DAG of intermediates over every operator, function and
+//! reduction of the language, with intermediates reused, left operands of `@` shared between
+//! products, chained products (`x[t] @ W0 @ U1`), parameters used several times,
+//! layer-normalization-like broadcasts of reductions, and states reading each other's new values
+//! (`h0[t]`). Denominators and the arguments of `log` and `sqrt` are kept positive by
+//! construction, state updates are squashed (`tanh`, `sigmoid`, gated mixtures) so values stay
+//! bounded.
 //!
 //! Each spec is compiled with [`rnn_compiler::compile_text`]; the reference evaluator's backward
 //! pass (the derived partials) must match central finite differences of its forward pass
@@ -30,332 +32,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rnn_compiler::eval::{EvalStates, Evaluator, Params, Seq};
 use rnn_compiler::ir::{Func, Op};
-
-/// One random spec: the choices that drive the generator (a choice sequence shrinks by dropping
-/// and simplifying operations), the dimensions and the seed of the numbers.
-#[derive(Debug, Clone)]
-struct Case {
-    n_states: usize,
-    delays: Vec<usize>,
-    ops: Vec<(u8, u8, u8, u8)>,
-    output: Option<u8>,
-    i: usize,
-    h: usize,
-    t: usize,
-    b: usize,
-    seed: u64,
-}
-
-/// A value of the generated DAG: its text, usable as an operand.
-type Val = String;
-
-struct Gen<'a> {
-    case: &'a Case,
-    /// Equations `name = expr;` in order (every operand defined earlier, so no cycles).
-    eqs: Vec<(String, String)>,
-    /// Per-example `[H]` values, `[I]` values and `[1]` values.
-    hs: Vec<Val>,
-    is: Vec<Val>,
-    ss: Vec<Val>,
-    /// The state updates defined so far.
-    updates: Vec<String>,
-    counter: usize,
-}
-
-fn pick(pool: &[Val], k: u8) -> Val {
-    pool[k as usize % pool.len()].clone()
-}
-
-impl Gen<'_> {
-    fn def(&mut self, expr: String) -> Val {
-        let name = format!("v{}", self.counter);
-        self.counter += 1;
-        self.eqs.push((name.clone(), expr));
-        name
-    }
-
-    fn h(&mut self, expr: String) {
-        let v = self.def(expr);
-        self.hs.push(v);
-    }
-
-    fn prev_state(&self, k: u8, j: u8) -> Val {
-        let s = k as usize % self.case.n_states;
-        let d = 1 + j as usize % self.case.delays[s];
-        format!("h{s}[t-{d}]")
-    }
-
-    /// Defines the next state's update from the pool, and offers its new value `h_s[t]`.
-    fn update_state(&mut self, a: u8, b: u8, c: u8) {
-        let s = self.updates.len();
-        let v = pick(&self.hs, a);
-        let z = pick(&self.hs, c);
-        let expr = match b % 4 {
-            0 => format!("tanh({v})"),
-            1 => format!("sigmoid({v})"),
-            2 => format!("sigmoid({z}) * h{s}[t-1] + (1 - sigmoid({z})) * tanh({v})"),
-            _ => format!("0.5 * h{s}[t-1] + 0.5 * softsign({v})"),
-        };
-        self.updates.push(expr);
-        self.hs.push(format!("h{s}[t]"));
-    }
-
-    fn op(&mut self, (kind, a, b, c): (u8, u8, u8, u8)) {
-        if self.ss.is_empty() && matches!(kind % 13, 3 | 5) {
-            let v = pick(&self.hs, a);
-            self.ss.push(format!("mean({v})"));
-        }
-        match kind % 13 {
-            // Every function, with its argument kept in its domain.
-            0 => {
-                let v = pick(&self.hs, a);
-                let e = match b % 10 {
-                    0 => format!("sigmoid({v})"),
-                    1 => format!("tanh({v})"),
-                    2 => format!("relu({v})"),
-                    3 => format!("exp(tanh({v}))"),
-                    4 => format!("log(1.5 + tanh({v}))"),
-                    5 => format!("log({v} * {v} + 0.5)"),
-                    6 => format!("sqrt({v} * {v} + 0.25)"),
-                    7 => format!("softsign({v})"),
-                    8 => format!("hard_sigmoid(4 * {v})"),
-                    _ => format!("sqrt(1 + exp(tanh({v})))"),
-                };
-                self.h(e);
-            }
-            // Binary operators; positive denominators.
-            1 => {
-                let (x, y) = (pick(&self.hs, a), pick(&self.hs, b));
-                let e = match c % 6 {
-                    0 => format!("{x} + {y}"),
-                    1 => format!("{x} - {y}"),
-                    2 => format!("{x} * {y}"),
-                    3 => format!("{x} / (1.5 + tanh({y}))"),
-                    4 => format!("{x} / sqrt({y} * {y} + 1)"),
-                    _ => format!("{x} / (1 + exp(tanh({y})))"),
-                };
-                self.h(e);
-            }
-            // Reductions.
-            2 => {
-                let v = pick(&self.hs, a);
-                let e = if b % 2 == 0 {
-                    format!("mean({v})")
-                } else {
-                    format!("sum({v})")
-                };
-                let s = self.def(e);
-                self.ss.push(s);
-            }
-            // A per-example scalar broadcast against a vector, on either side.
-            3 => {
-                let (v, s) = (pick(&self.hs, a), pick(&self.ss, b));
-                let e = match c % 5 {
-                    0 => format!("{v} * {s}"),
-                    1 => format!("{s} - {v}"),
-                    2 => format!("{v} / sqrt({s} * {s} + 1)"),
-                    3 => format!("{s} / (1.5 + tanh({v}))"),
-                    _ => format!("{v} + tanh({s})"),
-                };
-                self.h(e);
-            }
-            // Layer normalization.
-            4 => {
-                let v = pick(&self.hs, a);
-                let d = self.def(format!("{v} - mean({v})"));
-                let n = if b % 2 == 0 {
-                    format!("{d} / sqrt(mean({d} * {d}) + 0.1)")
-                } else {
-                    format!("{d} / sqrt(sum({d} * {d}) + 0.5)")
-                };
-                self.h(n);
-            }
-            // Per-example scalars combined.
-            5 => {
-                let (x, y) = (pick(&self.ss, a), pick(&self.ss, b));
-                let e = match c % 3 {
-                    0 => format!("{x} * {y}"),
-                    1 => format!("{x} + tanh({y})"),
-                    _ => format!("sigmoid({x}) - {y}"),
-                };
-                let s = self.def(e);
-                self.ss.push(s);
-            }
-            // Recurrent-size products: the same left operand is often shared by several.
-            6 => {
-                let v = pick(&self.hs, a);
-                self.h(format!("{v} @ U{}", b % 3));
-            }
-            // `concat(..) @ W`.
-            7 => {
-                let (x, v) = (pick(&self.is, a), pick(&self.hs, b));
-                let e = match c % 3 {
-                    0 => format!("concat({x}, {v}) @ C0"),
-                    1 => format!("concat({x}, {v}) @ C1"),
-                    _ => format!("concat({v}, {}) @ D0", pick(&self.hs, c / 3)),
-                };
-                self.h(e);
-            }
-            // Input-size values.
-            8 => {
-                let e = match b % 4 {
-                    0 => format!("x[t-{}]", 1 + a % 2),
-                    1 => format!("tanh({})", pick(&self.is, a)),
-                    2 => format!("{} * {}", pick(&self.is, a), pick(&self.is, c)),
-                    _ => format!("{} - sigmoid({})", pick(&self.is, a), pick(&self.is, c)),
-                };
-                let v = if b % 4 == 0 { e } else { self.def(e) };
-                self.is.push(v);
-            }
-            // Input products.
-            9 => {
-                let x = pick(&self.is, a);
-                self.h(format!("{x} @ W{}", b % 3));
-            }
-            // Vector parameters, broadcast over the batch.
-            10 => {
-                let v = pick(&self.hs, a);
-                let e = match c % 3 {
-                    0 => format!("{v} * b{}", b % 3),
-                    1 => format!("{v} + b{}", b % 3),
-                    _ => format!("{v} * sigmoid(b{})", b % 3),
-                };
-                self.h(e);
-            }
-            // Earlier states and literals, unary minus.
-            11 => {
-                let p = self.prev_state(a, b);
-                let e = match c % 4 {
-                    0 => p,
-                    1 => format!("-{p}"),
-                    2 => format!("2.5 * {}", pick(&self.hs, c / 4)),
-                    _ => format!("0.5 - {p}"),
-                };
-                self.h(e);
-            }
-            // The next state's update.
-            _ => {
-                if self.updates.len() < self.case.n_states {
-                    self.update_state(a, b, c);
-                }
-            }
-        }
-    }
-}
-
-fn identifiers(text: &str) -> BTreeSet<&str> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic()))
-        .collect()
-}
-
-/// The spec text of a case.
-fn spec_text(case: &Case) -> String {
-    let mut g = Gen {
-        case,
-        eqs: vec![],
-        hs: (0..case.n_states).map(|s| format!("h{s}[t-1]")).collect(),
-        is: vec!["x[t]".to_string()],
-        ss: vec![],
-        updates: vec![],
-        counter: 0,
-    };
-    g.h("x[t] @ W0".to_string());
-    for &op in &case.ops {
-        g.op(op);
-    }
-    let n = g.hs.len() as u8;
-    while g.updates.len() < case.n_states {
-        let k = g.updates.len() as u8;
-        g.update_state(n.wrapping_sub(1 + k), k, n / 2 + k);
-    }
-    let mut outputs: Vec<String> = case
-        .output
-        .map(|k| {
-            if k % 5 == 0 && !g.ss.is_empty() {
-                pick(&g.ss, k / 5)
-            } else {
-                pick(&g.hs, k)
-            }
-        })
-        .into_iter()
-        .collect();
-    // The output also sums every per-example value that nothing reads (so that most of the
-    // generated DAG is live); with neither, the output is the first state.
-    let mut read: BTreeSet<String> = BTreeSet::new();
-    for text in g
-        .eqs
-        .iter()
-        .map(|(_, e)| e)
-        .chain(&g.updates)
-        .chain(&outputs)
-    {
-        read.extend(identifiers(text).into_iter().map(str::to_string));
-    }
-    for v in g.hs.iter().chain(&g.ss) {
-        if v.starts_with('v') && !read.contains(v) && !outputs.contains(v) {
-            outputs.push(v.clone());
-        }
-    }
-    // Sum the vectors first so that a `[1]` value never heads the sum on its own.
-    outputs.sort_by_key(|o| g.ss.contains(o));
-    let output = (!outputs.is_empty()).then(|| outputs.join(" + "));
-
-    // Keep the intermediates that something reads (an unused one is an error).
-    let mut roots: Vec<String> = g.updates.clone();
-    roots.extend(output.clone());
-    let mut kept = vec![false; g.eqs.len()];
-    loop {
-        let mut used: BTreeSet<String> = BTreeSet::new();
-        for text in roots.iter().chain(
-            g.eqs
-                .iter()
-                .zip(&kept)
-                .filter(|(_, &k)| k)
-                .map(|((_, e), _)| e),
-        ) {
-            used.extend(identifiers(text).into_iter().map(str::to_string));
-        }
-        let next: Vec<bool> = g.eqs.iter().map(|(n, _)| used.contains(n)).collect();
-        if next == kept {
-            break;
-        }
-        kept = next;
-    }
-    let mut body = String::new();
-    for ((name, e), k) in g.eqs.iter().zip(&kept) {
-        if *k {
-            body += &format!("    {name} = {e};\n");
-        }
-    }
-    for (s, u) in g.updates.iter().enumerate() {
-        body += &format!("    h{s}[t] = {u};\n");
-    }
-    if let Some(o) = &output {
-        body += &format!("    output {o};\n");
-    }
-    let used = identifiers(&body);
-    let mut decls = String::from("    input x: [I];\n");
-    let states: Vec<String> = (0..case.n_states).map(|s| format!("h{s}")).collect();
-    decls += &format!("    state {}: [H];\n", states.join(", "));
-    let shapes = [
-        ("W", "[I, H]", 3),
-        ("U", "[H, H]", 3),
-        ("C", "[I + H, H]", 2),
-        ("D", "[2*H, H]", 1),
-        ("b", "[H]", 3),
-    ];
-    for (prefix, shape, n) in shapes {
-        let names: Vec<String> = (0..n)
-            .map(|k| format!("{prefix}{k}"))
-            .filter(|p| used.contains(p.as_str()))
-            .collect();
-        if !names.is_empty() {
-            decls += &format!("    param {}: {shape};\n", names.join(", "));
-        }
-    }
-    format!("cell Random {{\n{decls}\n{body}}}\n")
-}
+use rnn_specgen::{spec_text, Case};
 
 fn uniform_seq(rng: &mut StdRng, t: usize, b: usize, n: usize) -> Seq {
     (0..t)
@@ -528,25 +205,7 @@ fn cases() -> u32 {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    (
-        1..=3usize,
-        proptest::collection::vec(1..=3usize, 3),
-        proptest::collection::vec(any::<(u8, u8, u8, u8)>(), 1..24),
-        proptest::option::of(any::<u8>()),
-        (1..=4usize, 1..=4usize, 1..=5usize, 1..=3usize),
-        any::<u64>(),
-    )
-        .prop_map(|(n_states, delays, ops, output, (i, h, t, b), seed)| Case {
-            n_states,
-            delays,
-            ops,
-            output,
-            i,
-            h,
-            t,
-            b,
-            seed,
-        })
+    rnn_specgen::strategy()
 }
 
 /// The property: for random specs, the derived gradients match finite differences. Prints how
@@ -582,7 +241,7 @@ fn derived_gradients_match_finite_differences() {
 }
 
 /// The generator covers what it claims: over many cases, every function, both reductions,
-/// `concat`, delays and several states appear, and every generated spec compiles.
+/// `concat`, chained products, delays and several states appear, and every generated spec compiles.
 #[test]
 fn generator_covers_the_language() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
@@ -601,6 +260,14 @@ fn generator_covers_the_language() {
                 Op::MatMul { ref row_start, .. } if *row_start != Default::default() => {
                     "concat".into()
                 }
+                Op::MatMul { lhs, .. } => match compiled.cell.graph.nodes[lhs].op {
+                    Op::Copy(inner)
+                        if matches!(compiled.cell.graph.nodes[inner].op, Op::MatMul { .. }) =>
+                    {
+                        "chained product".into()
+                    }
+                    _ => continue,
+                },
                 Op::StatePrev { delay, .. } => format!("h[t-{delay}]"),
                 Op::Input { delay } => format!("x[t-{delay}]"),
                 _ => continue,
@@ -630,6 +297,7 @@ fn generator_covers_the_language() {
         "h[t-3]",
         "x[t-2]",
         "3 states",
+        "chained product",
     ] {
         assert!(
             seen.contains(want),

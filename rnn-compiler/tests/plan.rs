@@ -72,3 +72,46 @@ fn a_reduction_splits_the_pass() {
     assert_eq!(plan.reductions[1].stage, 1);
     assert_eq!(plan.n_stages, 2);
 }
+
+/// A product whose left operand is itself a product (`x[t] @ W @ V`, through an intermediate,
+/// `h[t-1] @ U @ V`) multiplies a value that an elementwise pass computed and saved: every
+/// computed left operand of a group is saved, and runs after the GEMM that produced it.
+#[test]
+fn chained_products_multiply_a_saved_value() {
+    for (params, body) in [
+        (
+            "param W: [I, H]; param V: [H, H];",
+            "h[t] = tanh(x[t] @ W @ V);",
+        ),
+        (
+            "param W: [I, H]; param V: [H, H];",
+            "a = x[t] @ W; h[t] = tanh(a @ V);",
+        ),
+        (
+            "param W: [I, H]; param U, V: [H, H];",
+            "h[t] = tanh(h[t-1] @ U @ V + x[t] @ W);",
+        ),
+        (
+            "param W: [I, H]; param U: [H, H]; param C: [2*H, H];",
+            "h[t] = tanh(concat(h[t-1] @ U, x[t] @ W) @ C);",
+        ),
+    ] {
+        let spec = format!("cell P {{ input x: [I]; state h: [H]; {params} {body} }}");
+        let compiled = rnn_compiler::compile_text(&spec).unwrap_or_else(|e| panic!("{e:?}"));
+        let (graph, plan) = (&compiled.cell.graph, &compiled.plan);
+        let mut computed_lhs = 0;
+        for group in &plan.groups {
+            if let Lhs::Node(n) = group.lhs {
+                computed_lhs += 1;
+                assert!(graph.nodes[n].op.is_elementwise(), "{body}: {group:?}");
+                assert!(
+                    plan.saved.contains(&n),
+                    "{body}: left operand {n} not saved"
+                );
+                assert!(group.stage >= Some(1), "{body}: {group:?}");
+            }
+        }
+        assert!(computed_lhs >= 1, "{body}: {:?}", plan.groups);
+        assert_eq!(plan.n_stages, 2, "{body}");
+    }
+}

@@ -1,0 +1,41 @@
+//! The random specs of `build.rs`, each compiled by `rnn_cell!` (this file includes them) and
+//! compared with the reference evaluator by [`rnn_random_cells::check`]. See the crate's docs
+//! for what is compared and how to run more specs.
+
+// The emitter writes a single-term dimension `2*H` as `2usize * dim_H` with call-site spans, so
+// an inline spec with a shape `[2*H, ..]` trips this deny-by-default lint in the expansion
+// (until `emit::access::dim_tokens` parenthesizes the product).
+#![allow(clippy::possible_missing_comma)]
+
+include!(concat!(env!("OUT_DIR"), "/cells.rs"));
+
+#[test]
+fn random_specs_compiled_by_the_macro_match_the_reference_evaluator() {
+    let start = std::time::Instant::now();
+    let mut failures = vec![];
+    let (mut values, mut near_kink) = (0, 0);
+    for (name, spec, run) in CASES {
+        match run() {
+            Ok(checked) => {
+                values += checked.values;
+                near_kink += usize::from(checked.near_kink);
+            }
+            Err(e) => failures.push(format!("{name} (seed {SEED:#x}): {e}\nspec:\n{spec}")),
+        }
+    }
+    eprintln!(
+        "{} random specs compiled by the macro, {} passed ({near_kink} with gradients skipped \
+         next to a kink), {values} numbers compared with the reference evaluator in {:.1?}",
+        CASES.len(),
+        CASES.len() - failures.len(),
+        start.elapsed()
+    );
+    assert!(CASES.len() >= 200 || std::env::var_os("RNN_RANDOM_CELLS").is_some());
+    assert!(
+        failures.is_empty(),
+        "{} of {} random specs disagree:\n\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n\n")
+    );
+}

@@ -1,0 +1,433 @@
+//! Random well-shaped `rnn_cell!` spec texts, for tests of the compiler and of the generated
+//! code (not published).
+//!
+//! A [`Case`] is a sequence of choices; [`spec_text`] turns it into a spec: 1-3 states read with
+//! delays 1-3, the input read with delays 0-2, matrix parameters `[I, H]`, `[H, H]`,
+//! `[I + H, H]` (for `concat(x.., h..) @ C`) and `[2*H, H]`, vector parameters `[H]`, and a
+//! random DAG of intermediates over every operator, function and reduction of the language,
+//! with intermediates reused, left operands of `@` shared between products, chained products
+//! (`x[t] @ W0 @ U1`, `h0[t-1] @ U0 @ U2`, `v3 @ U1` where `v3` is itself a product),
+//! parameters used several times, layer-normalization-like broadcasts of reductions, and states
+//! reading each other's new values (`h0[t]`). Denominators and the arguments of `log` and `sqrt`
+//! are kept positive by construction, state updates are squashed (`tanh`, `sigmoid`, gated
+//! mixtures) so values stay bounded. Every generated spec compiles.
+//!
+//! The cell is always `cell Random` with `input x: [I]` and states `h0..`: `[H]`, so its
+//! dimensions are exactly `I` and `H`.
+//!
+//! Users: `rnn-compiler/tests/differentiator.rs` (the derived gradients against finite
+//! differences, through [`strategy`], which shrinks) and `rnn-random-cells` (the generated Rust
+//! against the reference evaluator, through [`Case::random`]).
+
+use std::collections::BTreeSet;
+
+use rand::Rng;
+
+/// One random spec: the choices that drive the generator (a choice sequence shrinks by dropping
+/// and simplifying operations), the dimensions and the seed of the numbers.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Number of states (1-3).
+    pub n_states: usize,
+    /// The largest delay each state is read at (1-3; one entry per possible state).
+    pub delays: Vec<usize>,
+    /// The operations, in order; each is decoded by its first byte, the others pick operands.
+    pub ops: Vec<(u8, u8, u8, u8)>,
+    /// What the output is (`None`: the sum of the values nothing else reads, or the first state).
+    pub output: Option<u8>,
+    /// Size of `I`.
+    pub i: usize,
+    /// Size of `H`.
+    pub h: usize,
+    /// Sequence length to test with.
+    pub t: usize,
+    /// Batch size to test with.
+    pub b: usize,
+    /// Seed of the numbers (parameters, inputs, ...).
+    pub seed: u64,
+}
+
+/// Number of kinds of operation ([`Case::ops`] entries are decoded modulo this).
+const N_KINDS: u8 = 14;
+
+/// A value of the generated DAG: its text, usable as an operand.
+type Val = String;
+
+struct Gen<'a> {
+    case: &'a Case,
+    /// Equations `name = expr;` in order (every operand defined earlier, so no cycles).
+    eqs: Vec<(String, String)>,
+    /// Per-example `[H]` values, `[I]` values and `[1]` values.
+    hs: Vec<Val>,
+    is: Vec<Val>,
+    ss: Vec<Val>,
+    /// The state updates defined so far.
+    updates: Vec<String>,
+    counter: usize,
+}
+
+fn pick(pool: &[Val], k: u8) -> Val {
+    pool[k as usize % pool.len()].clone()
+}
+
+impl Gen<'_> {
+    fn def(&mut self, expr: String) -> Val {
+        let name = format!("v{}", self.counter);
+        self.counter += 1;
+        self.eqs.push((name.clone(), expr));
+        name
+    }
+
+    fn h(&mut self, expr: String) {
+        let v = self.def(expr);
+        self.hs.push(v);
+    }
+
+    fn prev_state(&self, k: u8, j: u8) -> Val {
+        let s = k as usize % self.case.n_states;
+        let d = 1 + j as usize % self.case.delays[s];
+        format!("h{s}[t-{d}]")
+    }
+
+    /// Defines the next state's update from the pool, and offers its new value `h_s[t]`.
+    fn update_state(&mut self, a: u8, b: u8, c: u8) {
+        let s = self.updates.len();
+        let v = pick(&self.hs, a);
+        let z = pick(&self.hs, c);
+        let expr = match b % 4 {
+            0 => format!("tanh({v})"),
+            1 => format!("sigmoid({v})"),
+            2 => format!("sigmoid({z}) * h{s}[t-1] + (1 - sigmoid({z})) * tanh({v})"),
+            _ => format!("0.5 * h{s}[t-1] + 0.5 * softsign({v})"),
+        };
+        self.updates.push(expr);
+        self.hs.push(format!("h{s}[t]"));
+    }
+
+    fn op(&mut self, (kind, a, b, c): (u8, u8, u8, u8)) {
+        if self.ss.is_empty() && matches!(kind % N_KINDS, 3 | 5) {
+            let v = pick(&self.hs, a);
+            self.ss.push(format!("mean({v})"));
+        }
+        match kind % N_KINDS {
+            // Every function, with its argument kept in its domain.
+            0 => {
+                let v = pick(&self.hs, a);
+                let e = match b % 10 {
+                    0 => format!("sigmoid({v})"),
+                    1 => format!("tanh({v})"),
+                    2 => format!("relu({v})"),
+                    3 => format!("exp(tanh({v}))"),
+                    4 => format!("log(1.5 + tanh({v}))"),
+                    5 => format!("log({v} * {v} + 0.5)"),
+                    6 => format!("sqrt({v} * {v} + 0.25)"),
+                    7 => format!("softsign({v})"),
+                    8 => format!("hard_sigmoid(4 * {v})"),
+                    _ => format!("sqrt(1 + exp(tanh({v})))"),
+                };
+                self.h(e);
+            }
+            // Binary operators; positive denominators.
+            1 => {
+                let (x, y) = (pick(&self.hs, a), pick(&self.hs, b));
+                let e = match c % 6 {
+                    0 => format!("{x} + {y}"),
+                    1 => format!("{x} - {y}"),
+                    2 => format!("{x} * {y}"),
+                    3 => format!("{x} / (1.5 + tanh({y}))"),
+                    4 => format!("{x} / sqrt({y} * {y} + 1)"),
+                    _ => format!("{x} / (1 + exp(tanh({y})))"),
+                };
+                self.h(e);
+            }
+            // Reductions.
+            2 => {
+                let v = pick(&self.hs, a);
+                let e = if b % 2 == 0 {
+                    format!("mean({v})")
+                } else {
+                    format!("sum({v})")
+                };
+                let s = self.def(e);
+                self.ss.push(s);
+            }
+            // A per-example scalar broadcast against a vector, on either side.
+            3 => {
+                let (v, s) = (pick(&self.hs, a), pick(&self.ss, b));
+                let e = match c % 5 {
+                    0 => format!("{v} * {s}"),
+                    1 => format!("{s} - {v}"),
+                    2 => format!("{v} / sqrt({s} * {s} + 1)"),
+                    3 => format!("{s} / (1.5 + tanh({v}))"),
+                    _ => format!("{v} + tanh({s})"),
+                };
+                self.h(e);
+            }
+            // Layer normalization.
+            4 => {
+                let v = pick(&self.hs, a);
+                let d = self.def(format!("{v} - mean({v})"));
+                let n = if b % 2 == 0 {
+                    format!("{d} / sqrt(mean({d} * {d}) + 0.1)")
+                } else {
+                    format!("{d} / sqrt(sum({d} * {d}) + 0.5)")
+                };
+                self.h(n);
+            }
+            // Per-example scalars combined.
+            5 => {
+                let (x, y) = (pick(&self.ss, a), pick(&self.ss, b));
+                let e = match c % 3 {
+                    0 => format!("{x} * {y}"),
+                    1 => format!("{x} + tanh({y})"),
+                    _ => format!("sigmoid({x}) - {y}"),
+                };
+                let s = self.def(e);
+                self.ss.push(s);
+            }
+            // Recurrent-size products: the same left operand is often shared by several.
+            6 => {
+                let v = pick(&self.hs, a);
+                self.h(format!("{v} @ U{}", b % 3));
+            }
+            // `concat(..) @ W`.
+            7 => {
+                let (x, v) = (pick(&self.is, a), pick(&self.hs, b));
+                let e = match c % 3 {
+                    0 => format!("concat({x}, {v}) @ C0"),
+                    1 => format!("concat({x}, {v}) @ C1"),
+                    _ => format!("concat({v}, {}) @ D0", pick(&self.hs, c / 3)),
+                };
+                self.h(e);
+            }
+            // Input-size values.
+            8 => {
+                let e = match b % 4 {
+                    0 => format!("x[t-{}]", 1 + a % 2),
+                    1 => format!("tanh({})", pick(&self.is, a)),
+                    2 => format!("{} * {}", pick(&self.is, a), pick(&self.is, c)),
+                    _ => format!("{} - sigmoid({})", pick(&self.is, a), pick(&self.is, c)),
+                };
+                let v = if b % 4 == 0 { e } else { self.def(e) };
+                self.is.push(v);
+            }
+            // Input products.
+            9 => {
+                let x = pick(&self.is, a);
+                self.h(format!("{x} @ W{}", b % 3));
+            }
+            // Vector parameters, broadcast over the batch.
+            10 => {
+                let v = pick(&self.hs, a);
+                let e = match c % 3 {
+                    0 => format!("{v} * b{}", b % 3),
+                    1 => format!("{v} + b{}", b % 3),
+                    _ => format!("{v} * sigmoid(b{})", b % 3),
+                };
+                self.h(e);
+            }
+            // Earlier states and literals, unary minus.
+            11 => {
+                let p = self.prev_state(a, b);
+                let e = match c % 4 {
+                    0 => p,
+                    1 => format!("-{p}"),
+                    2 => format!("2.5 * {}", pick(&self.hs, c / 4)),
+                    _ => format!("0.5 - {p}"),
+                };
+                self.h(e);
+            }
+            // Chained products: the left operand of `@` is itself a product, in one expression or
+            // through an intermediate product from the pool.
+            12 => {
+                let (u, v) = (b % 3, (b / 3) % 3);
+                let e = match c % 5 {
+                    0 => format!("{} @ U{u} @ U{v}", pick(&self.hs, a)),
+                    1 => format!("{} @ W{u} @ U{v}", pick(&self.is, a)),
+                    2 => format!("{} @ U{u} @ U{v}", self.prev_state(a, c / 5)),
+                    3 => format!(
+                        "concat({}, {}) @ C{} @ U{v}",
+                        pick(&self.is, a),
+                        pick(&self.hs, c / 5),
+                        u % 2
+                    ),
+                    _ => {
+                        let p = self.def(format!("{} @ U{u}", pick(&self.hs, a)));
+                        format!("concat({p}, {}) @ D0", pick(&self.hs, c / 5))
+                    }
+                };
+                self.h(e);
+            }
+            // The next state's update.
+            _ => {
+                if self.updates.len() < self.case.n_states {
+                    self.update_state(a, b, c);
+                }
+            }
+        }
+    }
+}
+
+fn identifiers(text: &str) -> BTreeSet<&str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic()))
+        .collect()
+}
+
+/// The spec text of a case: always `cell Random { input x: [I]; state h0, ..: [H]; .. }`.
+pub fn spec_text(case: &Case) -> String {
+    let mut g = Gen {
+        case,
+        eqs: vec![],
+        hs: (0..case.n_states).map(|s| format!("h{s}[t-1]")).collect(),
+        is: vec!["x[t]".to_string()],
+        ss: vec![],
+        updates: vec![],
+        counter: 0,
+    };
+    g.h("x[t] @ W0".to_string());
+    for &op in &case.ops {
+        g.op(op);
+    }
+    let n = g.hs.len() as u8;
+    while g.updates.len() < case.n_states {
+        let k = g.updates.len() as u8;
+        g.update_state(n.wrapping_sub(1 + k), k, n / 2 + k);
+    }
+    let mut outputs: Vec<String> = case
+        .output
+        .map(|k| {
+            if k % 5 == 0 && !g.ss.is_empty() {
+                pick(&g.ss, k / 5)
+            } else {
+                pick(&g.hs, k)
+            }
+        })
+        .into_iter()
+        .collect();
+    // The output also sums every per-example value that nothing reads (so that most of the
+    // generated DAG is live); with neither, the output is the first state.
+    let mut read: BTreeSet<String> = BTreeSet::new();
+    for text in g
+        .eqs
+        .iter()
+        .map(|(_, e)| e)
+        .chain(&g.updates)
+        .chain(&outputs)
+    {
+        read.extend(identifiers(text).into_iter().map(str::to_string));
+    }
+    for v in g.hs.iter().chain(&g.ss) {
+        if v.starts_with('v') && !read.contains(v) && !outputs.contains(v) {
+            outputs.push(v.clone());
+        }
+    }
+    // Sum the vectors first so that a `[1]` value never heads the sum on its own.
+    outputs.sort_by_key(|o| g.ss.contains(o));
+    let output = (!outputs.is_empty()).then(|| outputs.join(" + "));
+
+    // Keep the intermediates that something reads (an unused one is an error).
+    let mut roots: Vec<String> = g.updates.clone();
+    roots.extend(output.clone());
+    let mut kept = vec![false; g.eqs.len()];
+    loop {
+        let mut used: BTreeSet<String> = BTreeSet::new();
+        for text in roots.iter().chain(
+            g.eqs
+                .iter()
+                .zip(&kept)
+                .filter(|(_, &k)| k)
+                .map(|((_, e), _)| e),
+        ) {
+            used.extend(identifiers(text).into_iter().map(str::to_string));
+        }
+        let next: Vec<bool> = g.eqs.iter().map(|(n, _)| used.contains(n)).collect();
+        if next == kept {
+            break;
+        }
+        kept = next;
+    }
+    let mut body = String::new();
+    for ((name, e), k) in g.eqs.iter().zip(&kept) {
+        if *k {
+            body += &format!("    {name} = {e};\n");
+        }
+    }
+    for (s, u) in g.updates.iter().enumerate() {
+        body += &format!("    h{s}[t] = {u};\n");
+    }
+    if let Some(o) = &output {
+        body += &format!("    output {o};\n");
+    }
+    let used = identifiers(&body);
+    let mut decls = String::from("    input x: [I];\n");
+    let states: Vec<String> = (0..case.n_states).map(|s| format!("h{s}")).collect();
+    decls += &format!("    state {}: [H];\n", states.join(", "));
+    let shapes = [
+        ("W", "[I, H]", 3),
+        ("U", "[H, H]", 3),
+        ("C", "[I + H, H]", 2),
+        ("D", "[2*H, H]", 1),
+        ("b", "[H]", 3),
+    ];
+    for (prefix, shape, n) in shapes {
+        let names: Vec<String> = (0..n)
+            .map(|k| format!("{prefix}{k}"))
+            .filter(|p| used.contains(p.as_str()))
+            .collect();
+        if !names.is_empty() {
+            decls += &format!("    param {}: {shape};\n", names.join(", "));
+        }
+    }
+    format!("cell Random {{\n{decls}\n{body}}}\n")
+}
+
+impl Case {
+    /// A case drawn from `rng`, with the distribution of [`strategy`].
+    pub fn random(rng: &mut impl Rng) -> Case {
+        Case::random_with(rng, 23)
+    }
+
+    /// A case drawn from `rng` with 1 to `max_ops` operations (smaller specs, for tests that
+    /// compile many of them).
+    pub fn random_with(rng: &mut impl Rng, max_ops: usize) -> Case {
+        let n_ops = rng.gen_range(1..=max_ops.max(1));
+        Case {
+            n_states: rng.gen_range(1..=3),
+            delays: (0..3).map(|_| rng.gen_range(1..=3)).collect(),
+            ops: (0..n_ops).map(|_| rng.gen()).collect(),
+            output: rng.gen::<bool>().then(|| rng.gen()),
+            i: rng.gen_range(1..=4),
+            h: rng.gen_range(1..=4),
+            t: rng.gen_range(1..=5),
+            b: rng.gen_range(1..=3),
+            seed: rng.gen(),
+        }
+    }
+}
+
+/// Random cases as a proptest strategy (a failing case shrinks by dropping and simplifying
+/// operations).
+#[cfg(feature = "proptest")]
+pub fn strategy() -> impl proptest::strategy::Strategy<Value = Case> {
+    use proptest::prelude::*;
+    (
+        1..=3usize,
+        proptest::collection::vec(1..=3usize, 3),
+        proptest::collection::vec(any::<(u8, u8, u8, u8)>(), 1..24),
+        proptest::option::of(any::<u8>()),
+        (1..=4usize, 1..=4usize, 1..=5usize, 1..=3usize),
+        any::<u64>(),
+    )
+        .prop_map(|(n_states, delays, ops, output, (i, h, t, b), seed)| Case {
+            n_states,
+            delays,
+            ops,
+            output,
+            i,
+            h,
+            t,
+            b,
+            seed,
+        })
+}

@@ -1,0 +1,13 @@
+use rnn::rnn_cell;
+
+rnn_cell! {
+    cell Option {
+        input x: [I];
+        state h: [H];
+        param W: [I, H];
+
+        h[t] = tanh(x[t] @ W);
+    }
+}
+
+fn main() {}
