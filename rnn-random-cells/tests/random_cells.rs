@@ -2,11 +2,6 @@
 //! compared with the reference evaluator by [`rnn_random_cells::check`]. See the crate's docs
 //! for what is compared and how to run more specs.
 
-// The emitter writes a single-term dimension `2*H` as `2usize * dim_H` with call-site spans, so
-// an inline spec with a shape `[2*H, ..]` trips this deny-by-default lint in the expansion
-// (until `emit::access::dim_tokens` parenthesizes the product).
-#![allow(clippy::possible_missing_comma)]
-
 include!(concat!(env!("OUT_DIR"), "/cells.rs"));
 
 #[test]

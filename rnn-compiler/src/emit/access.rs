@@ -21,7 +21,9 @@ pub fn dim_tokens(d: &Dim) -> TokenStream {
                 quote!(#id)
             } else {
                 let c = c as usize;
-                quote!(#c * #id)
+                // Parenthesized: `[2 * H, ..]` in a `vec![..]` of shapes must not read as a
+                // missing comma (clippy's `possible_missing_comma` at the user's span).
+                quote!((#c * #id))
             }
         })
         .collect();
