@@ -1,4 +1,4 @@
-//! Every built-in cell's backward pass against finite differences, in f64 (DESIGN.md §6).
+//! Every built-in cell's backward pass against finite differences, in f64.
 
 use rnn::cells::*;
 use rnn::{gradcheck, Cell, GradcheckConfig};

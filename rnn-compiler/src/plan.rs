@@ -1,4 +1,4 @@
-//! The fusion plan (DESIGN.md §5): which products are hoisted out of the time loop, which share
+//! The fusion plan: which products are hoisted out of the time loop, which share
 //! a left operand and become one packed GEMM per step, how the elementwise work splits into
 //! fused passes between the products, and which values the backward pass keeps.
 //!

@@ -49,7 +49,11 @@ impl Source {
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 syn::Error::new(
                     lit.span(),
-                    format!("cannot read spec file `{}`: {e}", path.display()),
+                    format!(
+                        "cannot read spec file `{}` (a path relative to the crate's root, the \
+                         directory of its Cargo.toml): {e}",
+                        lit.value()
+                    ),
                 )
             })?;
             return Ok(Source {

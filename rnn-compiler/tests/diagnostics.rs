@@ -1,4 +1,4 @@
-//! The compiler's diagnostics: for every error class of DESIGN.md §2, the exact message and the
+//! The compiler's diagnostics: for every error class of the language, the exact message and the
 //! exact place it points at.
 //!
 //! Most tests go through the macro's path: the spec is parsed as Rust tokens (as `rnn_cell!`
@@ -1090,8 +1090,8 @@ fn non_finite_constant_is_an_error_not_a_panic() {
     );
 }
 
-/// DESIGN.md §2 lists `mean(v)` and `sum(v)` (layer normalization); the compiler rejects them
-/// as unknown functions.
+/// The language has `mean(v)` and `sum(v)` (layer normalization): they are not reported as
+/// unknown functions.
 #[test]
 fn mean_and_sum_are_functions() {
     let src = cell(

@@ -1,4 +1,4 @@
-//! The fusion plan of DESIGN.md §5, checked on the structure it must have.
+//! The fusion plan (hoisted input products, packed per-step products, fused passes), checked on the structure it must have.
 
 use rnn_compiler::plan::Lhs;
 

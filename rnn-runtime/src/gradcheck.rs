@@ -26,7 +26,8 @@ use rand::{Rng, SeedableRng};
 
 use crate::{Cell, Result, States};
 
-/// Settings of [`gradcheck`]; the defaults are those of DESIGN.md §6, with Richardson
+/// Settings of [`gradcheck`]; the defaults: central differences at step 1e-6, a tolerance of
+/// `1e-7 + 1e-6 * |numeric|` per entry, with Richardson
 /// extrapolation of the finite differences (see the [module documentation](self)).
 #[derive(Debug, Clone)]
 pub struct GradcheckConfig {
