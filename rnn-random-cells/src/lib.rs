@@ -75,6 +75,7 @@ fn to_eval_states(s: &States<f64>) -> EvalStates {
             .iter()
             .map(|h| h.iter().map(to_rows).collect())
             .collect(),
+        inputs: s.inputs.iter().map(to_rows).collect(),
     }
 }
 
