@@ -1,4 +1,4 @@
-//! The built-in cells, each generated from a spec in `specs/`.
+//! The built-in cells, each generated from a spec in `specs/` (feature `cells`, on by default).
 
 #![allow(non_snake_case)]
 

@@ -36,6 +36,7 @@ pub use rnn_macros::rnn_cell;
 pub use rnn_runtime::gradcheck::assert_gradcheck;
 pub use rnn_runtime::*;
 
+#[cfg(feature = "cells")]
 pub mod cells;
 
 /// A seeded random number generator for reproducible initialization.
