@@ -16,6 +16,7 @@ mod common;
 use std::time::Instant;
 
 use common::adding;
+use common::flags::Flags;
 use rnn::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
 use rnn::data::batch_indices;
 use rnn::ndarray::{Array2, Array3};
@@ -195,32 +196,39 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
     })
 }
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+const USAGE: &str =
+    "usage: adding_problem [--t N (>= 22)] [--iterations N] [--hidden N] [--seed N] \
+[--lr X] [--batch N] [--gate-bias X] [--cells rnn,lstm,gru]\n";
+
+fn main() -> std::process::ExitCode {
+    common::flags::report(cli())
 }
 
-fn main() -> rnn::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
+/// The example's command line: parse the flags, run, print the table.
+fn cli() -> rnn::Result<()> {
+    let flags = Flags::from_env(
+        USAGE,
+        &[
+            "t",
+            "iterations",
+            "hidden",
+            "seed",
+            "lr",
+            "batch",
+            "gate-bias",
+            "cells",
+        ],
+        &[],
+    )?;
     let mut cfg = Config::default();
-    let num = |name: &str, default: usize| -> usize {
-        arg(&args, name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    cfg.t = num("--t", cfg.t).max(22);
-    cfg.iterations = num("--iterations", cfg.iterations);
-    cfg.hidden = num("--hidden", cfg.hidden);
-    cfg.seed = num("--seed", cfg.seed as usize) as u64;
-    if let Some(lr) = arg(&args, "--lr").and_then(|v| v.parse().ok()) {
-        cfg.lr = lr;
-    }
-    cfg.batch = num("--batch", cfg.batch);
-    if let Some(b) = arg(&args, "--gate-bias").and_then(|v| v.parse().ok()) {
-        cfg.gate_bias = b;
-    }
-    let cells = arg(&args, "--cells").unwrap_or_else(|| "rnn,lstm,gru".into());
+    cfg.t = flags.get_checked("t", cfg.t, "at least 22", |&t| t >= 22)?;
+    cfg.iterations = flags.get("iterations", cfg.iterations)?;
+    cfg.hidden = flags.get("hidden", cfg.hidden)?;
+    cfg.seed = flags.get("seed", cfg.seed)?;
+    cfg.lr = flags.get("lr", cfg.lr)?;
+    cfg.batch = flags.get("batch", cfg.batch)?;
+    cfg.gate_bias = flags.get("gate-bias", cfg.gate_bias)?;
+    let cells: String = flags.get("cells", "rnn,lstm,gru".to_string())?;
     println!(
         "adding problem, T = {} (lengths {}..={}), {} iterations of {} sequences, hidden {}",
         cfg.t,

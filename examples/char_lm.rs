@@ -19,6 +19,7 @@ mod common;
 use std::time::Instant;
 
 use common::corpus;
+use common::flags::Flags;
 use rnn::cells::{Lstm, LstmDims};
 use rnn::loss::sequence_cross_entropy;
 use rnn::ndarray::Array2;
@@ -270,59 +271,61 @@ pub fn run(text: &str, cfg: &Config) -> rnn::Result<Outcome> {
     })
 }
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+const USAGE: &str = "usage: char_lm [TEXT_FILE] [--epochs N] [--hidden N] [--layers N (>= 1)] \
+[--embed N] [--streams N] [--chunk N] [--seed N] [--sample N] [--dropout X] [--lr X] \
+[--temperature X] [--prompt TEXT]\n";
+
+fn main() -> std::process::ExitCode {
+    common::flags::report(cli())
 }
 
-/// The first argument that is neither a flag nor a flag's value.
-fn path_arg(args: &[String]) -> Option<String> {
-    let mut i = 1;
-    while i < args.len() {
-        if args[i].starts_with("--") {
-            i += 2;
-        } else {
-            return Some(args[i].clone());
-        }
-    }
-    None
-}
-
-fn main() -> rnn::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
+/// The example's command line: parse the flags, run, print the table.
+fn cli() -> rnn::Result<()> {
+    let flags = Flags::from_env(
+        USAGE,
+        &[
+            "epochs",
+            "hidden",
+            "layers",
+            "embed",
+            "streams",
+            "chunk",
+            "seed",
+            "sample",
+            "dropout",
+            "lr",
+            "temperature",
+            "prompt",
+        ],
+        &[],
+    )?;
     let mut cfg = Config::default();
-    let num = |name: &str, default: usize| -> usize {
-        arg(&args, name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let real = |name: &str, default: f64| -> f64 {
-        arg(&args, name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    cfg.epochs = num("--epochs", cfg.epochs);
-    cfg.hidden = num("--hidden", cfg.hidden);
-    cfg.layers = num("--layers", cfg.layers).max(1);
-    cfg.embed = num("--embed", cfg.embed);
-    cfg.streams = num("--streams", cfg.streams);
-    cfg.chunk = num("--chunk", cfg.chunk);
-    cfg.seed = num("--seed", cfg.seed as usize) as u64;
-    cfg.sample = num("--sample", cfg.sample);
-    cfg.dropout = real("--dropout", cfg.dropout);
-    cfg.lr = real("--lr", cfg.lr);
-    cfg.temperature = real("--temperature", cfg.temperature);
-    if let Some(p) = arg(&args, "--prompt") {
-        cfg.prompt = p;
-    }
-    let (source, text) = match path_arg(&args) {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| rnn::Error::Invalid(format!("{path}: {e}")))?;
-            (path, text)
+    cfg.epochs = flags.get("epochs", cfg.epochs)?;
+    cfg.hidden = flags.get("hidden", cfg.hidden)?;
+    cfg.layers = flags.get_checked("layers", cfg.layers, "at least 1", |&n| n >= 1)?;
+    cfg.embed = flags.get("embed", cfg.embed)?;
+    cfg.streams = flags.get("streams", cfg.streams)?;
+    cfg.chunk = flags.get("chunk", cfg.chunk)?;
+    cfg.seed = flags.get("seed", cfg.seed)?;
+    cfg.sample = flags.get("sample", cfg.sample)?;
+    cfg.dropout = flags.get("dropout", cfg.dropout)?;
+    cfg.lr = flags.get("lr", cfg.lr)?;
+    cfg.temperature = flags.get("temperature", cfg.temperature)?;
+    cfg.prompt = flags.get("prompt", cfg.prompt.clone())?;
+    let (source, text) = match flags.positional() {
+        [] => ("the default corpus".to_string(), corpus::default_corpus()),
+        [path] => {
+            let shown = path.to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| rnn::Error::Invalid(format!("{shown}: {e}")))?;
+            (shown, text)
         }
-        None => ("the default corpus".to_string(), corpus::default_corpus()),
+        more => {
+            return Err(rnn::Error::Invalid(format!(
+                "expected at most one text file, found {}\n\n{USAGE}",
+                more.len()
+            )))
+        }
     };
     println!(
         "character-level language model on {source} ({} bytes): {} x LSTM({}), embedding {}, dropout {}, \

@@ -14,6 +14,7 @@ mod common;
 
 use std::time::Instant;
 
+use common::flags::Flags;
 use common::mackey_glass;
 use rnn::cells::{Lstm, LstmDims, Narx, NarxDims};
 use rnn::modes::tbptt_windows;
@@ -167,20 +168,20 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
     })
 }
 
-fn arg(args: &[String], name: &str) -> Option<usize> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
+const USAGE: &str = "usage: forecast [--epochs N] [--hidden N] [--horizon N (>= 1)] [--seed N]\n";
+
+fn main() -> std::process::ExitCode {
+    common::flags::report(cli())
 }
 
-fn main() -> rnn::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
+/// The example's command line: parse the flags, run, print the table.
+fn cli() -> rnn::Result<()> {
+    let flags = Flags::from_env(USAGE, &["epochs", "hidden", "horizon", "seed"], &[])?;
     let mut cfg = Config::default();
-    cfg.epochs = arg(&args, "--epochs").unwrap_or(cfg.epochs);
-    cfg.hidden = arg(&args, "--hidden").unwrap_or(cfg.hidden);
-    cfg.horizon = arg(&args, "--horizon").unwrap_or(cfg.horizon).max(1);
-    cfg.seed = arg(&args, "--seed").map_or(cfg.seed, |s| s as u64);
+    cfg.epochs = flags.get("epochs", cfg.epochs)?;
+    cfg.hidden = flags.get("hidden", cfg.hidden)?;
+    cfg.horizon = flags.get_checked("horizon", cfg.horizon, "at least 1", |&h| h >= 1)?;
+    cfg.seed = flags.get("seed", cfg.seed)?;
     println!(
         "Mackey-Glass (tau 17), {}-step-ahead prediction: {} training samples in {} streams, chunks of {}, {} epochs, hidden {}",
         cfg.horizon, cfg.train_len, cfg.streams, cfg.chunk, cfg.epochs, cfg.hidden

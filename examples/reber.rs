@@ -31,6 +31,7 @@ mod common;
 
 use std::time::Instant;
 
+use common::flags::Flags;
 use common::reber;
 use rnn::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
 use rnn::data::{batch_indices, pad_tokens};
@@ -317,32 +318,38 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
     })
 }
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+const USAGE: &str = "usage: reber [--epochs N] [--hidden N] [--batch N] [--seed N] [--generate N] \
+[--lr X] [--weight-decay X] [--cells rnn,lstm,gru]\n";
+
+fn main() -> std::process::ExitCode {
+    common::flags::report(cli())
 }
 
-fn main() -> rnn::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
+/// The example's command line: parse the flags, run, print the table.
+fn cli() -> rnn::Result<()> {
+    let flags = Flags::from_env(
+        USAGE,
+        &[
+            "epochs",
+            "hidden",
+            "batch",
+            "seed",
+            "generate",
+            "lr",
+            "weight-decay",
+            "cells",
+        ],
+        &[],
+    )?;
     let mut cfg = Config::default();
-    let num = |name: &str, default: usize| -> usize {
-        arg(&args, name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    cfg.epochs = num("--epochs", cfg.epochs);
-    cfg.hidden = num("--hidden", cfg.hidden);
-    cfg.batch = num("--batch", cfg.batch);
-    cfg.seed = num("--seed", cfg.seed as usize) as u64;
-    cfg.generate = num("--generate", cfg.generate);
-    if let Some(lr) = arg(&args, "--lr").and_then(|v| v.parse().ok()) {
-        cfg.lr = lr;
-    }
-    if let Some(wd) = arg(&args, "--weight-decay").and_then(|v| v.parse().ok()) {
-        cfg.weight_decay = wd;
-    }
-    let cells = arg(&args, "--cells").unwrap_or_else(|| "rnn,lstm,gru".into());
+    cfg.epochs = flags.get("epochs", cfg.epochs)?;
+    cfg.hidden = flags.get("hidden", cfg.hidden)?;
+    cfg.batch = flags.get("batch", cfg.batch)?;
+    cfg.seed = flags.get("seed", cfg.seed)?;
+    cfg.generate = flags.get("generate", cfg.generate)?;
+    cfg.lr = flags.get("lr", cfg.lr)?;
+    cfg.weight_decay = flags.get("weight-decay", cfg.weight_decay)?;
+    let cells: String = flags.get("cells", "rnn,lstm,gru".to_string())?;
     println!(
         "embedded Reber grammar, {} training and {} test strings, {} epochs of batches of {}, hidden {}",
         cfg.train, cfg.test, cfg.epochs, cfg.batch, cfg.hidden

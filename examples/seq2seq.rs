@@ -24,6 +24,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use common::arith;
+use common::flags::Flags;
 use rnn::cells::{Lstm, LstmDims};
 use rnn::data::pad_tokens;
 use rnn::train::{clip_grad_norm, Adam, Optimizer, Schedule};
@@ -226,33 +227,40 @@ pub fn run(cfg: &Config) -> rnn::Result<Outcome> {
     })
 }
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+const USAGE: &str =
+    "usage: seq2seq [--digits N (1..=18)] [--iterations N] [--hidden N] [--embed N] \
+[--batch N] [--test N] [--seed N] [--lr X] [--no-reverse]\n";
+
+fn main() -> std::process::ExitCode {
+    common::flags::report(cli())
 }
 
-fn main() -> rnn::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
+/// The example's command line: parse the flags, run, print the table.
+fn cli() -> rnn::Result<()> {
+    let flags = Flags::from_env(
+        USAGE,
+        &[
+            "digits",
+            "iterations",
+            "hidden",
+            "embed",
+            "batch",
+            "test",
+            "seed",
+            "lr",
+        ],
+        &["no-reverse"],
+    )?;
     let mut cfg = Config::default();
-    let num = |name: &str, default: usize| -> usize {
-        arg(&args, name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    cfg.digits = (num("--digits", cfg.digits as usize) as u32).clamp(1, 18);
-    cfg.iterations = num("--iterations", cfg.iterations);
-    cfg.hidden = num("--hidden", cfg.hidden);
-    cfg.embed = num("--embed", cfg.embed);
-    cfg.batch = num("--batch", cfg.batch);
-    cfg.test = num("--test", cfg.test);
-    cfg.seed = num("--seed", cfg.seed as usize) as u64;
-    if let Some(lr) = arg(&args, "--lr").and_then(|v| v.parse().ok()) {
-        cfg.lr = lr;
-    }
-    if args.iter().any(|a| a == "--no-reverse") {
-        cfg.reverse = false;
-    }
+    cfg.digits = flags.get_checked("digits", cfg.digits, "1 to 18", |d| (1..=18).contains(d))?;
+    cfg.iterations = flags.get("iterations", cfg.iterations)?;
+    cfg.hidden = flags.get("hidden", cfg.hidden)?;
+    cfg.embed = flags.get("embed", cfg.embed)?;
+    cfg.batch = flags.get("batch", cfg.batch)?;
+    cfg.test = flags.get("test", cfg.test)?;
+    cfg.seed = flags.get("seed", cfg.seed)?;
+    cfg.lr = flags.get("lr", cfg.lr)?;
+    cfg.reverse = !flags.switch("no-reverse");
     println!(
         "encoder-decoder addition, operands of 1..={} digits ({} source), LSTM({}) encoder and decoder, \
          embedding {}, {} iterations of {} problems",

@@ -24,6 +24,7 @@ mod common;
 
 use std::time::Instant;
 
+use common::flags::Flags;
 use common::temporal_order as to;
 use rnn::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
 use rnn::data::{batch_indices, pad_tokens};
@@ -258,36 +259,43 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
     })
 }
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+const USAGE: &str =
+    "usage: temporal_order [--iterations N] [--hidden N] [--batch N] [--seed N] [--lr X] \
+[--forget-bias X] [--input-bias X] [--truncate N] [--test N] [--cells rnn,lstm,gru]\n";
+
+fn main() -> std::process::ExitCode {
+    common::flags::report(cli())
 }
 
-fn main() -> rnn::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
+/// The example's command line: parse the flags, run, print the table.
+fn cli() -> rnn::Result<()> {
+    let flags = Flags::from_env(
+        USAGE,
+        &[
+            "iterations",
+            "hidden",
+            "batch",
+            "seed",
+            "lr",
+            "forget-bias",
+            "input-bias",
+            "truncate",
+            "test",
+            "cells",
+        ],
+        &[],
+    )?;
     let mut cfg = Config::default();
-    let num = |name: &str, default: usize| -> usize {
-        arg(&args, name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    cfg.iterations = num("--iterations", cfg.iterations);
-    cfg.hidden = num("--hidden", cfg.hidden);
-    cfg.batch = num("--batch", cfg.batch);
-    cfg.seed = num("--seed", cfg.seed as usize) as u64;
-    if let Some(lr) = arg(&args, "--lr").and_then(|v| v.parse().ok()) {
-        cfg.lr = lr;
-    }
-    if let Some(b) = arg(&args, "--forget-bias").and_then(|v| v.parse().ok()) {
-        cfg.keep_bias = b;
-    }
-    if let Some(b) = arg(&args, "--input-bias").and_then(|v| v.parse().ok()) {
-        cfg.input_bias = b;
-    }
-    cfg.truncate = arg(&args, "--truncate").and_then(|v| v.parse().ok());
-    cfg.test = num("--test", cfg.test);
-    let cells = arg(&args, "--cells").unwrap_or_else(|| "rnn,lstm,gru".into());
+    cfg.iterations = flags.get("iterations", cfg.iterations)?;
+    cfg.hidden = flags.get("hidden", cfg.hidden)?;
+    cfg.batch = flags.get("batch", cfg.batch)?;
+    cfg.seed = flags.get("seed", cfg.seed)?;
+    cfg.lr = flags.get("lr", cfg.lr)?;
+    cfg.keep_bias = flags.get("forget-bias", cfg.keep_bias)?;
+    cfg.input_bias = flags.get("input-bias", cfg.input_bias)?;
+    cfg.truncate = flags.get_opt("truncate")?;
+    cfg.test = flags.get("test", cfg.test)?;
+    let cells: String = flags.get("cells", "rnn,lstm,gru".to_string())?;
     println!(
         "temporal order (Experiment 6a), lengths 100..=110, 4 classes, {} iterations of {} sequences, hidden {}",
         cfg.iterations, cfg.batch, cfg.hidden

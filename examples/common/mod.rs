@@ -9,6 +9,7 @@
 pub mod adding;
 pub mod arith;
 pub mod corpus;
+pub mod flags;
 pub mod mackey_glass;
 pub mod reber;
 pub mod temporal_order;

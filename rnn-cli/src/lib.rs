@@ -4,6 +4,8 @@
 //! - `check FILE`: the compiler's diagnostics, `file:line:col` with a caret under the token.
 #![warn(missing_docs)]
 
+use std::path::Path;
+
 use rnn_compiler::explain::{explain, render_diagnostic};
 use rnn_compiler::{compile, Source};
 
@@ -16,8 +18,12 @@ pub struct Outcome {
     pub ok: bool,
 }
 
-fn compile_file(path: &str) -> Result<(Source, rnn_compiler::Compiled), Outcome> {
-    let text = std::fs::read_to_string(path).map_err(|e| Outcome {
+fn compile_file(path: &Path) -> Result<(Source, rnn_compiler::Compiled), Outcome> {
+    let text = std::fs::read_to_string(path);
+    // Shown with invalid UTF-8 replaced; read by its exact name.
+    let shown = path.display().to_string();
+    let path = shown.as_str();
+    let text = text.map_err(|e| Outcome {
         text: format!("error: cannot read `{path}`: {e}\n"),
         ok: false,
     })?;
@@ -41,8 +47,8 @@ fn compile_file(path: &str) -> Result<(Source, rnn_compiler::Compiled), Outcome>
 }
 
 /// `explain FILE`.
-pub fn explain_file(path: &str) -> Outcome {
-    match compile_file(path) {
+pub fn explain_file(path: impl AsRef<Path>) -> Outcome {
+    match compile_file(path.as_ref()) {
         Ok((_, compiled)) => Outcome {
             text: explain(&compiled),
             ok: true,
@@ -52,10 +58,11 @@ pub fn explain_file(path: &str) -> Outcome {
 }
 
 /// `check FILE`.
-pub fn check_file(path: &str) -> Outcome {
+pub fn check_file(path: impl AsRef<Path>) -> Outcome {
+    let path = path.as_ref();
     match compile_file(path) {
         Ok((_, compiled)) => Outcome {
-            text: format!("{path}: cell {} compiles\n", compiled.cell.name),
+            text: format!("{}: cell {} compiles\n", path.display(), compiled.cell.name),
             ok: true,
         },
         Err(outcome) => outcome,
@@ -65,4 +72,7 @@ pub fn check_file(path: &str) -> Outcome {
 /// The usage text.
 pub const USAGE: &str = "usage: rnn-cli <explain|check> FILE.rnn...\n\
     \n  explain   print shapes, parameters, the packing plan and the derived adjoint equations\
-    \n  check     compile and print diagnostics; exits with 1 if any spec has an error\n";
+    \n  check     compile and print diagnostics; exits with 1 if any spec has an error\n\
+    \noptions:\
+    \n  -h, --help     print this text\
+    \n  -V, --version  print the version\n";
