@@ -258,15 +258,9 @@ impl<F: Float> SequenceModel<F> {
         pooling: Pooling,
         dropout_rng: Option<&mut dyn RngCore>,
     ) -> Result<TrainStep<F>> {
-        let head = self.head_or_error()?;
-        let fwd = self.forward(input, lengths, None, dropout_rng)?;
-        let pooled = self.pool(fwd.hidden.view(), &fwd.lengths, pooling);
-        let logits = head.forward(pooled.view())?;
-        let (loss, d_logits) = softmax_cross_entropy(logits.view(), targets, None)?;
-        let (d_pooled, head_grads) = head.backward(pooled.view(), d_logits.view())?;
-        let d_hidden =
-            self.pool_backward(d_pooled.view(), fwd.hidden.dim().0, &fwd.lengths, pooling);
-        self.finish(fwd, loss, d_hidden.view(), head_grads)
+        self.pooled_step(input, lengths, pooling, dropout_rng, |logits, _| {
+            softmax_cross_entropy(logits, targets, None)
+        })
     }
 
     /// Sequence to value: one training step of mean squared error between the head's output on
@@ -279,15 +273,48 @@ impl<F: Float> SequenceModel<F> {
         pooling: Pooling,
         dropout_rng: Option<&mut dyn RngCore>,
     ) -> Result<TrainStep<F>> {
-        let head = self.head_or_error()?;
         check_finite_values("regression targets", &targets)?;
+        self.pooled_step(input, lengths, pooling, dropout_rng, |y, _| mse(y, targets))
+    }
+
+    /// The training step of every sequence-to-one mode: forward, the head on the pooled
+    /// outputs (`[B, O]`), `loss` of the head's output (given the lengths; the loss and its
+    /// gradient), and the backward pass through head, pooling and layers.
+    fn pooled_step(
+        &self,
+        input: Input<'_, F>,
+        lengths: Option<&[usize]>,
+        pooling: Pooling,
+        dropout_rng: Option<&mut dyn RngCore>,
+        loss: impl FnOnce(ArrayView2<'_, F>, &[usize]) -> Result<(F, Array2<F>)>,
+    ) -> Result<TrainStep<F>> {
+        let head = self.head_or_error()?;
         let fwd = self.forward(input, lengths, None, dropout_rng)?;
         let pooled = self.pool(fwd.hidden.view(), &fwd.lengths, pooling);
         let y = head.forward(pooled.view())?;
-        let (loss, d_y) = mse(y.view(), targets)?;
+        let (loss, d_y) = loss(y.view(), &fwd.lengths)?;
         let (d_pooled, head_grads) = head.backward(pooled.view(), d_y.view())?;
         let d_hidden =
             self.pool_backward(d_pooled.view(), fwd.hidden.dim().0, &fwd.lengths, pooling);
+        self.finish(fwd, loss, d_hidden.view(), head_grads)
+    }
+
+    /// The training step of every synchronous sequence-to-sequence mode: forward from `init`,
+    /// the head at every step (`[T, B, O]`), `loss` of the head's outputs (given the lengths;
+    /// the loss and its gradient), and the backward pass through head and layers.
+    fn every_step_step(
+        &self,
+        input: Input<'_, F>,
+        lengths: Option<&[usize]>,
+        init: Option<&[LayerStates<F>]>,
+        dropout_rng: Option<&mut dyn RngCore>,
+        loss: impl FnOnce(ArrayView3<'_, F>, &[usize]) -> Result<(F, Array3<F>)>,
+    ) -> Result<TrainStep<F>> {
+        let head = self.head_or_error()?;
+        let fwd = self.forward(input, lengths, init, dropout_rng)?;
+        let y = head_every_step(head, fwd.hidden.view())?;
+        let (loss, d_y) = loss(y.view(), &fwd.lengths)?;
+        let (d_hidden, head_grads) = head_every_step_backward(head, fwd.hidden.view(), d_y.view())?;
         self.finish(fwd, loss, d_hidden.view(), head_grads)
     }
 
@@ -330,13 +357,9 @@ impl<F: Float> SequenceModel<F> {
         init: Option<&[LayerStates<F>]>,
         dropout_rng: Option<&mut dyn RngCore>,
     ) -> Result<TrainStep<F>> {
-        let head = self.head_or_error()?;
-        let fwd = self.forward(input, lengths, init, dropout_rng)?;
-        let logits = head_every_step(head, fwd.hidden.view())?;
-        let (loss, d_logits) = sequence_cross_entropy(logits.view(), targets, Some(&fwd.lengths))?;
-        let (d_hidden, head_grads) =
-            head_every_step_backward(head, fwd.hidden.view(), d_logits.view())?;
-        self.finish(fwd, loss, d_hidden.view(), head_grads)
+        self.every_step_step(input, lengths, init, dropout_rng, |logits, lengths| {
+            sequence_cross_entropy(logits, targets, Some(lengths))
+        })
     }
 
     /// One training step of sequence regression: mean squared error of the head's outputs
@@ -350,34 +373,9 @@ impl<F: Float> SequenceModel<F> {
         init: Option<&[LayerStates<F>]>,
         dropout_rng: Option<&mut dyn RngCore>,
     ) -> Result<TrainStep<F>> {
-        let head = self.head_or_error()?;
-        let fwd = self.forward(input, lengths, init, dropout_rng)?;
-        let y = head_every_step(head, fwd.hidden.view())?;
-        if y.shape() != targets.shape() {
-            return Err(Error::shape(
-                "regression targets",
-                format!("{:?} (the outputs' shape)", y.shape()),
-                targets.shape(),
-            ));
-        }
-        // Steps after an example's length count for nothing: their target is the output itself
-        // (so whatever padding the caller put there, even NaN, is never read).
-        let mut counted = 0usize;
-        let mut targets = targets.to_owned();
-        for (b, &len) in fwd.lengths.iter().enumerate() {
-            counted += len;
-            targets
-                .slice_mut(s![len.., b, ..])
-                .assign(&y.slice(s![len.., b, ..]));
-        }
-        check_finite_values("regression targets", &targets.view())?;
-        let (sum_loss, mut d_y) = mse(y.view(), targets.view())?;
-        let all = y.len().max(1) as f64;
-        let share = all / (counted.max(1) * y.dim().2).max(1) as f64;
-        let loss = sum_loss * F::from_f64(share);
-        d_y.mapv_inplace(|g| g * F::from_f64(share));
-        let (d_hidden, head_grads) = head_every_step_backward(head, fwd.hidden.view(), d_y.view())?;
-        self.finish(fwd, loss, d_hidden.view(), head_grads)
+        self.every_step_step(input, lengths, init, dropout_rng, |y, lengths| {
+            masked_mse(y, targets, lengths)
+        })
     }
 
     /// One to many: feeds the `prompt` tokens (at least one), then generates `count` tokens,
@@ -435,4 +433,37 @@ impl<F: Float> SequenceModel<F> {
         }
         Ok(out)
     }
+}
+
+/// Mean squared error of `y: [T, B, O]` against `targets` over the steps `t < lengths[b]`
+/// (mean over the counted values), and its gradient.
+fn masked_mse<F: Float>(
+    y: ArrayView3<'_, F>,
+    targets: ArrayView3<'_, F>,
+    lengths: &[usize],
+) -> Result<(F, Array3<F>)> {
+    if y.shape() != targets.shape() {
+        return Err(Error::shape(
+            "regression targets",
+            format!("{:?} (the outputs' shape)", y.shape()),
+            targets.shape(),
+        ));
+    }
+    // Steps after an example's length count for nothing: their target is the output itself
+    // (so whatever padding the caller put there, even NaN, is never read).
+    let mut counted = 0usize;
+    let mut targets = targets.to_owned();
+    for (b, &len) in lengths.iter().enumerate() {
+        counted += len;
+        targets
+            .slice_mut(s![len.., b, ..])
+            .assign(&y.slice(s![len.., b, ..]));
+    }
+    check_finite_values("regression targets", &targets.view())?;
+    let (sum_loss, mut d_y) = mse(y.view(), targets.view())?;
+    let all = y.len().max(1) as f64;
+    let share = all / (counted.max(1) * y.dim().2).max(1) as f64;
+    let loss = sum_loss * F::from_f64(share);
+    d_y.mapv_inplace(|g| g * F::from_f64(share));
+    Ok((loss, d_y))
 }
