@@ -130,16 +130,81 @@ pub fn matmul(a: &Operand<'_>, w: &Operand<'_>, pos: Pos, diags: &mut Diagnostic
     match a.shape {
         Shape::Vector(d) if d == rows => Shape::Vector(cols.clone()),
         _ => {
-            diags.error(
-                pos,
-                format!(
-                    "inner dimensions of `@` do not match: the left operand `{}` is {} but `{}` is {} \
-                     (expected a left operand of shape [{rows}])",
-                    a.text, a.shape, w.text, w.shape
-                ),
-            );
+            inner_mismatch(a, w, pos, false, diags);
             Shape::Error
         }
+    }
+}
+
+/// Whether `a @ W` would fit with `W` transposed: `a` is `[D]` and `W` is `[E, D]`, `E != D`.
+pub fn transposed_fits(a: &Shape, w: &Shape) -> bool {
+    matches!((a, w), (Shape::Vector(d), Shape::Matrix(r, c)) if d == c && d != r)
+}
+
+/// The inner dimensions of `a @ W` differ. With `transposed`, the message adds that parameters
+/// are `[in, out]` and that `W` looks transposed (PyTorch stores weights as `[out, in]`); the
+/// caller decides when that is likely (see [`transposed_fits`]).
+pub fn inner_mismatch(
+    a: &Operand<'_>,
+    w: &Operand<'_>,
+    pos: Pos,
+    transposed: bool,
+    diags: &mut Diagnostics,
+) {
+    let Shape::Matrix(rows, cols) = w.shape else {
+        return;
+    };
+    let hint = if transposed {
+        format!(
+            "; parameters are `[in, out]`: `{} @ {w}` needs `{w}: [{cols}, {rows}]`; this `{w}` \
+             looks transposed",
+            left_operand(a.text),
+            w = w.text,
+        )
+    } else {
+        String::new()
+    };
+    diags.error(
+        pos,
+        format!(
+            "inner dimensions of `@` do not match: the left operand `{}` is {} but `{}` is {} \
+             (expected a left operand of shape [{rows}]){hint}",
+            a.text, a.shape, w.text, w.shape
+        ),
+    );
+}
+
+/// The left operand of `@` as written in a product: parenthesized unless it is a name, an
+/// indexed name or a call (`x[t]`, `concat(x[t], h[t-1])`, `(r * h[t-1])`).
+fn left_operand(text: &str) -> String {
+    let simple = match text.find(['(', '[']) {
+        None => !text.contains(' '),
+        Some(open) => {
+            let head = &text[..open];
+            let ident = head.chars().all(|c| c.is_alphanumeric() || c == '_');
+            // The bracket opened after the name closes at the end of the text.
+            let mut depth = 0usize;
+            let mut closes_at_end = false;
+            for (i, c) in text.char_indices().skip_while(|&(i, _)| i < open) {
+                match c {
+                    '(' | '[' => depth += 1,
+                    ')' | ']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            closes_at_end = i + c.len_utf8() == text.len();
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            ident && !head.is_empty() && closes_at_end
+        }
+    };
+    if simple {
+        text.to_string()
+    } else {
+        format!("({text})")
     }
 }
 
@@ -332,4 +397,75 @@ pub fn nonzero_denominator(is_zero: bool, text: &str, pos: Pos, diags: &mut Diag
         return false;
     }
     true
+}
+
+/// The edit distance of two names: insertions, deletions, substitutions and swaps of two
+/// adjacent characters each count 1 (optimal string alignment distance), so `W_fh` is 1 from
+/// `W_hf` and `tanhh` is 1 from `tanh`.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // d[i][j]: the distance of the first i characters of a and the first j of b.
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The longest name [`similar_name`] looks for a suggestion for.
+pub const MAX_SUGGESTED: usize = 64;
+
+/// The candidate a mistyped `name` most likely meant: one that differs only in case, or, for a
+/// name of two or more characters, the nearest within one edit per three characters (at least
+/// one). Ties go to the earliest candidate. A one-character name gets no suggestion by edit
+/// distance: every other one-character name is one edit away. Names longer than
+/// [`MAX_SUGGESTED`] characters get no suggestion (the distance takes quadratic time).
+pub fn similar_name<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let len = name.chars().count();
+    if len > MAX_SUGGESTED {
+        return None;
+    }
+    let limit = len.max(3) / 3;
+    let mut best: Option<(usize, &'a str)> = None;
+    for c in candidates {
+        if c == name {
+            continue;
+        }
+        let d = if c.eq_ignore_ascii_case(name) {
+            0
+        } else if len >= 2 && c.chars().count().abs_diff(len) <= limit {
+            edit_distance(name, c)
+        } else {
+            continue;
+        };
+        if d <= limit && best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// The tail of an "unknown ..." message: `; did you mean` and the candidate near `name` (see
+/// [`similar_name`]) with a question mark, or nothing when no candidate is near.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    similar_name(name, candidates).map_or_else(String::new, |c| format!("; did you mean `{c}`?"))
 }

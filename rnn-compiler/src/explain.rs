@@ -86,20 +86,45 @@ enum Term {
 pub fn adjoint_equations(cell: &CellIr, partials: &[Vec<Partial>], plan: &Plan) -> Vec<String> {
     let graph = &cell.graph;
     let live = &plan.live;
+    // An unnamed copy is the value it copies: the output when it is a product or a leaf (as
+    // `output r[t]` for a state `r[t] = (...) @ W_p`), the left operand of a chained product.
+    // Its adjoint is shown as that of the state holding the same value if there is one, else
+    // as that of the copied node.
+    let named_copy: BTreeMap<NodeId, NodeId> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(n, node)| match node.op {
+            Op::Copy(a) if cell.names.contains_key(&n) => Some((a, n)),
+            _ => None,
+        })
+        .collect();
+    let target = |mut n: NodeId| -> NodeId {
+        while let Op::Copy(a) = graph.nodes[n].op {
+            if cell.names.contains_key(&n) {
+                break;
+            }
+            n = named_copy.get(&a).copied().unwrap_or(a);
+        }
+        n
+    };
     let mut terms: BTreeMap<NodeId, Vec<Term>> = BTreeMap::new();
     for st in &cell.states {
-        terms.entry(st.update).or_default().push(Term::Seed(format!(
-            "δ{}[t] (from step t+1, or the final state)",
-            st.name
-        )));
+        terms
+            .entry(target(st.update))
+            .or_default()
+            .push(Term::Seed(format!(
+                "δ{}[t] (from step t+1, or the final state)",
+                st.name
+            )));
     }
     terms
-        .entry(cell.output)
+        .entry(target(cell.output))
         .or_default()
         .push(Term::Seed(format!("∂L/∂{}", output_name(cell))));
     let mut weights = vec![];
     for (n, node) in graph.nodes.iter().enumerate() {
-        if !live[n] {
+        if !live[n] || target(n) != n {
             continue;
         }
         match &node.op {
@@ -110,7 +135,7 @@ pub fn adjoint_equations(cell: &CellIr, partials: &[Vec<Partial>], plan: &Plan) 
             } => {
                 let w = block(cell, *param, row_start, graph.dim(*lhs));
                 terms
-                    .entry(*lhs)
+                    .entry(target(*lhs))
                     .or_default()
                     .push(Term::Transposed(n, w.clone()));
                 weights.push((w, *lhs, n));
@@ -120,12 +145,15 @@ pub fn adjoint_equations(cell: &CellIr, partials: &[Vec<Partial>], plan: &Plan) 
                     Reduction::Sum => None,
                     Reduction::Mean => graph.dim(*a).map(|d| d.to_string()),
                 };
-                terms.entry(*a).or_default().push(Term::Broadcast(n, d));
+                terms
+                    .entry(target(*a))
+                    .or_default()
+                    .push(Term::Broadcast(n, d));
             }
             _ => {
                 for p in &partials[n] {
                     terms
-                        .entry(p.wrt)
+                        .entry(target(p.wrt))
                         .or_default()
                         .push(Term::Scaled(n, factor(cell, &p.factor)));
                 }
@@ -191,7 +219,9 @@ pub fn adjoint_equations(cell: &CellIr, partials: &[Vec<Partial>], plan: &Plan) 
 }
 
 fn output_name(cell: &CellIr) -> String {
-    if cell.output_text.contains('[') {
+    if cell.output_text.contains(' ') {
+        format!("({})", cell.output_text)
+    } else if cell.output_text.contains('[') {
         cell.output_text.clone()
     } else {
         format!("{}[t]", cell.output_text)
@@ -400,10 +430,11 @@ pub fn explain(c: &Compiled) -> String {
             .collect();
         let _ = writeln!(
             w,
-            "  pass {} over [{}]: one fused loop, {} operations{}",
+            "  pass {} over [{}]: one fused loop, {} operation{}{}",
             l.stage,
             l.dim,
             l.nodes.len(),
+            if l.nodes.len() == 1 { "" } else { "s" },
             if names.is_empty() {
                 String::new()
             } else {
@@ -437,18 +468,111 @@ pub fn explain(c: &Compiled) -> String {
 /// caret under the offending text.
 pub fn render_diagnostic(source: &Source, path: &str, d: &Diagnostic) -> String {
     let (line, col) = source.line_col(d.pos.start);
-    let text = source.text.lines().nth(line - 1).unwrap_or("");
-    let width = source.text[d.pos.start.min(source.text.len())..d.pos.end.min(source.text.len())]
-        .lines()
-        .next()
-        .map_or(1, |s| s.chars().count().max(1));
-    let gutter = line.to_string().len();
     format!(
-        "{path}:{line}:{col}: error: {}\n{:gutter$} |\n{line} | {text}\n{:gutter$} | {}{}\n",
+        "{path}:{line}:{col}: error: {}\n{}",
         d.message,
-        "",
-        "",
-        " ".repeat(col - 1),
-        "^".repeat(width),
+        source.excerpt(d.pos)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explain;
+    use crate::compile_text;
+
+    /// The lines of the backward section of `explain`.
+    fn backward(src: &str) -> Vec<String> {
+        let compiled = compile_text(src).unwrap_or_else(|e| panic!("{e:?}"));
+        explain(&compiled)
+            .lines()
+            .skip_while(|l| !l.starts_with("Backward"))
+            .skip(1)
+            .map(|l| l.trim().to_string())
+            .collect()
+    }
+
+    /// A state that is a product (an LSTM's projection `r[t] = (...) @ W_p`), read as the
+    /// output explicitly or by default: its adjoint has both seeds, the next step's and the
+    /// loss's, and the product is not listed as a value of its own.
+    #[test]
+    fn projected_state_has_the_loss_term() {
+        let explicit = "cell Proj {
+            input x: [I];
+            state c: [H];
+            state r: [P];
+            param W: [I, H];
+            param U: [P, H];
+            param W_p: [H, P];
+            o = sigmoid(x[t] @ W + r[t-1] @ U);
+            c[t] = c[t-1] + o;
+            r[t] = (o * tanh(c[t])) @ W_p;
+            output r[t];
+        }";
+        let by_default = "cell Proj {
+            input x: [I];
+            state r: [P];
+            state c: [H];
+            param W: [I, H];
+            param U: [P, H];
+            param W_p: [H, P];
+            o = sigmoid(x[t] @ W + r[t-1] @ U);
+            c[t] = c[t-1] + o;
+            r[t] = (o * tanh(c[t])) @ W_p;
+        }";
+        for src in [explicit, by_default] {
+            let lines = backward(src);
+            assert!(
+                lines.contains(
+                    &"δr[t] = δr[t] (from step t+1, or the final state) + ∂L/∂r[t]".to_string()
+                ),
+                "{lines:#?}"
+            );
+            assert!(
+                lines.contains(&"δ(o * tanh(c[t])) = δr[t] @ W_pᵀ".to_string()),
+                "{lines:#?}"
+            );
+            assert!(
+                lines.contains(&"δW_p += Σ_t (o * tanh(c[t]))ᵀ @ δr[t]".to_string()),
+                "{lines:#?}"
+            );
+            assert!(!lines.iter().any(|l| l.contains("@ W_p) =")), "{lines:#?}");
+        }
+    }
+
+    /// In a chained product `x[t] @ W @ V`, the inner product's adjoint has a line of its own.
+    #[test]
+    fn chained_product_lists_the_inner_adjoint() {
+        let lines = backward(
+            "cell Chain {
+                input x: [I];
+                state h: [H];
+                param W: [I, K];
+                param V: [K, H];
+                param U: [H, H];
+                h[t] = tanh(x[t] @ W @ V + h[t-1] @ U);
+            }",
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("δ(x[t] @ W) = ")),
+            "{lines:#?}"
+        );
+    }
+
+    /// `1 operation`, `2 operations`.
+    #[test]
+    fn operation_counts_are_pluralized() {
+        let compiled = compile_text(
+            "cell One {
+                input x: [I];
+                state h: [H];
+                param W: [I, H];
+                param U: [H, H];
+                h[t] = x[t] @ W + h[t-1] @ U;
+            }",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let text = explain(&compiled);
+        assert!(text.contains(" 1 operation computing"), "{text}");
+        assert!(!text.contains(" 1 operations"), "{text}");
+    }
 }

@@ -196,6 +196,24 @@ pub enum InitIr {
     Orthogonal,
 }
 
+impl InitIr {
+    /// The initializer in the language's syntax, as in `param b_f: [H] = 1.0;` (`1.0`, `zeros`,
+    /// `uniform(0.1)`); `None` for the default, which is written as no initializer. A number
+    /// is shown with its shortest exact decimal form and a point or an exponent (`1.0`,
+    /// `0.5`, `1e-5`), so `1` shows as `1.0`.
+    pub fn source_text(self) -> Option<String> {
+        match self {
+            InitIr::Default => None,
+            InitIr::Constant(v) => Some(format!("{v:?}")),
+            InitIr::Zeros => Some("zeros".into()),
+            InitIr::Ones => Some("ones".into()),
+            InitIr::Uniform(a) => Some(format!("uniform({a:?})")),
+            InitIr::Xavier => Some("xavier".into()),
+            InitIr::Orthogonal => Some("orthogonal".into()),
+        }
+    }
+}
+
 /// The input declaration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputIr {

@@ -26,6 +26,8 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
         visiting: vec![],
         referenced: HashSet::new(),
         param_used: vec![false; decls.params.len()],
+        param_fits: vec![false; decls.params.len()],
+        transposed: vec![],
         delays: vec![1; decls.states.len()],
         diags: &mut diags,
     };
@@ -47,12 +49,37 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
     let Lowerer {
         graph,
         param_used,
+        param_fits,
+        transposed,
         delays,
         texts,
         referenced,
         intermediates,
         ..
     } = lowerer;
+
+    // A product whose matrix would fit transposed: the hint that it looks transposed is given
+    // unless another product uses the matrix as declared.
+    for t in &transposed {
+        let param = &decls.params[t.param];
+        check::inner_mismatch(
+            &Operand {
+                shape: &t.lhs_shape,
+                text: &t.lhs_text,
+                pos: t.lhs_pos,
+                param: None,
+            },
+            &Operand {
+                shape: &param.shape,
+                text: &param.name,
+                pos: t.pos,
+                param: Some(&param.name),
+            },
+            t.pos,
+            !param_fits[t.param],
+            &mut diags,
+        );
+    }
     let mut graph = graph;
 
     for (s, st) in decls.states.iter().enumerate() {
@@ -233,6 +260,8 @@ struct Declarations {
     params: Vec<Declared>,
     kinds: HashMap<String, (DeclKind, usize)>,
     dim_names: Vec<String>,
+    /// Names of refused second inputs: their uses are not reported again as unknown names.
+    refused_inputs: HashSet<String>,
 }
 
 impl Declarations {
@@ -244,6 +273,7 @@ impl Declarations {
             params: vec![],
             kinds: HashMap::new(),
             dim_names: vec![],
+            refused_inputs: HashSet::new(),
         };
         if check::rust_identifier(&ast.name.text, "cell", ast.name.pos, diags) {
             check::cell_name(&ast.name.text, ast.name.pos, diags);
@@ -275,11 +305,23 @@ impl Declarations {
             let shape = d.shape(&decl.shape, diags);
             match decl.kind {
                 DeclKind::Input => {
-                    if d.input.is_some() {
+                    if let Some(first) = &d.input {
+                        let combined = match &shape {
+                            Shape::Vector(dim) => first.dim.plus(dim).to_string(),
+                            _ => format!("{} + ...", first.dim),
+                        };
                         diags.error(
                             decl.name.pos,
-                            format!("a second input `{name}`: a cell has exactly one input; expected one `input` declaration"),
+                            format!(
+                                "a second input `{name}`: a cell has one input; concatenate the \
+                                 inputs into one, `input {0}: [{combined}];` (each row the \
+                                 features of `{0}`, then those of `{name}`), whose product \
+                                 `{0}[t] @ W` with `W: [{combined}, out]` is the sum of the two \
+                                 inputs' products",
+                                first.name
+                            ),
                         );
+                        d.refused_inputs.insert(name.clone());
                         continue;
                     }
                     let dim = vector_dim(&shape, "an input", &decl.shape, diags);
@@ -579,8 +621,22 @@ struct Lowerer<'a> {
     /// Intermediates read by some expression.
     referenced: HashSet<String>,
     param_used: Vec<bool>,
+    /// Matrix parameters used as declared by some product.
+    param_fits: Vec<bool>,
+    /// Products whose matrix looks transposed, reported after every product is checked.
+    transposed: Vec<Transposed>,
     delays: Vec<usize>,
     diags: &'a mut Diagnostics,
+}
+
+/// `a @ W` where `W` would fit transposed (`a: [D]`, `W: [E, D]`), and `E` is not the input's
+/// size (a product rarely yields one): likely a PyTorch-style `[out, in]` matrix.
+struct Transposed {
+    param: usize,
+    lhs_shape: Shape,
+    lhs_text: String,
+    lhs_pos: Pos,
+    pos: Pos,
 }
 
 impl Lowerer<'_> {
@@ -855,6 +911,21 @@ impl Lowerer<'_> {
         }
         let (sw, tw, _, pw) = self.operand(wn, w.pos);
         let lhs_text = a.to_string();
+        if let (Op::Param(p), Shape::Matrix(rows, _), None) =
+            (&self.graph.nodes[wn].op, &sw, &lhs_param)
+        {
+            let input = self.decls.input.as_ref().map(|i| &i.dim);
+            if check::transposed_fits(&lhs_shape, &sw) && Some(rows) != input {
+                self.transposed.push(Transposed {
+                    param: *p,
+                    lhs_shape,
+                    lhs_text,
+                    lhs_pos: a.pos,
+                    pos,
+                });
+                return self.error_node(pos);
+            }
+        }
         let shape = check::matmul(
             &Operand {
                 shape: &lhs_shape,
@@ -876,6 +947,7 @@ impl Lowerer<'_> {
             (_, &Op::Param(param)) => param,
             _ => return self.error_node(pos),
         };
+        self.param_fits[param] = true;
         let mut row_start = Dim::default();
         let mut sum = None;
         for &part in &parts {
@@ -945,7 +1017,29 @@ impl Lowerer<'_> {
                 self.intermediate(&n.text, Some(pos))
             }
             None => {
-                self.diags.error(pos, format!("unknown name `{}`: expected a declared input, state or parameter, or an intermediate defined by an equation", n.text));
+                if !self.decls.refused_inputs.contains(&n.text) {
+                    let candidates = self
+                        .decls
+                        .params
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .chain(self.equations.intermediates.keys().map(String::as_str));
+                    let meant = check::similar_name(&n.text, candidates).map(str::to_string);
+                    let hint = meant
+                        .as_ref()
+                        .map_or_else(String::new, |m| format!("; did you mean `{m}`?"));
+                    self.diags.error(pos, format!("unknown name `{}`: expected a declared input, state or parameter, or an intermediate defined by an equation{hint}", n.text));
+                    // The name suggested is used here, as far as the user meant: it is not
+                    // reported again as unused.
+                    if let Some(m) = meant {
+                        match self.decls.kinds.get(&m) {
+                            Some((DeclKind::Param, p)) => self.param_used[*p] = true,
+                            _ => {
+                                self.referenced.insert(m);
+                            }
+                        }
+                    }
+                }
                 self.error_node(pos)
             }
         }
@@ -1020,13 +1114,22 @@ impl Lowerer<'_> {
                 self.intermediate(&n.text, Some(pos))
             }
             None => {
-                self.diags.error(
-                    n.pos,
-                    format!(
-                        "unknown name `{}`: expected a declared input or state",
-                        n.text
-                    ),
-                );
+                if !self.decls.refused_inputs.contains(&n.text) {
+                    let candidates = self
+                        .decls
+                        .input
+                        .iter()
+                        .map(|i| i.name.as_str())
+                        .chain(self.decls.states.iter().map(|s| s.name.as_str()));
+                    let hint = check::did_you_mean(&n.text, candidates);
+                    self.diags.error(
+                        n.pos,
+                        format!(
+                            "unknown name `{}`: expected a declared input or state{hint}",
+                            n.text
+                        ),
+                    );
+                }
                 self.error_node(pos)
             }
         }
@@ -1052,11 +1155,16 @@ impl Lowerer<'_> {
             return self.reduction(kind, f, args, pos, text);
         }
         let Some(&(_, func)) = Func::ALL.iter().find(|(name, _)| *name == f.text) else {
-            let known: Vec<&str> = Func::ALL.iter().map(|(n, _)| *n).collect();
+            let known: Vec<&str> = Func::ALL
+                .iter()
+                .map(|(n, _)| *n)
+                .chain(["mean", "sum", "concat"])
+                .collect();
+            let hint = check::did_you_mean(&f.text, known.iter().copied());
             self.diags.error(
                 f.pos,
                 format!(
-                    "unknown function `{}`: expected one of {}",
+                    "unknown function `{}`: expected one of {}{hint}",
                     f.text,
                     known.join(", ")
                 ),

@@ -90,6 +90,25 @@ impl Source {
         (line, col)
     }
 
+    /// The line of the text where `pos` starts, with a gutter holding its number and a caret
+    /// under the text `pos` covers on that line, as compilers print it (ends with a newline).
+    pub fn excerpt(&self, pos: Pos) -> String {
+        let (line, col) = self.line_col(pos.start);
+        let text = self.text.lines().nth(line - 1).unwrap_or("");
+        let width = self.text[pos.start.min(self.text.len())..pos.end.min(self.text.len())]
+            .lines()
+            .next()
+            .map_or(1, |s| s.chars().count().max(1));
+        let gutter = line.to_string().len();
+        format!(
+            "{:gutter$} |\n{line} | {text}\n{:gutter$} | {}{}\n",
+            "",
+            "",
+            " ".repeat(col - 1),
+            "^".repeat(width),
+        )
+    }
+
     /// The span of the token covering `offset` (or the next token after it).
     fn token_span(table: &[(Range<usize>, Span)], offset: usize, from_end: bool) -> Span {
         let found = if from_end {
@@ -126,8 +145,13 @@ impl Source {
     pub fn to_error(&self, d: &Diagnostic) -> syn::Error {
         let message = match &self.origin {
             Origin::File { display, .. } => {
+                // The error points at the path literal: the message shows the spec's line.
                 let (line, col) = self.line_col(d.pos.start);
-                format!("{display}:{line}:{col}: {}", d.message)
+                format!(
+                    "{display}:{line}:{col}: {}\n{}",
+                    d.message,
+                    self.excerpt(d.pos).trim_end()
+                )
             }
             _ => d.message.clone(),
         };

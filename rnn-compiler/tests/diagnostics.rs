@@ -222,6 +222,59 @@ fn unknown_name() {
     );
 }
 
+/// A misspelled parameter (here two letters swapped) gets the declared name as a suggestion,
+/// and the parameter is not reported again as unused.
+#[test]
+fn misspelled_parameter_suggests_the_declared_name() {
+    let e = only_error(
+        "cell Foo {
+    input x: [I];
+    state h: [H];
+    param W_xf: [I, H];
+    param W_hf: [H, H];
+    param b_f: [H];
+    h[t] = sigmoid(x[t] @ W_xf + h[t-1] @ W_fh + b_f);
+}",
+    );
+    assert_eq!(e.at(), (7, 42, "W_fh"));
+    assert_eq!(
+        e.message,
+        "unknown name `W_fh`: expected a declared input, state or parameter, or an intermediate \
+         defined by an equation; did you mean `W_hf`?"
+    );
+}
+
+/// A misspelled intermediate gets its name as a suggestion, and is not reported again as
+/// never used.
+#[test]
+fn misspelled_intermediate_suggests_the_defined_name() {
+    let e = error("c_tilde = tanh(x[t] @ W + b);\nh[t] = c_tild + h[t-1] @ U;");
+    assert_eq!(e.at(), (8, 7, "c_tild"));
+    assert_eq!(
+        e.message,
+        "unknown name `c_tild`: expected a declared input, state or parameter, or an \
+         intermediate defined by an equation; did you mean `c_tilde`?"
+    );
+}
+
+/// A name that differs from a declared one only in case is suggested, even with one letter.
+#[test]
+fn name_differing_in_case_suggests_the_declared_name() {
+    let e = error("h[t] = tanh(x[t] @ w + h[t-1] @ U + b);");
+    assert_eq!(e.at(), (7, 19, "w"));
+    assert!(e.message.ends_with("; did you mean `W`?"), "{}", e.message);
+}
+
+#[test]
+fn misspelled_state_suggests_the_declared_state() {
+    let e = error("h[t] = tanh(x[t] @ W + hh[t-1] @ U + b);");
+    assert_eq!(e.at(), (7, 23, "hh"));
+    assert_eq!(
+        e.message,
+        "unknown name `hh`: expected a declared input or state; did you mean `h`?"
+    );
+}
+
 #[test]
 fn unknown_indexed_name() {
     let e = error("h[t] = tanh(y[t] @ W + h[t-1] @ U + b);");
@@ -627,6 +680,81 @@ fn matmul_inner_dimension_mismatch() {
     );
 }
 
+/// A PyTorch-style `[out, in]` matrix: the message recalls the `[in, out]` convention.
+#[test]
+fn matmul_transposed_matrix_has_a_hint() {
+    let e = only_error(
+        "cell Foo {
+    input x: [I];
+    state h: [H];
+    param W: [H, I];
+    param U: [H, H];
+    h[t] = tanh(x[t] @ W + h[t-1] @ U);
+}",
+    );
+    assert_eq!(e.at(), (6, 16, "x[t] @ W"));
+    assert_eq!(
+        e.message,
+        "inner dimensions of `@` do not match: the left operand `x[t]` is [I] but `W` is [H, I] \
+         (expected a left operand of shape [H]); parameters are `[in, out]`: `x[t] @ W` needs \
+         `W: [I, H]`; this `W` looks transposed"
+    );
+}
+
+/// The hint parenthesizes a compound left operand as the product is written.
+#[test]
+fn matmul_transposed_projection_has_a_hint() {
+    let e = only_error(
+        "cell Foo {
+    input x: [I];
+    state c: [H];
+    state r: [P];
+    param W: [I, H];
+    param W_p: [P, H];
+    o = sigmoid(x[t] @ W);
+    c[t] = c[t-1] + o;
+    r[t] = (o * tanh(c[t])) @ W_p;
+}",
+    );
+    assert_eq!(e.at(), (9, 11, "(o * tanh(c[t])) @ W_p"));
+    assert!(
+        e.message.ends_with(
+            "; parameters are `[in, out]`: `(o * tanh(c[t])) @ W_p` needs `W_p: [H, P]`; this \
+             `W_p` looks transposed"
+        ),
+        "{}",
+        e.message
+    );
+}
+
+/// No transposition hint when the matrix is used as declared by another product (the left
+/// operand is the mistake) or when transposing it would make the product the input's size.
+#[test]
+fn matmul_mismatch_without_transposition_hint() {
+    let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ W + h[t-1] @ U + b);");
+    assert!(
+        e.message
+            .ends_with("(expected a left operand of shape [I])"),
+        "{}",
+        e.message
+    );
+    let e = only_error(
+        "cell Foo {
+    input x: [I];
+    state h: [H];
+    param W: [I, H];
+    param U: [I, H];
+    h[t] = tanh(x[t] @ W + h[t-1] @ U);
+}",
+    );
+    assert!(
+        e.message
+            .ends_with("(expected a left operand of shape [I])"),
+        "{}",
+        e.message
+    );
+}
+
 #[test]
 fn matrix_used_elementwise() {
     let e = error("h[t] = tanh(x[t] @ W + h[t-1] * U + b);");
@@ -821,7 +949,29 @@ fn unknown_function() {
     assert_eq!(
         e.message,
         "unknown function `tanhh`: expected one of sigmoid, tanh, relu, exp, log, sqrt, \
-         softsign, hard_sigmoid"
+         softsign, hard_sigmoid, mean, sum, concat; did you mean `tanh`?"
+    );
+}
+
+#[test]
+fn unknown_function_far_from_every_function_gets_no_suggestion() {
+    let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + b) * swish(b);");
+    assert_eq!(e.at(), (7, 41, "swish"));
+    assert_eq!(
+        e.message,
+        "unknown function `swish`: expected one of sigmoid, tanh, relu, exp, log, sqrt, \
+         softsign, hard_sigmoid, mean, sum, concat"
+    );
+}
+
+#[test]
+fn misspelled_reduction_suggests_it() {
+    let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + b) * maen(b);");
+    assert_eq!(e.at(), (7, 41, "maen"));
+    assert!(
+        e.message.ends_with("; did you mean `mean`?"),
+        "{}",
+        e.message
     );
 }
 
@@ -878,7 +1028,31 @@ fn second_input() {
     assert_eq!(e.at(), (3, 10, "y"));
     assert_eq!(
         e.message,
-        "a second input `y`: a cell has exactly one input; expected one `input` declaration"
+        "a second input `y`: a cell has one input; concatenate the inputs into one, \
+         `input x: [2*I];` (each row the features of `x`, then those of `y`), whose product \
+         `x[t] @ W` with `W: [2*I, out]` is the sum of the two inputs' products"
+    );
+}
+
+/// The uses of a refused second input are not reported again as unknown names.
+#[test]
+fn second_input_used_in_equations_is_one_error() {
+    let e = only_error(
+        "cell Foo {
+    input x: [I];
+    input y: [J];
+    state h: [H];
+    param W: [I, H];
+    param V: [J, H];
+    h[t] = tanh(x[t] @ W + y[t] @ V + y[t-1] @ V);
+}",
+    );
+    assert_eq!(e.at(), (3, 10, "y"));
+    assert_eq!(
+        e.message,
+        "a second input `y`: a cell has one input; concatenate the inputs into one, \
+         `input x: [I + J];` (each row the features of `x`, then those of `y`), whose product \
+         `x[t] @ W` with `W: [I + J, out]` is the sum of the two inputs' products"
     );
 }
 
@@ -1050,7 +1224,10 @@ fn file_errors_name_file_line_and_column() {
     assert_eq!(
         err.to_string(),
         "../tests/ui/file/bad.rnn:9:30: future reference `h[t+1]`: a cell reads only the current \
-         and earlier steps; expected `h[t]` or `h[t-k]`"
+         and earlier steps; expected `h[t]` or `h[t-k]`\n  \
+         |\n\
+         9 |     h[t] = tanh(x[t] @ W + h[t+1] @ U + b);\n  \
+         |                              ^^^"
     );
 }
 

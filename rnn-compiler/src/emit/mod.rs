@@ -130,7 +130,11 @@ impl Emitter<'_> {
             docs.push(format!(" state {}: [{}];", s.name, s.dim));
         }
         for p in &cell.params {
-            docs.push(format!(" param {}: {};", p.name, p.shape));
+            let init = p
+                .init
+                .source_text()
+                .map_or_else(String::new, |i| format!(" = {i}"));
+            docs.push(format!(" param {}: {}{init};", p.name, p.shape));
         }
         docs.push(String::new());
         docs.extend(cell.equations.iter().map(|e| format!(" {e}")));

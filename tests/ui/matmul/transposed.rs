@@ -1,0 +1,16 @@
+use rnn::rnn_cell;
+
+// A PyTorch-style `[out, in]` matrix.
+rnn_cell! {
+    cell Foo {
+        input x: [I];
+        state h: [H];
+        param W: [H, I];
+        param U: [H, H];
+        param b: [H];
+
+        h[t] = tanh(x[t] @ W + h[t-1] @ U + b);
+    }
+}
+
+fn main() {}
