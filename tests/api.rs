@@ -340,3 +340,97 @@ mod both_traits_in_scope {
         assert_eq!(y.dim(), (2, 3));
     }
 }
+
+#[test]
+fn set_param_takes_typed_views() {
+    use rnn::ndarray::{Array1, Array2};
+    let mut cell = lstm();
+    let w = Array2::from_shape_fn((3, 4), |(i, j)| (i * 4 + j) as f64 * 0.1);
+    cell.set_param("W_xi", w.view()).unwrap();
+    assert_eq!(cell.W_xi(), w.view());
+    let b = Array1::from_elem(4, 0.5);
+    cell.set_param("b_o", b.view()).unwrap();
+    assert_eq!(cell.b_o(), b.view());
+    // Any layout, and the dynamic views of before.
+    cell.set_param("W_hc", Array2::from_elem((4, 4), 0.25).t())
+        .unwrap();
+    cell.set_param("b_f", ArrayD::from_elem(IxDyn(&[4]), 1.5).view())
+        .unwrap();
+    assert_eq!(cell.b_f().to_vec(), vec![1.5; 4]);
+    cell.params_mut().set("b_i", b.view()).unwrap();
+    assert_eq!(cell.b_i(), b.view());
+    // Shapes are still checked, whatever the view's type.
+    let err = cell.set_param("W_xi", w.t()).unwrap_err();
+    assert!(matches!(err, Error::Shape { .. }), "{err:?}");
+    let err = cell.set_param("b_o", w.view()).unwrap_err();
+    assert!(err.to_string().contains("b_o"), "{err}");
+    assert_eq!(cell.W_xi(), w.view(), "unchanged");
+}
+
+/// `Forward::states` against `step`: every state after every step, from random initial states
+/// (and history), frozen after each example's length.
+fn states_match_steps<C: Cell<f64>>(cell: &C, seed: u64) {
+    let (n_time, lengths) = (6, [6usize, 2, 0, 5]);
+    let n_batch = lengths.len();
+    let x = random3((n_time, n_batch, cell.input_size()), seed);
+    let mut init = cell.zero_states(n_batch);
+    let mut rng = rnn::seeded_rng(seed + 1);
+    for a in init.arrays_mut() {
+        a.mapv_inplace(|_| rng.gen_range(-1.0..1.0));
+    }
+    let fwd = cell.forward(x.view(), Some(&init), Some(&lengths)).unwrap();
+    // Stepping every example through all steps; an example past its length keeps the state
+    // of its last step.
+    let mut stepped = vec![init.clone()];
+    for t in 0..n_time {
+        let (_, next) = cell
+            .step(x.index_axis(Axis(0), t), stepped.last().unwrap())
+            .unwrap();
+        stepped.push(next);
+    }
+    let spec = C::spec();
+    for (s, state) in spec.states.iter().enumerate() {
+        let all = fwd.states(state.name).unwrap();
+        let size = cell.state_sizes()[s];
+        assert_eq!(all.shape(), &[n_time, n_batch, size], "{}", spec.name);
+        for t in 0..n_time {
+            for (b, &len) in lengths.iter().enumerate() {
+                let expected = stepped[(t + 1).min(len)].values[s].row(b).to_owned();
+                let found = all.slice(s![t, b, ..]);
+                assert!(
+                    max_diff(&expected, found) < 1e-13,
+                    "{} state {} at t={t}, b={b}: {found} vs {expected}",
+                    spec.name,
+                    state.name
+                );
+            }
+        }
+        assert_eq!(
+            all.index_axis(Axis(0), n_time - 1),
+            fwd.final_states.values[s],
+            "the last row is the final state"
+        );
+    }
+    let err = fwd.states("no_such_state").unwrap_err();
+    assert!(matches!(err, Error::UnknownName { .. }), "{err:?}");
+}
+
+#[test]
+fn forward_gives_every_state_at_every_step() {
+    use rnn::cells::{LstmFgr, LstmFgrDims, Narx, NarxDims};
+    let rng = &mut rnn::seeded_rng(21);
+    states_match_steps(&lstm(), 1);
+    // `x[t-1]` and `h[t-2]`: the state buffer holds history rows before the first step.
+    states_match_steps(&Narx::<f64>::new(NarxDims { I: 2, H: 3 }, rng), 2);
+    states_match_steps(&Delay2::<f64>::new(Delay2Dims { I: 2, H: 3 }, rng), 3);
+    // Five states.
+    states_match_steps(&LstmFgr::<f64>::new(LstmFgrDims { I: 3, H: 2 }, rng), 4);
+    // Empty sequences and batches.
+    let cell = lstm();
+    for (t, b) in [(0, 2), (3, 0), (0, 0)] {
+        let fwd = cell
+            .forward(Array3::<f64>::zeros((t, b, 3)).view(), None, None)
+            .unwrap();
+        assert_eq!(fwd.states("c").unwrap().shape(), &[t, b, 4]);
+    }
+}

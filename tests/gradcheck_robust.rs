@@ -6,7 +6,7 @@
 //! tolerance is the default `|analytic - numeric| <= 1e-7 + 1e-6 |numeric|` throughout.
 
 use rnn::cells::{Gru, GruDims, Lstm, LstmDims};
-use rnn::ndarray::{s, Array2, ArrayView2, ArrayView3, ArrayViewD};
+use rnn::ndarray::{s, Array2, ArrayView, ArrayView2, ArrayView3, ArrayViewD, Dimension};
 use rnn::rand::RngCore;
 use rnn::{
     assert_gradcheck, gradcheck, rnn_cell, Cell, CellSpec, Forward, GradcheckConfig,
@@ -250,7 +250,11 @@ impl<C: Cell<f64>> Cell<f64> for Wrong<C> {
         self.inner.param(name)
     }
 
-    fn set_param(&mut self, name: &str, value: ArrayViewD<'_, f64>) -> rnn::Result<()> {
+    fn set_param<D: Dimension>(
+        &mut self,
+        name: &str,
+        value: ArrayView<'_, f64, D>,
+    ) -> rnn::Result<()> {
         self.inner.set_param(name, value)
     }
 

@@ -17,7 +17,7 @@ fn backward_refuses_a_trace_made_before_the_parameters_changed() {
     let x = seq(6, 2, 3);
     let fwd = cell.forward(x.view(), None, None).unwrap();
     let d_out = Array3::<f64>::ones((6, 2, 4));
-    cell.backward(&fwd, d_out.view(), None).unwrap();
+    let _ = cell.backward(&fwd, d_out.view(), None).unwrap();
     cell.u_mut()[1] += 0.5;
     cell.W_mut()[[0, 0]] -= 0.25;
     let e = cell
@@ -38,7 +38,7 @@ fn backward_refuses_a_trace_made_before_the_parameters_changed() {
     assert!(cell.backward(&fwd, d_out.view(), None).is_err());
     // A fresh forward pass is accepted again.
     let fwd = cell.forward(x.view(), None, None).unwrap();
-    cell.backward(&fwd, d_out.view(), None).unwrap();
+    let _ = cell.backward(&fwd, d_out.view(), None).unwrap();
 }
 
 #[test]
@@ -61,14 +61,14 @@ fn backward_refuses_the_trace_of_another_cell_of_the_same_kind() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("another `IndRnn`"), "{e}");
-    cell.backward(&fwd, d_out.view(), None).unwrap();
+    let _ = cell.backward(&fwd, d_out.view(), None).unwrap();
 }
 
 #[test]
 fn passes_refuse_non_finite_parameters_with_name_and_position() {
     let mut cell = Lstm::<f64>::new(LstmDims { I: 3, H: 4 }, &mut rnn::seeded_rng(2));
     let x = seq(4, 2, 3);
-    cell.forward(x.view(), None, None).unwrap();
+    let _ = cell.forward(x.view(), None, None).unwrap();
     cell.W_hf_mut()[[2, 1]] = f64::NAN;
     for e in [
         cell.forward(x.view(), None, None).map(|_| ()),
@@ -90,7 +90,7 @@ fn passes_refuse_non_finite_parameters_with_name_and_position() {
         "{e}"
     );
     cell.b_f_mut()[3] = 1.0;
-    cell.forward(x.view(), None, None).unwrap();
+    let _ = cell.forward(x.view(), None, None).unwrap();
 }
 
 #[test]

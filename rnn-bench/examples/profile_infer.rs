@@ -5,6 +5,6 @@ fn main() {
     let cell = Lstm::<f32>::new(LstmDims { I: 256, H: 256 }, &mut rnn::seeded_rng(0));
     let x = rnn::ndarray::Array3::<f32>::from_elem((100, 64, 256), 0.1);
     for _ in 0..20 {
-        std::hint::black_box(cell.infer(x.view(), None, None).unwrap());
+        let _ = std::hint::black_box(cell.infer(x.view(), None, None).unwrap());
     }
 }

@@ -12,6 +12,6 @@ fn main() {
     for _ in 0..4 {
         let f = cell.forward(x.view(), None, None).unwrap();
         let g = cell.backward(&f, d.view(), None).unwrap();
-        std::hint::black_box((f, g));
+        let _ = std::hint::black_box((f, g));
     }
 }

@@ -257,14 +257,14 @@ pub fn runner_for<C: Cell<f32> + 'static>(cell: C, w: &Workload, mode: Mode) -> 
     });
     match mode {
         Mode::Infer => Box::new(move || {
-            std::hint::black_box(cell.infer(x.view(), None, None).expect("infer"));
+            let _ = std::hint::black_box(cell.infer(x.view(), None, None).expect("infer"));
         }),
         Mode::Train => {
             let d_out = Array3::<f32>::from_elem((w.steps, w.batch, cell.output_size()), 0.01);
             Box::new(move || {
                 let fwd = cell.forward(x.view(), None, None).expect("forward");
                 let g = cell.backward(&fwd, d_out.view(), None).expect("backward");
-                std::hint::black_box((fwd, g));
+                let _ = std::hint::black_box((fwd, g));
             })
         }
     }

@@ -1,4 +1,4 @@
-use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, Axis};
+use ndarray::{Array2, Array3, ArrayView, ArrayView2, ArrayView3, ArrayViewD, Axis, Dimension};
 use rand::RngCore;
 
 use crate::{Error, Float, Init, ParamSet, Result, States};
@@ -77,8 +77,10 @@ impl<F: Float> Drop for Trace<F> {
     }
 }
 
-/// The result of a forward pass over a sequence.
+/// The result of a forward pass over a sequence: the outputs, the final states and the trace
+/// for [`Cell::backward`], from which [`Forward::states`] also reads every state at every step.
 #[derive(Debug, Clone)]
+#[must_use = "a forward pass computes outputs, final states and a trace for the backward pass"]
 pub struct Forward<F: Float> {
     /// The output at every step, `[T, B, O]`; zero after an example's length.
     pub outputs: Array3<F>,
@@ -92,6 +94,7 @@ pub struct Forward<F: Float> {
 /// The result of an inference pass ([`Cell::infer`]): a forward pass that keeps nothing for a
 /// backward pass.
 #[derive(Debug, Clone)]
+#[must_use = "an inference pass computes outputs and final states"]
 pub struct Inference<F: Float> {
     /// The output at every step, `[T, B, O]`; zero after an example's length.
     pub outputs: Array3<F>,
@@ -101,6 +104,7 @@ pub struct Inference<F: Float> {
 
 /// Gradients of a scalar loss, from [`Cell::backward`].
 #[derive(Debug, Clone)]
+#[must_use = "gradients do nothing until an optimizer applies them"]
 pub struct Gradients<F> {
     /// Gradient of every parameter, by the same names and shapes.
     pub params: ParamSet<F>,
@@ -189,12 +193,15 @@ pub trait Cell<F: Float>: Sized + Clone {
         self.params().get(name)
     }
 
-    /// Overwrites the parameter called `name` (same shape required).
-    fn set_param(&mut self, name: &str, value: ArrayViewD<'_, F>) -> Result<()> {
+    /// Overwrites the parameter called `name` (same shape required) with a view of any
+    /// dimensionality: an `ArrayView1` for a vector, an `ArrayView2` for a matrix, or an
+    /// `ArrayViewD`.
+    fn set_param<D: Dimension>(&mut self, name: &str, value: ArrayView<'_, F, D>) -> Result<()> {
         self.params_mut().set(name, value)
     }
 
     /// Zero states (and history) for `batch` examples.
+    #[must_use]
     fn zero_states(&self, batch: usize) -> States<F> {
         States::zeros(Self::spec(), self.input_size(), &self.state_sizes(), batch)
     }
@@ -209,6 +216,52 @@ pub trait Cell<F: Float>: Sized + Clone {
         let inference = self.infer(x3, Some(states), None)?;
         let out = inference.outputs.index_axis_move(Axis(0), 0);
         Ok((out, inference.final_states))
+    }
+}
+
+impl<F: Float> Forward<F> {
+    /// The value of the state called `name` after every step, `[T, B, size]`: entry `[t, b]`
+    /// is example `b`'s state after step `t` (`h[t]`), read from the trace without running the
+    /// cell again. For an example past its length the state stays frozen: its value after its
+    /// last step (its initial state when its length is 0), so row `T - 1` equals
+    /// `final_states.get(name)`.
+    ///
+    /// Errors: an unknown state name ([`Error::UnknownName`], listing the cell's states), or
+    /// `final_states` replaced by states of another cell (the state layout is taken from them).
+    pub fn states(&self, name: &str) -> Result<Array3<F>> {
+        let spec = self.final_states.spec();
+        if spec.name != self.trace.cell {
+            return Err(Error::Invalid(format!(
+                "Forward::states: the trace is of a `{}`, the final states of a `{}`",
+                self.trace.cell, spec.name
+            )));
+        }
+        spec.state(name)?;
+        let s = spec
+            .states
+            .iter()
+            .position(|st| st.name == name)
+            .expect("a state of the spec");
+        let (n_time, n_batch, delay) =
+            (self.trace.n_time, self.trace.n_batch, spec.states[s].delay);
+        // The trace's buffers: the input, then one `[T + delay, B, size]` buffer per state
+        // (row `t + delay` holds the state after step `t`), then the backward pass's values.
+        let buffer = self.trace.buffers.get(1 + s).map_or(&[][..], |b| &b[..]);
+        let rows = (n_time + delay) * n_batch;
+        let size = match rows {
+            0 => self.final_states.values.get(s).map_or(0, |v| v.ncols()),
+            _ => buffer.len() / rows,
+        };
+        if buffer.len() != rows * size {
+            return Err(Error::Invalid(format!(
+                "Forward::states: state `{name}`: expected a trace buffer of {} rows, found {} \
+                 values",
+                n_time + delay,
+                buffer.len()
+            )));
+        }
+        let values = buffer[delay * n_batch * size..].to_vec();
+        Ok(Array3::from_shape_vec((n_time, n_batch, size), values).expect("checked length"))
     }
 }
 

@@ -120,12 +120,14 @@ impl<F: Float> TensorFile<F> {
 /// (the safetensors header's own key), a `NaN` or infinite value (naming the tensor and the
 /// entry: [`load_tensors`] refuses them, so they are not saved either), a metadata key that is
 /// reserved ([`CHECKSUM_KEY`], [`FORMAT_KEY`]); and any I/O failure ([`Error::Io`], naming the
-/// path). Whatever this function saves, [`load_tensors`] loads.
+/// path, with the system's error as its source). Whatever this function saves, [`load_tensors`]
+/// loads. `path` is anything that names a file (`&str`, `String`, `&Path`, `PathBuf`).
 pub fn save_tensors<F: Float>(
-    path: &Path,
+    path: impl AsRef<Path>,
     tensors: &[(String, ArrayViewD<'_, F>)],
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
+    let path = path.as_ref();
     dtype_of::<F>()?;
     let shown = path.display();
     for key in [CHECKSUM_KEY, FORMAT_KEY] {
@@ -212,16 +214,16 @@ fn write_tensors<F: Float>(
 /// version; the checksum does not match (corrupted bytes); a tensor's dtype cannot be loaded as
 /// `F` (see the [module documentation](self): `F32` loads as `f64`, `F64` does not load as
 /// `f32`); a value is `NaN` or infinite (the error names the tensor and the entry).
-pub fn load_tensors<F: Float>(path: &Path) -> Result<TensorFile<F>> {
-    load(path, true)
+pub fn load_tensors<F: Float>(path: impl AsRef<Path>) -> Result<TensorFile<F>> {
+    load(path.as_ref(), true)
 }
 
 /// Reads any safetensors file as `F`, e.g. a PyTorch `state_dict` written by
 /// `safetensors.torch.save_file`: as [`load_tensors`], but a file without a checksum is accepted
 /// (a file with one is still verified). `NaN` and infinite values are refused as by
 /// [`load_tensors`].
-pub fn load_foreign_tensors<F: Float>(path: &Path) -> Result<TensorFile<F>> {
-    load(path, false)
+pub fn load_foreign_tensors<F: Float>(path: impl AsRef<Path>) -> Result<TensorFile<F>> {
+    load(path.as_ref(), false)
 }
 
 /// The CRC-32 (IEEE) that [`save_tensors`] stores under [`CHECKSUM_KEY`], over the tensors
@@ -413,10 +415,7 @@ fn check_finite<F: Float>(
 }
 
 fn io_error(path: &Path, doing: &str, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: format!("{doing}: {e}"),
-    }
+    Error::io(path.display().to_string(), doing, e)
 }
 
 /// Writes `bytes` to a temporary file next to `path`, syncs it and renames it over `path`.
@@ -425,6 +424,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let file_name = path.file_name().ok_or_else(|| Error::Io {
         path: path.display().to_string(),
         message: "expected a file path, found no file name".to_string(),
+        source: std::sync::Arc::new(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no file name",
+        )),
     })?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -48,6 +48,7 @@ pub(crate) fn check_finite_values<F: Float, D: Dimension>(
 }
 
 /// Row-wise softmax of `logits: [N, C]`, computed stably (the row maximum is subtracted first).
+#[must_use]
 pub fn softmax<F: Float>(logits: ArrayView2<'_, F>) -> Array2<F> {
     let mut p = logits.to_owned();
     for mut row in p.rows_mut() {
@@ -147,6 +148,7 @@ pub fn sequence_cross_entropy<F: Float>(
 }
 
 /// Index of the largest entry of each row of `[N, C]` (the predicted class).
+#[must_use]
 pub fn argmax_rows<F: Float>(scores: ArrayView2<'_, F>) -> Vec<usize> {
     scores
         .axis_iter(Axis(0))

@@ -52,6 +52,7 @@ pub struct SequenceModel<F: Float> {
 
 /// The result of [`SequenceModel::forward`].
 #[derive(Debug, Clone)]
+#[must_use = "a forward pass computes outputs, final states and traces for the backward pass"]
 pub struct ModelForward<F: Float> {
     /// The top layer's outputs `[T, B, H]` (before the head).
     pub hidden: Array3<F>,
@@ -67,6 +68,7 @@ pub struct ModelForward<F: Float> {
 
 /// The gradients from [`SequenceModel::backward`].
 #[derive(Debug, Clone)]
+#[must_use = "gradients do nothing until an optimizer applies them"]
 pub struct ModelGradients<F> {
     /// Of every parameter, by the model's names and in the order of
     /// [`Parameters::tensors`] (the head's are zero unless given).

@@ -52,19 +52,25 @@ const PARAM_NAMES_KEY: &str = "model.param_names";
 /// Metadata key of the optimizer's kind ([`Optimizer::kind`]), present when an optimizer was
 /// saved.
 const OPTIMIZER_KIND_KEY: &str = "optimizer.kind";
+/// Prefix of the metadata keys of the optimizer's hyper-parameters
+/// ([`Optimizer::hyper_parameters`]), e.g. `optimizer.hyper.lr`, each value written by `f64`'s
+/// `Display` (which reads back exactly). Checkpoints written before they were saved have none.
+const HYPER_PREFIX: &str = "optimizer.hyper.";
 
 /// Saves `model`'s parameters (and `optimizer`'s state, when given) to `path`, atomically:
 /// tensors `param.<name>` and `optimizer.<name>`, metadata `model.<part>` from
 /// [`Checkpointable::describe`], `model.param_names`, `optimizer.kind` (the optimizer's
-/// [`Optimizer::kind`], when one is saved) plus the user's `extra` metadata (e.g. the epoch).
+/// [`Optimizer::kind`], when one is saved) and `optimizer.hyper.<name>` (its
+/// [`Optimizer::hyper_parameters`]: learning rate, betas, ...) plus the user's `extra` metadata
+/// (e.g. the epoch).
 ///
 /// Whatever this function saves, [`load_checkpoint`] loads (into the same model, and an
 /// optimizer of the same kind). Everything else is refused here, before anything is written:
 /// an `extra` key starting with `model.` or `optimizer.` (reserved for the checkpoint's own
 /// metadata) or reserved by the file format ([`crate::checkpoint::CHECKSUM_KEY`],
 /// [`crate::checkpoint::FORMAT_KEY`]); a model description with a part named twice or named
-/// `param_names`; a `NaN` or infinite parameter or optimizer value (naming it); an optimizer
-/// whose state does not fit the model (e.g. it was stepped on another model).
+/// `param_names`; a `NaN` or infinite parameter, optimizer value or hyper-parameter (naming
+/// it); an optimizer whose state does not fit the model (e.g. it was stepped on another model).
 pub fn save_checkpoint<F: Float>(
     path: &Path,
     model: &dyn Checkpointable<F>,
@@ -127,6 +133,15 @@ pub fn save_checkpoint<F: Float>(
         check_finite_tensors("optimizer state", &state)
             .map_err(|e| Error::Checkpoint(format!("{shown}: {e}")))?;
         metadata.insert(OPTIMIZER_KIND_KEY.into(), opt.kind().to_string());
+        for (name, value) in opt.hyper_parameters() {
+            if !value.is_finite() {
+                return Err(Error::Checkpoint(format!(
+                    "{shown}: optimizer hyper-parameter `{name}`: expected a finite value, \
+                     found {value}"
+                )));
+            }
+            metadata.insert(format!("{HYPER_PREFIX}{name}"), value.to_string());
+        }
         for (name, v) in state.tensors {
             tensors.push((format!("{OPTIMIZER_PREFIX}{name}"), v));
         }
@@ -146,11 +161,17 @@ pub type CheckpointMetadata = BTreeMap<String, String>;
 /// state must fit the model; a corrupted or truncated file fails its checksum; a `NaN` or
 /// infinite value is refused, naming the tensor and the entry. Nothing is changed (neither the
 /// model nor the optimizer) unless everything loads. Returns the extra metadata saved with it.
+///
+/// The optimizer gets the saved hyper-parameters too ([`Optimizer::set_hyper_parameters`]:
+/// learning rate, betas, epsilon, weight decays), as PyTorch's `load_state_dict` does: set them
+/// after loading to train on with others. A checkpoint saved before hyper-parameters were
+/// recorded leaves the optimizer's own.
 pub fn load_checkpoint<F: Float>(
-    path: &Path,
+    path: impl AsRef<Path>,
     model: &mut dyn Checkpointable<F>,
     optimizer: Option<&mut dyn Optimizer<F>>,
 ) -> Result<CheckpointMetadata> {
+    let path = path.as_ref();
     let file = load_tensors::<F>(path)?;
     let shown = path.display();
     let theirs: BTreeMap<&str, &str> = file
@@ -225,12 +246,30 @@ pub fn load_checkpoint<F: Float>(
             }
             None => {}
         }
+        let mut hyper: Vec<(&str, f64)> = Vec::new();
+        for (key, text) in &file.metadata {
+            if let Some(name) = key.strip_prefix(HYPER_PREFIX) {
+                match text.parse::<f64>() {
+                    Ok(v) if v.is_finite() => hyper.push((name, v)),
+                    _ => {
+                        return Err(Error::Checkpoint(format!(
+                            "{shown}: optimizer hyper-parameter `{name}`: expected a finite \
+                             number, found `{text}`"
+                        )))
+                    }
+                }
+            }
+        }
         // Load, check against the model, and put the old state back on any error.
         let old = opt.state();
+        let old_hyper = opt.hyper_parameters();
         let loaded = opt
-            .load_state(&state)
+            .set_hyper_parameters(&hyper)
+            .and_then(|()| opt.load_state(&state))
             .and_then(|()| opt.check_fits(params_of(&*model)));
         if let Err(e) = loaded {
+            opt.set_hyper_parameters(&old_hyper)
+                .expect("an optimizer takes back its own hyper-parameters");
             opt.load_state(&old)
                 .expect("an optimizer reloads its own state");
             return Err(Error::Checkpoint(format!(
@@ -348,6 +387,85 @@ mod tests {
         adam2.step(&mut loaded, &grads()).unwrap();
         assert_eq!(loaded, model);
         assert_eq!(adam2.state(), adam.state());
+    }
+
+    #[test]
+    fn checkpoints_restore_the_optimizers_hyper_parameters_and_old_files_load() {
+        let path = temp_path("ckpt-hyper");
+        let mut adam = Adam::new(3e-3)
+            .with_betas(0.8, 0.95)
+            .with_epsilon(1e-6)
+            .with_weight_decay(1e-4)
+            .with_decoupled_weight_decay(0.05);
+        let mut model = toy(1.0);
+        adam.step(&mut model, &grads()).unwrap();
+        save_checkpoint(&path, &model, Some(&adam), &none()).unwrap();
+        let mut loaded = toy(7.0);
+        let mut fresh = Adam::new(1e-2);
+        // A path of any type: a `String` here.
+        load_checkpoint(path.display().to_string(), &mut loaded, Some(&mut fresh)).unwrap();
+        assert_eq!(fresh.hyper_parameters(), adam.hyper_parameters());
+        assert_eq!(fresh.betas(), (0.8, 0.95));
+        assert_eq!(fresh.epsilon(), 1e-6);
+        assert_eq!(
+            (fresh.lr, fresh.weight_decay, fresh.decoupled_weight_decay),
+            (3e-3, 1e-4, 0.05)
+        );
+        // Training goes on as if it had not stopped.
+        adam.step(&mut model, &grads()).unwrap();
+        fresh.step(&mut loaded, &grads()).unwrap();
+        assert_eq!(loaded, model);
+        assert_eq!(fresh.state(), adam.state());
+        // Sgd's too.
+        let sgd = Sgd::new(0.05, 0.5).with_weight_decay(1e-3);
+        save_checkpoint(&path, &model, Some(&sgd), &none()).unwrap();
+        let mut sgd2 = Sgd::new(0.1, 0.9);
+        load_checkpoint(&path, &mut toy(1.0), Some(&mut sgd2)).unwrap();
+        assert_eq!(
+            (sgd2.lr, sgd2.momentum, sgd2.weight_decay),
+            (0.05, 0.5, 1e-3)
+        );
+
+        // A checkpoint written before hyper-parameters were saved: the optimizer keeps its own.
+        save_checkpoint(&path, &model, Some(&adam), &none()).unwrap();
+        let file = load_tensors::<f64>(&path).unwrap();
+        let mut old_meta = file.metadata.clone();
+        old_meta.retain(|k, _| !k.starts_with(HYPER_PREFIX));
+        write_unchecked(&path, &file.tensors, &old_meta);
+        let mut mine = Adam::new(5e-4).with_betas(0.5, 0.9);
+        load_checkpoint(&path, &mut toy(1.0), Some(&mut mine)).unwrap();
+        assert_eq!((mine.lr, mine.betas()), (5e-4, (0.5, 0.9)));
+        assert_eq!(mine.steps(), 2);
+
+        // An unknown or unreadable hyper-parameter is an error and changes nothing.
+        for (key, value) in [
+            ("optimizer.hyper.momentum", "0.9"),
+            ("optimizer.hyper.lr", "fast"),
+            ("optimizer.hyper.lr", "NaN"),
+        ] {
+            let mut meta = file.metadata.clone();
+            meta.insert(key.into(), value.into());
+            write_unchecked(&path, &file.tensors, &meta);
+            let mut opt = Adam::new(5e-4);
+            let mut m = toy(2.0);
+            let text = load_checkpoint(&path, &mut m, Some(&mut opt))
+                .unwrap_err()
+                .to_string();
+            assert!(text.contains(&key[HYPER_PREFIX.len()..]), "{text}");
+            assert_eq!((opt.lr, opt.steps()), (5e-4, 0));
+            assert_eq!(
+                opt.hyper_parameters(),
+                Adam::<f64>::new(5e-4).hyper_parameters()
+            );
+            assert_eq!(m, toy(2.0));
+        }
+        // A non-finite hyper-parameter is refused at save.
+        let mut bad = Adam::new(1e-3);
+        bad.eps = f64::INFINITY;
+        let text = save_checkpoint(&path, &toy(1.0), Some(&bad), &none())
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("`eps`"), "{text}");
     }
 
     #[test]

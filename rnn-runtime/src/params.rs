@@ -1,6 +1,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
 use rand::RngCore;
 
 use crate::{Error, Float, ParamSpec, Result};
@@ -106,6 +106,7 @@ impl<F: Float> ParamSet<F> {
     }
 
     /// Zeros with the names and shapes of `self` (the shape of a gradient).
+    #[must_use]
     pub fn zeros_like(&self) -> Self {
         let values = self
             .values
@@ -165,8 +166,10 @@ impl<F: Float> ParamSet<F> {
     }
 
     /// Overwrites the parameter called `name`; the new value must have its shape and finite
-    /// entries (nothing changes otherwise).
-    pub fn set(&mut self, name: &str, value: ArrayViewD<'_, F>) -> Result<()> {
+    /// entries (nothing changes otherwise). The view may have any dimensionality
+    /// (`ArrayView1`, `ArrayView2`, `ArrayViewD`, ...): only its shape is compared.
+    pub fn set<D: Dimension>(&mut self, name: &str, value: ArrayView<'_, F, D>) -> Result<()> {
+        let value = value.into_dyn();
         let i = self.index_of(name)?;
         if value.shape() != self.values[i].shape() {
             return Err(Error::Shape {
@@ -241,6 +244,7 @@ impl<F: Float> ParamSet<F> {
     }
 
     /// Euclidean norm over all entries of all tensors.
+    #[must_use]
     pub fn norm(&self) -> F {
         self.values
             .iter()
@@ -378,6 +382,26 @@ mod tests {
             "{e}"
         );
         assert!(p.value(0).iter().all(|x| *x == 0.0));
+    }
+
+    #[test]
+    fn set_takes_views_of_any_dimensionality() {
+        let mut p = set();
+        let w = ndarray::Array2::from_shape_fn((2, 3), |(i, j)| (i * 3 + j) as f64);
+        p.set("W", w.view()).unwrap();
+        assert_eq!(p.value(0), w.view().into_dyn());
+        p.set("b", ndarray::arr1(&[1.0, 2.0, 3.0]).view()).unwrap();
+        assert_eq!(p.slice(1), &[1.0, 2.0, 3.0]);
+        // Transposed (not in standard layout) and dynamic views too.
+        let wt = ndarray::Array2::from_elem((3, 2), 0.5);
+        p.set("W", wt.t()).unwrap();
+        assert!(p.slice(0).iter().all(|&x| x == 0.5));
+        p.set("b", ndarray::ArrayD::zeros(IxDyn(&[3])).view())
+            .unwrap();
+        // The shape is checked whatever the view's type; nothing changes on an error.
+        let e = p.set("W", wt.view()).unwrap_err().to_string();
+        assert!(e.contains("[2, 3]") && e.contains("[3, 2]"), "{e}");
+        assert!(p.slice(0).iter().all(|&x| x == 0.5));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub trait Parameters<F: Float> {
     fn tensors_mut(&mut self) -> Vec<(String, &mut [F])>;
 
     /// Euclidean norm over every entry of every tensor (`inf` or `NaN` if an entry is).
+    #[must_use]
     fn global_norm(&self) -> F {
         self.tensors()
             .iter()
@@ -95,6 +96,7 @@ impl<F: Float> NamedTensors<F> {
     }
 
     /// Zeros with the same names and shapes.
+    #[must_use]
     pub fn zeros_like(&self) -> Self {
         NamedTensors {
             tensors: self

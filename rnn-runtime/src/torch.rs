@@ -34,7 +34,7 @@
 //! # use rnn_runtime::{load_foreign_tensors, torch::import_torch, Cell, Result};
 //! # fn demo<C: Cell<f64>>(mut forward: C, mut backward: C) -> Result<()> {
 //! // A file written by `safetensors.torch.save_file(lstm.state_dict(), "lstm.safetensors")`.
-//! let state = load_foreign_tensors::<f64>("lstm.safetensors".as_ref())?;
+//! let state = load_foreign_tensors::<f64>("lstm.safetensors")?;
 //! import_torch(&mut forward, &state, "", 0, false)?; // weight_ih_l0, ...
 //! import_torch(&mut backward, &state, "", 0, true)?; // weight_ih_l0_reverse, ...
 //! # Ok(())

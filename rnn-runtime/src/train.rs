@@ -1,6 +1,7 @@
-//! Optimization: SGD with momentum and Adam (with L2 weight decay), gradient clipping by global
-//! norm and by value, and learning-rate schedules. Everything works on any [`Parameters`]: a
-//! cell's [`ParamSet`](crate::ParamSet) or a whole model's parameters and gradients.
+//! Optimization: SGD with momentum and Adam (with L2 weight decay, or decoupled weight decay as
+//! in AdamW), gradient clipping by global norm and by value, and learning-rate schedules.
+//! Everything works on any [`Parameters`]: a cell's [`ParamSet`](crate::ParamSet) or a whole
+//! model's parameters and gradients.
 
 use ndarray::{ArrayD, IxDyn};
 
@@ -89,6 +90,49 @@ pub trait Optimizer<F: Float> {
         let _ = params;
         Ok(())
     }
+    /// The hyper-parameters as `(name, value)` pairs (`lr`, `beta1`, ...), which
+    /// [`crate::save_checkpoint`] saves beside the state and [`crate::load_checkpoint`]
+    /// restores with [`Optimizer::set_hyper_parameters`]. The default has none.
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+    /// Sets hyper-parameters by the names of [`Optimizer::hyper_parameters`] (any subset: the
+    /// others keep their values). As with [`Optimizer::set_learning_rate`], an invalid value is
+    /// refused by the next [`Optimizer::step`]. Errors (and nothing is changed): a name the
+    /// optimizer does not have. The default has no hyper-parameters to set.
+    fn set_hyper_parameters(&mut self, values: &[(&str, f64)]) -> Result<()> {
+        assign_hyper::<F>(self.kind(), &mut [], values)
+    }
+}
+
+/// Sets the named `slots` from `values`; an unknown name is an error and changes nothing.
+fn assign_hyper<F: Float>(
+    optimizer: &str,
+    slots: &mut [(&'static str, &mut F)],
+    values: &[(&str, f64)],
+) -> Result<()> {
+    if let Some((name, _)) = values
+        .iter()
+        .find(|(name, _)| !slots.iter().any(|(n, _)| n == name))
+    {
+        let known: Vec<&str> = slots.iter().map(|(n, _)| *n).collect();
+        return Err(Error::Invalid(format!(
+            "{optimizer}: unknown hyper-parameter `{name}`; expected one of: {}",
+            if known.is_empty() {
+                "(none)".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    for (name, value) in values {
+        for (n, slot) in slots.iter_mut() {
+            if *n == *name {
+                **slot = F::from_f64(*value);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How [`Slots`] line up with a list of gradients, as found by [`Slots::plan`].
@@ -306,6 +350,7 @@ impl<F: Float> Sgd<F> {
     }
 
     /// The same optimizer with L2 weight decay `wd`.
+    #[must_use = "returns the optimizer with weight decay; it does not change `self`"]
     pub fn with_weight_decay(mut self, wd: F) -> Self {
         self.weight_decay = wd;
         self
@@ -383,26 +428,56 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
     fn check_fits(&self, params: &dyn Parameters<F>) -> Result<()> {
         self.velocity.plan(&params.tensors()).map(|_| ())
     }
+
+    /// `lr`, `momentum`, `weight_decay`.
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("lr", self.lr.to_f64()),
+            ("momentum", self.momentum.to_f64()),
+            ("weight_decay", self.weight_decay.to_f64()),
+        ]
+    }
+
+    fn set_hyper_parameters(&mut self, values: &[(&str, f64)]) -> Result<()> {
+        let mut slots = [
+            ("lr", &mut self.lr),
+            ("momentum", &mut self.momentum),
+            ("weight_decay", &mut self.weight_decay),
+        ];
+        assign_hyper("Sgd", &mut slots, values)
+    }
 }
 
-/// Adam (Kingma & Ba 2015) with bias correction and L2 weight decay:
+/// Adam (Kingma & Ba 2015) with bias correction, optional L2 weight decay `wd` and optional
+/// decoupled weight decay `dwd` (AdamW, Loshchilov & Hutter 2019):
 /// `g <- g + wd p; m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2;
-/// p <- p - lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)`.
+/// p <- p - lr ((m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) + dwd p)`.
+///
+/// The two weight decays differ. **L2** ([`Adam::with_weight_decay`], field `weight_decay`)
+/// adds `wd p` to the gradient, so the decay goes through the moments and is rescaled by
+/// `1 / sqrt(v)` like the gradient: parameters with large gradients are decayed less.
+/// **Decoupled** ([`Adam::with_decoupled_weight_decay`], field `decoupled_weight_decay`: AdamW,
+/// PyTorch's `torch.optim.AdamW(weight_decay=..)`) shrinks every parameter by `lr dwd p`
+/// outside the moments, the same for all. Both may be set; each is 0 by default.
 ///
 /// Valid hyper-parameters: `lr >= 0`, `0 <= beta1, beta2 < 1`, `eps > 0`, `weight_decay >= 0`,
-/// all finite; [`Adam::try_new`] checks them at construction, [`Optimizer::step`] at every step.
+/// `decoupled_weight_decay >= 0`, all finite; [`Adam::try_new`] and [`Adam::validate`] check
+/// them, and [`Optimizer::step`] refuses to step with invalid ones (changing nothing).
+/// Checkpoints ([`crate::save_checkpoint`]) save them with the state.
 #[derive(Debug, Clone)]
 pub struct Adam<F> {
     /// Learning rate.
     pub lr: F,
-    /// Decay of the first moment.
+    /// Decay of the first moment ([`Adam::with_betas`]).
     pub beta1: F,
-    /// Decay of the second moment.
+    /// Decay of the second moment ([`Adam::with_betas`]).
     pub beta2: F,
-    /// Added to the denominator.
+    /// Added to the denominator ([`Adam::with_epsilon`]).
     pub eps: F,
-    /// L2 weight decay (0 for none).
+    /// L2 weight decay, added to the gradient (0 for none; [`Adam::with_weight_decay`]).
     pub weight_decay: F,
+    /// Decoupled weight decay, AdamW (0 for none; [`Adam::with_decoupled_weight_decay`]).
+    pub decoupled_weight_decay: F,
     t: i32,
     // Invariant: `m.names == v.names`.
     m: Slots<F>,
@@ -420,6 +495,7 @@ impl<F: Float> Adam<F> {
             beta2: F::from_f64(0.999),
             eps: F::from_f64(1e-8),
             weight_decay: F::zero(),
+            decoupled_weight_decay: F::zero(),
             t: 0,
             m: Slots::default(),
             v: Slots::default(),
@@ -433,10 +509,50 @@ impl<F: Float> Adam<F> {
         Ok(adam)
     }
 
-    /// The same optimizer with L2 weight decay `wd`.
+    /// The same optimizer with L2 weight decay `wd`: `wd p` is added to each gradient before
+    /// the moments (see the [type's documentation](Adam) for how it differs from
+    /// [`Adam::with_decoupled_weight_decay`]).
+    #[must_use = "returns the optimizer with weight decay; it does not change `self`"]
     pub fn with_weight_decay(mut self, wd: F) -> Self {
         self.weight_decay = wd;
         self
+    }
+
+    /// The same optimizer with decoupled weight decay `wd` (AdamW): each step also subtracts
+    /// `lr wd p` from each parameter, outside the moments. AdamW with PyTorch's defaults is
+    /// `Adam::new(1e-3).with_decoupled_weight_decay(1e-2)`.
+    #[must_use = "returns the optimizer with weight decay; it does not change `self`"]
+    pub fn with_decoupled_weight_decay(mut self, wd: F) -> Self {
+        self.decoupled_weight_decay = wd;
+        self
+    }
+
+    /// The same optimizer with the moments' decay rates `beta1` (first moment, default 0.9)
+    /// and `beta2` (second moment, default 0.999), each in `[0, 1)`; checked by
+    /// [`Adam::validate`] and at every step.
+    #[must_use = "returns the optimizer with the betas; it does not change `self`"]
+    pub fn with_betas(mut self, beta1: F, beta2: F) -> Self {
+        self.beta1 = beta1;
+        self.beta2 = beta2;
+        self
+    }
+
+    /// The same optimizer with `eps` (default `1e-8`, must be positive) added to the
+    /// denominator `sqrt(v) + eps`.
+    #[must_use = "returns the optimizer with the epsilon; it does not change `self`"]
+    pub fn with_epsilon(mut self, eps: F) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// The decay rates `(beta1, beta2)`.
+    pub fn betas(&self) -> (F, F) {
+        (self.beta1, self.beta2)
+    }
+
+    /// The `eps` added to the denominator.
+    pub fn epsilon(&self) -> F {
+        self.eps
     }
 
     /// Number of steps taken.
@@ -445,13 +561,21 @@ impl<F: Float> Adam<F> {
     }
 
     /// Checks the hyper-parameters: `lr >= 0`, `0 <= beta1, beta2 < 1`, `eps > 0`,
-    /// `weight_decay >= 0`, all finite.
+    /// `weight_decay >= 0`, `decoupled_weight_decay >= 0`, all finite.
     pub fn validate(&self) -> Result<()> {
         check_hyper("Adam", "learning rate", self.lr, 0.0, false, None)?;
         check_hyper("Adam", "beta1", self.beta1, 0.0, false, Some(1.0))?;
         check_hyper("Adam", "beta2", self.beta2, 0.0, false, Some(1.0))?;
         check_hyper("Adam", "eps", self.eps, 0.0, true, None)?;
-        check_hyper("Adam", "weight decay", self.weight_decay, 0.0, false, None)
+        check_hyper("Adam", "weight decay", self.weight_decay, 0.0, false, None)?;
+        check_hyper(
+            "Adam",
+            "decoupled weight decay",
+            self.decoupled_weight_decay,
+            0.0,
+            false,
+            None,
+        )
     }
 }
 
@@ -468,6 +592,7 @@ impl<F: Float> Optimizer<F> for Adam<F> {
         self.v.apply(&plan, &grads);
         self.t = t;
         let (b1, b2, lr, eps) = (self.beta1, self.beta2, self.lr, self.eps);
+        let decay = self.decoupled_weight_decay;
         let c1 = F::one() - b1.powi(t);
         let c2 = F::one() - b2.powi(t);
         let (m, v) = (&mut self.m.values, &mut self.v.values);
@@ -475,7 +600,13 @@ impl<F: Float> Optimizer<F> for Adam<F> {
             let (m, v) = (&mut m[k][j], &mut v[k][j]);
             *m = b1 * *m + (F::one() - b1) * g;
             *v = b2 * *v + (F::one() - b2) * g * g;
-            *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+            let adam = (*m / c1) / ((*v / c2).sqrt() + eps);
+            // Without decoupled decay, exactly the update of before (no `+ 0 * p` rounding).
+            if decay == F::zero() {
+                *p -= lr * adam;
+            } else {
+                *p -= lr * (adam + decay * *p);
+            }
         });
         Ok(())
     }
@@ -568,6 +699,33 @@ impl<F: Float> Optimizer<F> for Adam<F> {
     fn check_fits(&self, params: &dyn Parameters<F>) -> Result<()> {
         self.m.plan(&params.tensors()).map(|_| ())
     }
+
+    /// `lr`, `beta1`, `beta2`, `eps`, `weight_decay` (L2), `decoupled_weight_decay` (AdamW).
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("lr", self.lr.to_f64()),
+            ("beta1", self.beta1.to_f64()),
+            ("beta2", self.beta2.to_f64()),
+            ("eps", self.eps.to_f64()),
+            ("weight_decay", self.weight_decay.to_f64()),
+            (
+                "decoupled_weight_decay",
+                self.decoupled_weight_decay.to_f64(),
+            ),
+        ]
+    }
+
+    fn set_hyper_parameters(&mut self, values: &[(&str, f64)]) -> Result<()> {
+        let mut slots = [
+            ("lr", &mut self.lr),
+            ("beta1", &mut self.beta1),
+            ("beta2", &mut self.beta2),
+            ("eps", &mut self.eps),
+            ("weight_decay", &mut self.weight_decay),
+            ("decoupled_weight_decay", &mut self.decoupled_weight_decay),
+        ];
+        assign_hyper("Adam", &mut slots, values)
+    }
 }
 
 /// A learning-rate schedule: the rate for step (or epoch) `k` from the base rate.
@@ -594,6 +752,7 @@ pub enum Schedule {
 
 impl Schedule {
     /// The learning rate at step `k` for base rate `base`.
+    #[must_use]
     pub fn rate(&self, base: f64, k: usize) -> f64 {
         match *self {
             Schedule::Constant => base,
@@ -781,6 +940,167 @@ mod tests {
             o.set_learning_rate(lr);
             result
         });
+    }
+
+    #[test]
+    fn adam_builders_set_betas_and_epsilon_and_invalid_ones_are_refused() {
+        let adam = Adam::<f64>::new(1e-2)
+            .with_betas(0.8, 0.99)
+            .with_epsilon(1e-6);
+        assert_eq!((adam.betas(), adam.epsilon()), ((0.8, 0.99), 1e-6));
+        adam.validate().unwrap();
+        // The update uses them: one step by hand (m = (1-b1) g, v = (1-b2) g^2).
+        let mut params = model();
+        let mut a = adam.clone();
+        a.step(&mut params, &grads()).unwrap();
+        for ((_, p), ((_, p0), (_, g))) in params
+            .tensors
+            .iter()
+            .zip(model().tensors.iter().zip(&grads().tensors))
+        {
+            for ((&p, &p0), &g) in p.iter().zip(p0).zip(g) {
+                let m_hat = 0.2 * g / (1.0 - 0.8);
+                let v_hat = 0.01 * g * g / (1.0 - 0.99);
+                let expected = p0 - 1e-2 * m_hat / (v_hat.sqrt() + 1e-6);
+                assert!((p - expected).abs() < 1e-15, "{p} vs {expected}");
+            }
+        }
+        type Build = fn(Adam<f64>) -> Adam<f64>;
+        let bad: [(Build, &str); 7] = [
+            (|a| a.with_betas(1.0, 0.999), "beta1"),
+            (|a| a.with_betas(-0.1, 0.999), "beta1"),
+            (|a| a.with_betas(0.9, f64::NAN), "beta2"),
+            (|a| a.with_epsilon(0.0), "eps"),
+            (|a| a.with_epsilon(-1e-8), "eps"),
+            (
+                |a| a.with_decoupled_weight_decay(-1e-2),
+                "decoupled weight decay",
+            ),
+            (
+                |a| a.with_decoupled_weight_decay(f64::INFINITY),
+                "decoupled",
+            ),
+        ];
+        for (build, name) in bad {
+            let text = build(Adam::new(1e-2)).validate().unwrap_err().to_string();
+            assert!(text.contains(name), "{text}");
+            failed_step_changes_nothing(Adam::new(1e-2), &|o: &mut Adam<f64>, p| {
+                let mut bad = build(o.clone());
+                let result = bad.step(p, &grads());
+                assert_eq!(bad.state(), o.state());
+                result
+            });
+        }
+    }
+
+    #[test]
+    fn adamw_decays_the_parameters_outside_the_moments() {
+        // With zero gradients, decoupled decay shrinks every parameter by exactly `lr * wd * p`
+        // (the moments stay zero); L2 decay goes through the moments and moves each parameter
+        // by about `lr`, whatever its size.
+        let zero = tensors(&[("w", &[0.0, 0.0, 0.0]), ("b", &[0.0])]);
+        let (lr, wd) = (1e-2, 0.1);
+        let mut decoupled = model();
+        let mut adamw = Adam::new(lr).with_decoupled_weight_decay(wd);
+        adamw.step(&mut decoupled, &zero).unwrap();
+        let mut l2 = model();
+        Adam::new(lr)
+            .with_weight_decay(wd)
+            .step(&mut l2, &zero)
+            .unwrap();
+        for (((_, w), (_, l)), (_, p0)) in decoupled
+            .tensors
+            .iter()
+            .zip(&l2.tensors)
+            .zip(&model().tensors)
+        {
+            for ((&w, &l), &p0) in w.iter().zip(l).zip(p0) {
+                assert_eq!(w, p0 - lr * (0.0 + wd * p0));
+                assert!((l - (p0 - lr * p0.signum())).abs() < 1e-6, "{l} {p0}");
+            }
+        }
+        assert!(adamw.state().tensors[1..]
+            .iter()
+            .all(|(_, v)| v.iter().all(|&x| x == 0.0)));
+
+        // Three steps against the formula `p -= lr (m_hat / (sqrt(v_hat) + eps) + wd p)`.
+        let (b1, b2, eps) = (0.9, 0.999, 1e-8);
+        let mut adamw = Adam::new(lr).with_decoupled_weight_decay(wd);
+        let mut params = model();
+        let mut reference: Vec<Vec<f64>> = model()
+            .tensors
+            .iter()
+            .map(|(_, v)| v.iter().copied().collect())
+            .collect();
+        let g: Vec<Vec<f64>> = grads()
+            .tensors
+            .iter()
+            .map(|(_, v)| v.iter().copied().collect())
+            .collect();
+        let mut m: Vec<Vec<f64>> = g.iter().map(|v| vec![0.0; v.len()]).collect();
+        let mut v = m.clone();
+        for t in 1..=3 {
+            adamw.step(&mut params, &grads()).unwrap();
+            for k in 0..g.len() {
+                for j in 0..g[k].len() {
+                    m[k][j] = b1 * m[k][j] + (1.0 - b1) * g[k][j];
+                    v[k][j] = b2 * v[k][j] + (1.0 - b2) * g[k][j] * g[k][j];
+                    let m_hat = m[k][j] / (1.0 - f64::powi(b1, t));
+                    let v_hat = v[k][j] / (1.0 - f64::powi(b2, t));
+                    let p = reference[k][j];
+                    reference[k][j] = p - lr * (m_hat / (v_hat.sqrt() + eps) + wd * p);
+                }
+            }
+        }
+        for ((_, p), r) in params.tensors.iter().zip(&reference) {
+            for (&p, &r) in p.iter().zip(r) {
+                assert!((p - r).abs() < 1e-14, "{p} vs {r}");
+            }
+        }
+        // Without weight decay, AdamW is Adam, bit for bit.
+        let (mut a, mut b) = (model(), model());
+        let mut plain = Adam::new(lr);
+        let mut no_decay = Adam::new(lr).with_decoupled_weight_decay(0.0);
+        for _ in 0..3 {
+            plain.step(&mut a, &grads()).unwrap();
+            no_decay.step(&mut b, &grads()).unwrap();
+        }
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn hyper_parameters_are_named_and_set_by_name() {
+        let mut adam = Adam::<f64>::new(1e-3);
+        adam.set_hyper_parameters(&[("beta2", 0.98), ("decoupled_weight_decay", 0.01)])
+            .unwrap();
+        assert_eq!(adam.betas(), (0.9, 0.98));
+        assert_eq!(adam.decoupled_weight_decay, 0.01);
+        let names: Vec<&str> = adam.hyper_parameters().iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "lr",
+                "beta1",
+                "beta2",
+                "eps",
+                "weight_decay",
+                "decoupled_weight_decay"
+            ]
+        );
+        let before = adam.hyper_parameters();
+        let text = adam
+            .set_hyper_parameters(&[("lr", 1.0), ("momentum", 0.9)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("`momentum`") && text.contains("beta1"),
+            "{text}"
+        );
+        assert_eq!(adam.hyper_parameters(), before, "nothing changed");
+        let mut sgd = Sgd::<f32>::new(0.1, 0.9);
+        sgd.set_hyper_parameters(&[("momentum", 0.5)]).unwrap();
+        assert_eq!(sgd.momentum, 0.5);
+        assert!(sgd.set_hyper_parameters(&[("eps", 1e-8)]).is_err());
     }
 
     #[test]

@@ -183,12 +183,50 @@ fn missing_tensor_names_it_and_the_present_ones() {
 fn missing_file_is_an_io_error_naming_it() {
     let path = Path::new("/nonexistent-dir-rnn/x.safetensors");
     match load_tensors::<f64>(path).unwrap_err() {
-        Error::Io { path: p, message } => {
+        Error::Io {
+            path: p,
+            message,
+            source,
+            ..
+        } => {
             assert_eq!(p, path.display().to_string());
             assert!(message.starts_with("reading"), "{message}");
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
         }
         other => panic!("expected an I/O error, found {other:?}"),
     }
+}
+
+#[test]
+fn file_functions_take_any_path_and_io_errors_keep_their_source() {
+    use std::error::Error as _;
+    let dir = temp_dir("as-ref-path");
+    let path: PathBuf = dir.join("x.safetensors");
+    let text: String = path.display().to_string();
+    // `&str`, `String`, `PathBuf` and `&Path` all name a file.
+    save_tensors(text.as_str(), &views(&sample::<f64>()), &meta()).unwrap();
+    let by_string = load_tensors::<f64>(text.clone()).unwrap();
+    let by_pathbuf = load_foreign_tensors::<f64>(path.clone()).unwrap();
+    let by_path = load_tensors::<f64>(path.as_path()).unwrap();
+    assert_eq!(by_string, by_pathbuf);
+    assert_eq!(by_string, by_path);
+    assert_eq!(sorted(by_string.tensors), sorted(sample::<f64>()));
+
+    let err = load_tensors::<f32>(dir.join("missing.safetensors")).unwrap_err();
+    let source = err.source().expect("an I/O error has a source");
+    let io = source
+        .downcast_ref::<std::io::Error>()
+        .expect("the source is the system's io::Error");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    assert_eq!(err.io_kind(), Some(std::io::ErrorKind::NotFound));
+    assert!(err.to_string().contains("missing.safetensors"), "{err}");
+    // Other errors have no source.
+    let corrupt = dir.join("corrupt.safetensors");
+    fs::write(&corrupt, b"not a safetensors file").unwrap();
+    let err = load_tensors::<f64>(&corrupt).unwrap_err();
+    assert!(matches!(err, Error::Checkpoint(_)), "{err:?}");
+    assert!(err.source().is_none());
+    fs::remove_dir_all(dir).unwrap();
 }
 
 /// Small file for the byte-by-byte loops.
@@ -331,7 +369,7 @@ fn save_replaces_atomically_and_leaves_no_temporary_file() {
     fs::write(target.join("keep"), b"keep").unwrap();
     let err = save_tensors(&target, &views(&first), &meta()).unwrap_err();
     assert!(
-        matches!(&err, Error::Io { path, message } if path.ends_with("occupied") && message.contains("renaming")),
+        matches!(&err, Error::Io { path, message, .. } if path.ends_with("occupied") && message.contains("renaming")),
         "{err:?}"
     );
     assert_eq!(fs::read(target.join("keep")).unwrap(), b"keep");
