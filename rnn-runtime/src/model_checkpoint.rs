@@ -72,11 +72,12 @@ const HYPER_PREFIX: &str = "optimizer.hyper.";
 /// `param_names`; a `NaN` or infinite parameter, optimizer value or hyper-parameter (naming
 /// it); an optimizer whose state does not fit the model (e.g. it was stepped on another model).
 pub fn save_checkpoint<F: Float>(
-    path: &Path,
+    path: impl AsRef<Path>,
     model: &dyn Checkpointable<F>,
     optimizer: Option<&dyn Optimizer<F>>,
     extra: &BTreeMap<String, String>,
 ) -> Result<()> {
+    let path = path.as_ref();
     let shown = path.display();
     if let Some(key) = extra
         .keys()
