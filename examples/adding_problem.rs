@@ -53,7 +53,7 @@ impl Kind {
         gate_bias: f32,
         rng: &mut rnn::rand::rngs::StdRng,
     ) -> rnn::Result<Box<dyn DynCell<f32>>> {
-        let keep = rnn::ndarray::Array1::from_elem(hidden, gate_bias).into_dyn();
+        let keep = rnn::ndarray::Array1::from_elem(hidden, gate_bias);
         Ok(match self {
             Kind::Rnn => Box::new(RnnTanh::<f32>::new(RnnTanhDims { I: 2, H: hidden }, rng)),
             Kind::Lstm => {

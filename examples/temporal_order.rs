@@ -64,8 +64,8 @@ impl Kind {
         input_bias: f32,
         rng: &mut rnn::rand::rngs::StdRng,
     ) -> rnn::Result<Box<dyn DynCell<f32>>> {
-        let keep = Array1::from_elem(hidden, keep_bias).into_dyn();
-        let gate = Array1::from_elem(hidden, input_bias).into_dyn();
+        let keep = Array1::from_elem(hidden, keep_bias);
+        let gate = Array1::from_elem(hidden, input_bias);
         Ok(match self {
             Kind::Lstm => {
                 let mut cell = Lstm::<f32>::new(
