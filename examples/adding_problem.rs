@@ -17,11 +17,11 @@ use std::time::Instant;
 
 use common::adding;
 use common::flags::Flags;
-use rnn::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
-use rnn::data::batch_indices;
-use rnn::ndarray::{Array2, Array3};
-use rnn::train::{clip_grad_norm, Adam, Optimizer, Schedule};
-use rnn::{Cell, DynCell, Input, Pooling, SequenceModel};
+use recurrent::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
+use recurrent::data::batch_indices;
+use recurrent::ndarray::{Array2, Array3};
+use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
+use recurrent::{Cell, DynCell, Input, Pooling, SequenceModel};
 
 /// The three cells compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +51,9 @@ impl Kind {
         self,
         hidden: usize,
         gate_bias: f32,
-        rng: &mut rnn::rand::rngs::StdRng,
-    ) -> rnn::Result<Box<dyn DynCell<f32>>> {
-        let keep = rnn::ndarray::Array1::from_elem(hidden, gate_bias);
+        rng: &mut recurrent::rand::rngs::StdRng,
+    ) -> recurrent::Result<Box<dyn DynCell<f32>>> {
+        let keep = recurrent::ndarray::Array1::from_elem(hidden, gate_bias);
         Ok(match self {
             Kind::Rnn => Box::new(RnnTanh::<f32>::new(RnnTanhDims { I: 2, H: hidden }, rng)),
             Kind::Lstm => {
@@ -136,8 +136,8 @@ fn to_batch(seqs: &[adding::Sequence]) -> (Array3<f32>, Vec<usize>, Array2<f32>)
 }
 
 /// Trains `kind` on the adding problem and evaluates it.
-pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
-    let mut rng = rnn::seeded_rng(cfg.seed);
+pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
+    let mut rng = recurrent::seeded_rng(cfg.seed);
     let mut model = SequenceModel::stack(vec![kind.cell(cfg.hidden, cfg.gate_bias, &mut rng)?])?
         .with_head(1, &mut rng)?;
     let mut adam = Adam::new(cfg.lr as f32);
@@ -146,7 +146,7 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
         min_lr: cfg.lr / 10.0,
     };
     let start = Instant::now();
-    let mut progress = rnn::TrainingProgress::new(cfg.iterations as u64).unit("seq");
+    let mut progress = recurrent::TrainingProgress::new(cfg.iterations as u64).unit("seq");
     progress.println(format!("training the {}", kind.name()));
     let mut running = None;
     let mut curve = Vec::new();
@@ -173,7 +173,7 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
     }
     progress.finish();
     let seconds = start.elapsed().as_secs_f64();
-    let test = adding::batch(&mut rnn::seeded_rng(cfg.seed + 1000), cfg.t, cfg.test);
+    let test = adding::batch(&mut recurrent::seeded_rng(cfg.seed + 1000), cfg.t, cfg.test);
     let (mut predictions, mut targets) = (Vec::new(), Vec::new());
     for chunk in batch_indices(test.len(), 256, false, &mut rng) {
         let seqs: Vec<_> = chunk.iter().map(|&i| test[i].clone()).collect();
@@ -205,7 +205,7 @@ fn main() -> std::process::ExitCode {
 }
 
 /// The example's command line: parse the flags, run, print the table.
-fn cli() -> rnn::Result<()> {
+fn cli() -> recurrent::Result<()> {
     let flags = Flags::from_env(
         USAGE,
         &[
@@ -271,18 +271,18 @@ fn cli() -> rnn::Result<()> {
             o.seconds
         );
     }
-    let curves: Vec<rnn::Curve> = rows
+    let curves: Vec<recurrent::Curve> = rows
         .iter()
-        .map(|(kind, o)| rnn::Curve::new(kind.name(), o.curve.iter().copied()))
+        .map(|(kind, o)| recurrent::Curve::new(kind.name(), o.curve.iter().copied()))
         .collect();
     let path = "adding_problem.png";
-    rnn::plot_curves(
+    recurrent::plot_curves(
         path,
         &format!("Adding problem, T = {}", cfg.t),
         "iteration",
         "training MSE (running mean)",
         &curves,
-        &rnn::PlotOptions {
+        &recurrent::PlotOptions {
             log_y: true,
             ..Default::default()
         },

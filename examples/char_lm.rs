@@ -20,11 +20,11 @@ use std::time::Instant;
 
 use common::corpus;
 use common::flags::Flags;
-use rnn::cells::{Lstm, LstmDims};
-use rnn::loss::sequence_cross_entropy;
-use rnn::ndarray::Array2;
-use rnn::train::{clip_grad_norm, Adam, Optimizer, Schedule};
-use rnn::{DynCell, Input, SequenceModel, Vocab};
+use recurrent::cells::{Lstm, LstmDims};
+use recurrent::loss::sequence_cross_entropy;
+use recurrent::ndarray::Array2;
+use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
+use recurrent::{DynCell, Input, SequenceModel, Vocab};
 
 /// The default text (re-exported for the test that includes this file).
 pub use common::corpus::default_corpus;
@@ -119,8 +119,8 @@ pub struct Outcome {
 fn build(
     cfg: &Config,
     vocab: usize,
-    rng: &mut rnn::rand::rngs::StdRng,
-) -> rnn::Result<SequenceModel<f32>> {
+    rng: &mut recurrent::rand::rngs::StdRng,
+) -> recurrent::Result<SequenceModel<f32>> {
     let mut cells: Vec<Box<dyn DynCell<f32>>> = Vec::new();
     for l in 0..cfg.layers.max(1) {
         let input = if l == 0 { cfg.embed } else { cfg.hidden };
@@ -140,7 +140,7 @@ fn build(
 
 /// Bits per character of `model` on `ids` read as one stream from zero states: the mean
 /// cross-entropy of predicting `ids[t + 1]` from `ids[..=t]`, in bits.
-pub fn bits_per_char(model: &SequenceModel<f32>, ids: &[usize]) -> rnn::Result<f64> {
+pub fn bits_per_char(model: &SequenceModel<f32>, ids: &[usize]) -> recurrent::Result<f64> {
     if ids.len() < 2 {
         return Ok(0.0);
     }
@@ -154,7 +154,7 @@ pub fn bits_per_char(model: &SequenceModel<f32>, ids: &[usize]) -> rnn::Result<f
 
 /// Trains a character-level LSTM language model on `text` and evaluates it on its held-out
 /// part.
-pub fn run(text: &str, cfg: &Config) -> rnn::Result<Outcome> {
+pub fn run(text: &str, cfg: &Config) -> recurrent::Result<Outcome> {
     let text = match cfg.max_bytes {
         Some(max) if max < text.len() => {
             let cut = (0..=max)
@@ -173,7 +173,7 @@ pub fn run(text: &str, cfg: &Config) -> rnn::Result<Outcome> {
     let streams = cfg.streams.max(1);
     let stream_len = train_ids.len().saturating_sub(1) / streams;
     if stream_len < 2 {
-        return Err(rnn::Error::Invalid(format!(
+        return Err(recurrent::Error::Invalid(format!(
             "char_lm: {} training characters are too few for {streams} streams",
             train_ids.len()
         )));
@@ -187,11 +187,11 @@ pub fn run(text: &str, cfg: &Config) -> rnn::Result<Outcome> {
             targets[[t, b]] = train_ids[b * stream_len + t + 1];
         }
     }
-    let windows = rnn::modes::tbptt_windows(stream_len, cfg.chunk);
+    let windows = recurrent::modes::tbptt_windows(stream_len, cfg.chunk);
 
-    let mut rng = rnn::seeded_rng(cfg.seed);
+    let mut rng = recurrent::seeded_rng(cfg.seed);
     let mut model = build(cfg, vocab.len(), &mut rng)?;
-    let params = rnn::Parameters::tensors(&model)
+    let params = recurrent::Parameters::tensors(&model)
         .iter()
         .map(|(_, v)| v.len())
         .sum();
@@ -211,8 +211,8 @@ pub fn run(text: &str, cfg: &Config) -> rnn::Result<Outcome> {
         let mut state = None;
         let mut sum = 0.0;
         for window in &windows {
-            let x = inputs.slice(rnn::ndarray::s![window.clone(), ..]);
-            let y = targets.slice(rnn::ndarray::s![window.clone(), ..]);
+            let x = inputs.slice(recurrent::ndarray::s![window.clone(), ..]);
+            let y = targets.slice(recurrent::ndarray::s![window.clone(), ..]);
             let mut out =
                 model.tag_step(Input::Tokens(x), None, y, state.as_deref(), Some(&mut rng))?;
             clip_grad_norm(&mut out.grads, cfg.clip)?;
@@ -254,7 +254,7 @@ pub fn run(text: &str, cfg: &Config) -> rnn::Result<Outcome> {
             (first, ids)
         }
     };
-    let mut sample_rng = rnn::seeded_rng(cfg.seed + 1000);
+    let mut sample_rng = recurrent::seeded_rng(cfg.seed + 1000);
     let sampled = model.generate(&prompt.1, cfg.sample, cfg.temperature, &mut sample_rng)?;
     let sample = prompt.0 + &vocab.decode(&sampled)?;
     Ok(Outcome {
@@ -280,7 +280,7 @@ fn main() -> std::process::ExitCode {
 }
 
 /// The example's command line: parse the flags, run, print the table.
-fn cli() -> rnn::Result<()> {
+fn cli() -> recurrent::Result<()> {
     let flags = Flags::from_env(
         USAGE,
         &[
@@ -317,11 +317,11 @@ fn cli() -> rnn::Result<()> {
         [path] => {
             let shown = path.to_string_lossy().into_owned();
             let text = std::fs::read_to_string(path)
-                .map_err(|e| rnn::Error::Invalid(format!("{shown}: {e}")))?;
+                .map_err(|e| recurrent::Error::Invalid(format!("{shown}: {e}")))?;
             (shown, text)
         }
         more => {
-            return Err(rnn::Error::Invalid(format!(
+            return Err(recurrent::Error::Invalid(format!(
                 "expected at most one text file, found {}\n\n{USAGE}",
                 more.len()
             )))

@@ -16,11 +16,11 @@ use std::time::Instant;
 
 use common::flags::Flags;
 use common::mackey_glass;
-use rnn::cells::{Lstm, LstmDims, Narx, NarxDims};
-use rnn::modes::tbptt_windows;
-use rnn::ndarray::{s, Array3, Axis};
-use rnn::train::{clip_grad_norm, Adam, Optimizer, Schedule};
-use rnn::{DynCell, Input, SequenceModel};
+use recurrent::cells::{Lstm, LstmDims, Narx, NarxDims};
+use recurrent::modes::tbptt_windows;
+use recurrent::ndarray::{s, Array3, Axis};
+use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
+use recurrent::{DynCell, Input, SequenceModel};
 
 /// The models compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,7 @@ impl Kind {
         }
     }
 
-    fn cell(self, hidden: usize, rng: &mut rnn::rand::rngs::StdRng) -> Box<dyn DynCell<f32>> {
+    fn cell(self, hidden: usize, rng: &mut recurrent::rand::rngs::StdRng) -> Box<dyn DynCell<f32>> {
         match self {
             Kind::Narx => Box::new(Narx::<f32>::new(NarxDims { I: 1, H: hidden }, rng)),
             Kind::Lstm => Box::new(Lstm::<f32>::new(LstmDims { I: 1, H: hidden }, rng)),
@@ -101,7 +101,7 @@ pub struct Outcome {
 }
 
 /// Trains `kind` and evaluates it on the held-out stretch.
-pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
+pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
     let h = cfg.horizon;
     let series = mackey_glass::series(
         cfg.train_len + cfg.test_len + h,
@@ -116,7 +116,7 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
     let x = Array3::from_shape_fn((per, cfg.streams, 1), |(t, b, _)| norm[b * per + t]);
     let y = Array3::from_shape_fn((per, cfg.streams, 1), |(t, b, _)| norm[b * per + t + h]);
 
-    let mut rng = rnn::seeded_rng(cfg.seed);
+    let mut rng = recurrent::seeded_rng(cfg.seed);
     let mut model =
         SequenceModel::stack(vec![kind.cell(cfg.hidden, &mut rng)])?.with_head(1, &mut rng)?;
     let windows = tbptt_windows(per, cfg.chunk);
@@ -175,7 +175,7 @@ fn main() -> std::process::ExitCode {
 }
 
 /// The example's command line: parse the flags, run, print the table.
-fn cli() -> rnn::Result<()> {
+fn cli() -> recurrent::Result<()> {
     let flags = Flags::from_env(USAGE, &["epochs", "hidden", "horizon", "seed"], &[])?;
     let mut cfg = Config::default();
     cfg.epochs = flags.get("epochs", cfg.epochs)?;

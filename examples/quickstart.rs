@@ -6,10 +6,10 @@
 //!
 //! Run with `cargo run --release --example quickstart`.
 
-use rnn::ndarray::{s, Array3};
-use rnn::rand::Rng;
-use rnn::train::{clip_grad_norm, Adam, Optimizer};
-use rnn::{gradcheck, rnn_cell, GradcheckConfig};
+use recurrent::ndarray::{s, Array3};
+use recurrent::rand::Rng;
+use recurrent::train::{clip_grad_norm, Adam, Optimizer};
+use recurrent::{gradcheck, rnn_cell, GradcheckConfig};
 
 rnn_cell! {
     /// A GRU (Cho et al. 2014) with a linear read-out `y = h[t] @ W_y + b_y`.
@@ -63,13 +63,13 @@ fn last_step_mse(outputs: &Array3<f32>, targets: &[f32]) -> (f32, Array3<f32>) {
     (loss, d)
 }
 
-fn main() -> Result<(), rnn::Error> {
+fn main() -> Result<(), recurrent::Error> {
     let dims = GruRegressorDims { I: 2, H: 32, O: 1 };
 
     // 1. The derived backward pass against finite differences, in f64.
     let small = GruRegressor::<f64>::new(
         GruRegressorDims { I: 2, H: 5, O: 1 },
-        &mut rnn::seeded_rng(1),
+        &mut recurrent::seeded_rng(1),
     );
     let report = gradcheck(&small, &GradcheckConfig::default())?;
     println!("gradient check: {report}");
@@ -77,7 +77,7 @@ fn main() -> Result<(), rnn::Error> {
 
     // 2. Train on the adding problem.
     let (steps, batch, iterations) = (30, 64, 1500);
-    let mut rng = rnn::seeded_rng(7);
+    let mut rng = recurrent::seeded_rng(7);
     let mut cell = GruRegressor::<f32>::new(dims, &mut rng);
     let mut adam = Adam::new(3e-3);
     let start = std::time::Instant::now();

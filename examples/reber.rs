@@ -33,11 +33,11 @@ use std::time::Instant;
 
 use common::flags::Flags;
 use common::reber;
-use rnn::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
-use rnn::data::{batch_indices, pad_tokens};
-use rnn::ndarray::Array2;
-use rnn::train::{clip_grad_norm, Adam, Optimizer, Schedule};
-use rnn::{DynCell, Input, SequenceModel};
+use recurrent::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
+use recurrent::data::{batch_indices, pad_tokens};
+use recurrent::ndarray::Array2;
+use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
+use recurrent::{DynCell, Input, SequenceModel};
 
 /// The cells compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ impl Kind {
         self,
         input: usize,
         hidden: usize,
-        rng: &mut rnn::rand::rngs::StdRng,
+        rng: &mut recurrent::rand::rngs::StdRng,
     ) -> Box<dyn DynCell<f32>> {
         match self {
             Kind::Rnn => Box::new(RnnTanh::<f32>::new(
@@ -199,10 +199,10 @@ pub fn top_k_is_allowed(scores: &[f32], allowed: &reber::SymbolSet) -> bool {
 }
 
 /// Trains `kind` on next-symbol prediction and evaluates it.
-pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
-    let mut rng = rnn::seeded_rng(cfg.seed);
+pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
+    let mut rng = recurrent::seeded_rng(cfg.seed);
     let train = reber::batch(&mut rng, cfg.train);
-    let test = reber::batch(&mut rnn::seeded_rng(cfg.seed + 1000), cfg.test);
+    let test = reber::batch(&mut recurrent::seeded_rng(cfg.seed + 1000), cfg.test);
     let mut model = SequenceModel::stack(vec![kind.cell(cfg.embed, cfg.hidden, &mut rng)])?
         .with_embedding(reber::NUM_SYMBOLS, &mut rng)?
         .with_head(reber::NUM_SYMBOLS, &mut rng)?;
@@ -253,7 +253,7 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
             let targets = reber::next_symbol_targets(string);
             let mut ok = true;
             for (t, allowed) in targets.iter().enumerate().take(lengths[b]) {
-                let scores = logits.slice(rnn::ndarray::s![t, b, ..]).to_vec();
+                let scores = logits.slice(recurrent::ndarray::s![t, b, ..]).to_vec();
                 let good = top_k_is_allowed(&scores, allowed);
                 ok &= good;
                 good_steps += good as usize;
@@ -269,7 +269,7 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
             }
             // After the inner E (index len - 3), the branch symbol must come next.
             let t = string.len() - 3;
-            let scores = logits.slice(rnn::ndarray::s![t, b, ..]).to_vec();
+            let scores = logits.slice(recurrent::ndarray::s![t, b, ..]).to_vec();
             let best = (0..scores.len())
                 .fold(0, |best, j| if scores[j] > scores[best] { j } else { best });
             penultimate += (best == string[string.len() - 2] as usize) as usize;
@@ -277,7 +277,7 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
     }
 
     // Generation from the start symbol.
-    let mut sample_rng = rnn::seeded_rng(cfg.seed + 2000);
+    let mut sample_rng = recurrent::seeded_rng(cfg.seed + 2000);
     let (mut accepted, mut total_len, mut samples) = (0, 0, Vec::new());
     for _ in 0..cfg.generate {
         // An embedded Reber string holds two `E`s (the inner string's and the final one):
@@ -326,7 +326,7 @@ fn main() -> std::process::ExitCode {
 }
 
 /// The example's command line: parse the flags, run, print the table.
-fn cli() -> rnn::Result<()> {
+fn cli() -> recurrent::Result<()> {
     let flags = Flags::from_env(
         USAGE,
         &[

@@ -25,10 +25,10 @@ use std::time::Instant;
 
 use common::arith;
 use common::flags::Flags;
-use rnn::cells::{Lstm, LstmDims};
-use rnn::data::pad_tokens;
-use rnn::train::{clip_grad_norm, Adam, Optimizer, Schedule};
-use rnn::{Seq2Seq, SequenceModel};
+use recurrent::cells::{Lstm, LstmDims};
+use recurrent::data::pad_tokens;
+use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
+use recurrent::{Seq2Seq, SequenceModel};
 
 /// Training settings.
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ fn source_text(example: &arith::Example, reverse: bool) -> String {
 fn sources(
     examples: &[arith::Example],
     reverse: bool,
-) -> (rnn::ndarray::Array2<usize>, Vec<usize>) {
+) -> (recurrent::ndarray::Array2<usize>, Vec<usize>) {
     let seqs: Vec<Vec<usize>> = examples
         .iter()
         .map(|e| arith::encode(&source_text(e, reverse)))
@@ -116,7 +116,7 @@ fn sources(
 }
 
 /// The model: an LSTM encoder with an embedding, an LSTM decoder with an embedding and a head.
-fn build(cfg: &Config, rng: &mut rnn::rand::rngs::StdRng) -> rnn::Result<Seq2Seq<f32>> {
+fn build(cfg: &Config, rng: &mut recurrent::rand::rngs::StdRng) -> recurrent::Result<Seq2Seq<f32>> {
     let dims = LstmDims {
         I: cfg.embed,
         H: cfg.hidden,
@@ -141,12 +141,12 @@ fn char_hits(predicted: &[usize], target: &str) -> (usize, usize) {
 }
 
 /// Trains the encoder–decoder on addition and evaluates it on held-out problems.
-pub fn run(cfg: &Config) -> rnn::Result<Outcome> {
-    let test = arith::batch(&mut rnn::seeded_rng(cfg.seed + 1000), cfg.digits, cfg.test);
+pub fn run(cfg: &Config) -> recurrent::Result<Outcome> {
+    let test = arith::batch(&mut recurrent::seeded_rng(cfg.seed + 1000), cfg.digits, cfg.test);
     let held_out: HashSet<(u64, u64)> = test.iter().map(|e| (e.a, e.b)).collect();
-    let mut rng = rnn::seeded_rng(cfg.seed);
+    let mut rng = recurrent::seeded_rng(cfg.seed);
     let mut model = build(cfg, &mut rng)?;
-    let params = rnn::Parameters::tensors(&model)
+    let params = recurrent::Parameters::tensors(&model)
         .iter()
         .map(|(_, v)| v.len())
         .sum();
@@ -236,7 +236,7 @@ fn main() -> std::process::ExitCode {
 }
 
 /// The example's command line: parse the flags, run, print the table.
-fn cli() -> rnn::Result<()> {
+fn cli() -> recurrent::Result<()> {
     let flags = Flags::from_env(
         USAGE,
         &[

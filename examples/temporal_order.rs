@@ -26,12 +26,12 @@ use std::time::Instant;
 
 use common::flags::Flags;
 use common::temporal_order as to;
-use rnn::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
-use rnn::data::{batch_indices, pad_tokens};
-use rnn::loss::softmax;
-use rnn::ndarray::{Array1, Array2};
-use rnn::train::{clip_grad_norm, Adam, Optimizer, Schedule};
-use rnn::{Cell, DynCell, Input, Pooling, SequenceModel};
+use recurrent::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
+use recurrent::data::{batch_indices, pad_tokens};
+use recurrent::loss::softmax;
+use recurrent::ndarray::{Array1, Array2};
+use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
+use recurrent::{Cell, DynCell, Input, Pooling, SequenceModel};
 
 /// The cells compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +62,8 @@ impl Kind {
         hidden: usize,
         keep_bias: f32,
         input_bias: f32,
-        rng: &mut rnn::rand::rngs::StdRng,
-    ) -> rnn::Result<Box<dyn DynCell<f32>>> {
+        rng: &mut recurrent::rand::rngs::StdRng,
+    ) -> recurrent::Result<Box<dyn DynCell<f32>>> {
         let keep = Array1::from_elem(hidden, keep_bias);
         let gate = Array1::from_elem(hidden, input_bias);
         Ok(match self {
@@ -164,7 +164,7 @@ pub struct Outcome {
 }
 
 /// Draws `n` sequences, shortened to `truncate` symbols plus the trigger when given.
-fn draw(rng: &mut impl rnn::rand::Rng, n: usize, truncate: Option<usize>) -> Vec<to::Sequence> {
+fn draw(rng: &mut impl recurrent::rand::Rng, n: usize, truncate: Option<usize>) -> Vec<to::Sequence> {
     let mut seqs = to::batch(rng, n);
     if let Some(keep) = truncate {
         let keep = keep.max(60);
@@ -186,8 +186,8 @@ fn to_batch(seqs: &[&to::Sequence]) -> (Array2<usize>, Vec<usize>, Vec<usize>) {
 }
 
 /// Trains `kind` on the temporal order problem and evaluates it on fresh sequences.
-pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
-    let mut rng = rnn::seeded_rng(cfg.seed);
+pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
+    let mut rng = recurrent::seeded_rng(cfg.seed);
     let mut model = SequenceModel::stack(vec![kind.cell(
         cfg.embed,
         cfg.hidden,
@@ -231,7 +231,7 @@ pub fn run(kind: Kind, cfg: &Config) -> rnn::Result<Outcome> {
     }
     let seconds = start.elapsed().as_secs_f64();
     let test = draw(
-        &mut rnn::seeded_rng(cfg.seed + 1000),
+        &mut recurrent::seeded_rng(cfg.seed + 1000),
         cfg.test,
         cfg.truncate,
     );
@@ -268,7 +268,7 @@ fn main() -> std::process::ExitCode {
 }
 
 /// The example's command line: parse the flags, run, print the table.
-fn cli() -> rnn::Result<()> {
+fn cli() -> recurrent::Result<()> {
     let flags = Flags::from_env(
         USAGE,
         &[

@@ -42,7 +42,7 @@ fn main() {
         writeln!(
             out,
             "mod case_{k} {{\n\
-             ::rnn::rnn_cell! {{\n{spec}}}\n\
+             ::facade::rnn_cell! {{\n{spec}}}\n\
              pub const SPEC: &str = r#\"{spec}\"#;\n\
              pub fn run() -> ::core::result::Result<::rnn_random_cells::Checked, ::std::string::String> {{\n\
              ::rnn_random_cells::check::<Random<f64>>(RandomDims {{ I: {i}, H: {h} }}, SPEC, \

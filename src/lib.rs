@@ -5,7 +5,7 @@
 //! an exact backward pass over `ndarray`. Every generated type implements [`Cell`].
 //!
 //! ```
-//! use rnn::rnn_cell;
+//! use recurrent::rnn_cell;
 //!
 //! rnn_cell! {
 //!     /// A simple recurrent network.
@@ -20,17 +20,17 @@
 //!     }
 //! }
 //!
-//! let mut rng = rnn::seeded_rng(0);
+//! let mut rng = recurrent::seeded_rng(0);
 //! let cell = Elman::<f64>::new(ElmanDims { I: 3, H: 4 }, &mut rng);
-//! let x = rnn::ndarray::Array3::<f64>::zeros((5, 2, 3)); // [T, B, I]
+//! let x = recurrent::ndarray::Array3::<f64>::zeros((5, 2, 3)); // [T, B, I]
 //! let fwd = cell.forward(x.view(), None, None).unwrap();
 //! assert_eq!(fwd.outputs.shape(), &[5, 2, 4]);
-//! rnn::assert_gradcheck::<Elman<f64>>(ElmanDims { I: 3, H: 4 });
+//! recurrent::assert_gradcheck::<Elman<f64>>(ElmanDims { I: 3, H: 4 });
 //! ```
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
-extern crate self as rnn;
+extern crate self as recurrent;
 
 pub use rnn_macros::rnn_cell;
 pub use rnn_runtime::gradcheck::assert_gradcheck;

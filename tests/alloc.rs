@@ -18,10 +18,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use rnn::cells::{Gru, GruDims, LayerNormLstm, LayerNormLstmDims, Lstm, LstmDims, Narx, NarxDims};
-use rnn::ndarray::Array3;
-use rnn::rand::Rng;
-use rnn::Cell;
+use recurrent::cells::{Gru, GruDims, LayerNormLstm, LayerNormLstmDims, Lstm, LstmDims, Narx, NarxDims};
+use recurrent::ndarray::Array3;
+use recurrent::rand::Rng;
+use recurrent::Cell;
 
 struct Counting;
 
@@ -96,7 +96,7 @@ const TWO_THREADS: Sizes = Sizes {
 };
 
 fn random3(shape: (usize, usize, usize), seed: u64) -> Array3<f32> {
-    let mut rng = rnn::seeded_rng(seed);
+    let mut rng = recurrent::seeded_rng(seed);
     Array3::from_shape_fn(shape, |_| rng.gen_range(-1.0..1.0))
 }
 
@@ -161,11 +161,11 @@ fn allocations_do_not_grow_with_sequence_length_on_any_thread() {
 
     let mut failures = vec![];
     for (threads, sizes) in [(1, ONE_THREAD), (2, TWO_THREADS)] {
-        rnn::set_num_threads(threads);
+        recurrent::set_num_threads(threads);
         let Sizes { b, i, h, .. } = sizes;
         // At 2 threads, the fused loops do split their examples.
-        assert_eq!(rnn::__private::split_examples(b, b * h), threads >= 2);
-        let mut rng = rnn::seeded_rng(0);
+        assert_eq!(recurrent::__private::split_examples(b, b * h), threads >= 2);
+        let mut rng = recurrent::seeded_rng(0);
         failures.extend(check(
             "Lstm",
             threads,

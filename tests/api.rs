@@ -1,10 +1,10 @@
 //! The generated API: named parameters, sequence semantics (lengths, initial
 //! states, history, truncated BPTT), the single-step API and errors that name shapes.
 
-use rnn::cells::{Lstm, LstmDims};
-use rnn::ndarray::{s, Array2, Array3, ArrayD, Axis, IxDyn};
-use rnn::rand::Rng;
-use rnn::{rnn_cell, Cell, Error};
+use recurrent::cells::{Lstm, LstmDims};
+use recurrent::ndarray::{s, Array2, Array3, ArrayD, Axis, IxDyn};
+use recurrent::rand::Rng;
+use recurrent::{rnn_cell, Cell, Error};
 
 rnn_cell! {
     /// A cell with a delay of two, to test history.
@@ -19,12 +19,12 @@ rnn_cell! {
 }
 
 fn random3(shape: (usize, usize, usize), seed: u64) -> Array3<f64> {
-    let mut rng = rnn::seeded_rng(seed);
+    let mut rng = recurrent::seeded_rng(seed);
     Array3::from_shape_fn(shape, |_| rng.gen_range(-1.0..1.0))
 }
 
 fn lstm() -> Lstm<f64> {
-    Lstm::new(LstmDims { I: 3, H: 4 }, &mut rnn::seeded_rng(11))
+    Lstm::new(LstmDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(11))
 }
 
 fn max_diff<'a>(a: impl IntoIterator<Item = &'a f64>, b: impl IntoIterator<Item = &'a f64>) -> f64 {
@@ -132,7 +132,7 @@ fn finished_examples_keep_their_state_and_emit_zeros() {
 
 #[test]
 fn single_steps_match_the_sequence() {
-    let cell = Delay2::<f64>::new(Delay2Dims { I: 2, H: 3 }, &mut rnn::seeded_rng(5));
+    let cell = Delay2::<f64>::new(Delay2Dims { I: 2, H: 3 }, &mut recurrent::seeded_rng(5));
     let x = random3((7, 2, 2), 3);
     let fwd = cell.forward(x.view(), None, None).unwrap();
     let mut states = cell.zero_states(2);
@@ -150,7 +150,7 @@ fn single_steps_match_the_sequence() {
 
 #[test]
 fn truncated_bptt_chunks_carry_states_and_history() {
-    let cell = Delay2::<f64>::new(Delay2Dims { I: 2, H: 3 }, &mut rnn::seeded_rng(6));
+    let cell = Delay2::<f64>::new(Delay2Dims { I: 2, H: 3 }, &mut recurrent::seeded_rng(6));
     let x = random3((9, 2, 2), 4);
     let whole = cell.forward(x.view(), None, None).unwrap();
     let first = cell.forward(x.slice(s![..4, .., ..]), None, None).unwrap();
@@ -184,7 +184,7 @@ fn truncated_bptt_chunks_carry_states_and_history() {
 }
 
 fn ndarray_concat(a: &Array3<f64>, b: &Array3<f64>) -> Array3<f64> {
-    rnn::ndarray::concatenate(Axis(0), &[a.view(), b.view()]).unwrap()
+    recurrent::ndarray::concatenate(Axis(0), &[a.view(), b.view()]).unwrap()
 }
 
 #[test]
@@ -228,7 +228,7 @@ fn empty_batches_and_sequences_are_valid() {
 #[test]
 fn backward_rejects_a_trace_from_another_cell() {
     let a = lstm();
-    let b = Lstm::<f64>::new(LstmDims { I: 3, H: 5 }, &mut rnn::seeded_rng(1));
+    let b = Lstm::<f64>::new(LstmDims { I: 3, H: 5 }, &mut recurrent::seeded_rng(1));
     let x = random3((2, 1, 3), 1);
     let fwd = a.forward(x.view(), None, None).unwrap();
     let msg = b
@@ -236,7 +236,7 @@ fn backward_rejects_a_trace_from_another_cell() {
         .unwrap_err()
         .to_string();
     assert!(msg.contains("dimensions"), "{msg}");
-    let d = Delay2::<f64>::new(Delay2Dims { I: 3, H: 4 }, &mut rnn::seeded_rng(1));
+    let d = Delay2::<f64>::new(Delay2Dims { I: 3, H: 4 }, &mut recurrent::seeded_rng(1));
     let msg = d
         .backward(&fwd, Array3::zeros((2, 1, 4)).view(), None)
         .unwrap_err()
@@ -255,8 +255,8 @@ fn infer_matches_forward<C: Cell<f64>>(cell: C) {
 
 #[test]
 fn inference_gives_the_forward_pass_outputs() {
-    use rnn::cells::*;
-    let rng = &mut rnn::seeded_rng(3);
+    use recurrent::cells::*;
+    let rng = &mut recurrent::seeded_rng(3);
     infer_matches_forward(Lstm::<f64>::new(LstmDims { I: 3, H: 4 }, rng));
     infer_matches_forward(Gru::<f64>::new(GruDims { I: 3, H: 4 }, rng));
     infer_matches_forward(LayerNormLstm::<f64>::new(
@@ -275,7 +275,7 @@ fn threads_agree<C: Cell<f64>>(cell: C) {
     let d_out = random3((t, b, cell.output_size()), 22);
     let lengths: Vec<usize> = (0..b).map(|i| [3, 2, 0, 1][i % 4]).collect();
     let run = |threads: usize| {
-        rnn::set_num_threads(threads);
+        recurrent::set_num_threads(threads);
         let fwd = cell.forward(x.view(), None, Some(&lengths)).unwrap();
         let inf = cell.infer(x.view(), None, Some(&lengths)).unwrap();
         let g = cell.backward(&fwd, d_out.view(), None).unwrap();
@@ -283,7 +283,7 @@ fn threads_agree<C: Cell<f64>>(cell: C) {
     };
     let (y1, i1, g1) = run(1);
     let (y2, i2, g2) = run(2);
-    rnn::set_num_threads(1);
+    recurrent::set_num_threads(1);
     let name = C::spec().name;
     assert!(
         max_diff(&y1, &y2) < 1e-12 && max_diff(&i1, &i2) < 1e-12,
@@ -301,8 +301,8 @@ fn threads_agree<C: Cell<f64>>(cell: C) {
 
 #[test]
 fn two_threads_give_the_one_thread_results() {
-    use rnn::cells::*;
-    let rng = &mut rnn::seeded_rng(8);
+    use recurrent::cells::*;
+    let rng = &mut recurrent::seeded_rng(8);
     threads_agree(Lstm::<f64>::new(LstmDims { I: 8, H: 600 }, rng));
     threads_agree(Gru::<f64>::new(GruDims { I: 8, H: 600 }, rng));
     threads_agree(LayerNormLstm::<f64>::new(
@@ -314,14 +314,14 @@ fn two_threads_give_the_one_thread_results() {
 /// Every cell implements both `Cell` and `DynCell`, whose methods share names: importing both
 /// must not make a call ambiguous (the generated type has the methods as inherent ones).
 mod both_traits_in_scope {
-    use rnn::cells::{Lstm, LstmDims};
-    use rnn::ndarray::Array3;
+    use recurrent::cells::{Lstm, LstmDims};
+    use recurrent::ndarray::Array3;
     #[allow(unused_imports)]
-    use rnn::{Cell, DynCell};
+    use recurrent::{Cell, DynCell};
 
     #[test]
     fn cell_and_dyn_cell_can_be_imported_together() {
-        let mut cell = Lstm::<f64>::new(LstmDims { I: 2, H: 3 }, &mut rnn::seeded_rng(0));
+        let mut cell = Lstm::<f64>::new(LstmDims { I: 2, H: 3 }, &mut recurrent::seeded_rng(0));
         let x = Array3::<f64>::ones((4, 2, 2));
         let fwd = cell.forward(x.view(), None, None).unwrap();
         let g = cell
@@ -335,7 +335,7 @@ mod both_traits_in_scope {
         assert_eq!((cell.input_size(), cell.output_size()), (2, 3));
         cell.params_mut().scale(0.5);
         let (y, _) = cell
-            .step(x.index_axis(rnn::ndarray::Axis(0), 0), &cell.zero_states(2))
+            .step(x.index_axis(recurrent::ndarray::Axis(0), 0), &cell.zero_states(2))
             .unwrap();
         assert_eq!(y.dim(), (2, 3));
     }
@@ -343,7 +343,7 @@ mod both_traits_in_scope {
 
 #[test]
 fn set_param_takes_typed_views() {
-    use rnn::ndarray::{Array1, Array2};
+    use recurrent::ndarray::{Array1, Array2};
     let mut cell = lstm();
     let w = Array2::from_shape_fn((3, 4), |(i, j)| (i * 4 + j) as f64 * 0.1);
     cell.set_param("W_xi", w.view()).unwrap();
@@ -374,7 +374,7 @@ fn states_match_steps<C: Cell<f64>>(cell: &C, seed: u64) {
     let n_batch = lengths.len();
     let x = random3((n_time, n_batch, cell.input_size()), seed);
     let mut init = cell.zero_states(n_batch);
-    let mut rng = rnn::seeded_rng(seed + 1);
+    let mut rng = recurrent::seeded_rng(seed + 1);
     for a in init.arrays_mut() {
         a.mapv_inplace(|_| rng.gen_range(-1.0..1.0));
     }
@@ -417,8 +417,8 @@ fn states_match_steps<C: Cell<f64>>(cell: &C, seed: u64) {
 
 #[test]
 fn forward_gives_every_state_at_every_step() {
-    use rnn::cells::{LstmFgr, LstmFgrDims, Narx, NarxDims};
-    let rng = &mut rnn::seeded_rng(21);
+    use recurrent::cells::{LstmFgr, LstmFgrDims, Narx, NarxDims};
+    let rng = &mut recurrent::seeded_rng(21);
     states_match_steps(&lstm(), 1);
     // `x[t-1]` and `h[t-2]`: the state buffer holds history rows before the first step.
     states_match_steps(&Narx::<f64>::new(NarxDims { I: 2, H: 3 }, rng), 2);

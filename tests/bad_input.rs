@@ -2,13 +2,13 @@
 //! and what was found, and nothing changed. Valid edge cases (a batch of zero, T = 0, an example
 //! of length 0) have defined behaviour. Activations and losses stay finite at extreme inputs.
 
-use rnn::cells::{Lstm, LstmDims, Narx, NarxDims};
-use rnn::ndarray::{Array1, Array2, Array3};
-use rnn::train::{mse, softmax_cross_entropy};
-use rnn::{Cell, Input, SequenceModel, States};
+use recurrent::cells::{Lstm, LstmDims, Narx, NarxDims};
+use recurrent::ndarray::{Array1, Array2, Array3};
+use recurrent::train::{mse, softmax_cross_entropy};
+use recurrent::{Cell, Input, SequenceModel, States};
 
 fn lstm() -> Lstm<f64> {
-    Lstm::new(LstmDims { I: 3, H: 4 }, &mut rnn::seeded_rng(0))
+    Lstm::new(LstmDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(0))
 }
 
 fn x(t: usize, b: usize, i: usize) -> Array3<f64> {
@@ -17,7 +17,7 @@ fn x(t: usize, b: usize, i: usize) -> Array3<f64> {
     })
 }
 
-fn err<T: std::fmt::Debug>(r: rnn::Result<T>) -> String {
+fn err<T: std::fmt::Debug>(r: recurrent::Result<T>) -> String {
     r.expect_err("expected an error").to_string()
 }
 
@@ -59,7 +59,7 @@ fn forward_infer_and_step_refuse_bad_input() {
         e.contains("initial state c: expected finite values, found -inf at [b=1, 3]"),
         "{e}"
     );
-    let narx = Narx::<f64>::new(NarxDims { I: 3, H: 4 }, &mut rnn::seeded_rng(1));
+    let narx = Narx::<f64>::new(NarxDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(1));
     let mut s = narx.zero_states(2);
     s.history[0].clear();
     let e = err(narx.forward(x(5, 2, 3).view(), Some(&s), None));
@@ -68,7 +68,7 @@ fn forward_infer_and_step_refuse_bad_input() {
         "{e}"
     );
     let e = err(cell.step(
-        x(1, 2, 3).index_axis(rnn::ndarray::Axis(0), 0),
+        x(1, 2, 3).index_axis(recurrent::ndarray::Axis(0), 0),
         &cell.zero_states(1),
     ));
     assert!(e.contains("initial state h"), "{e}");
@@ -89,10 +89,10 @@ fn backward_refuses_bad_gradients_and_foreign_traces() {
         Some(&cell.zero_states(1)),
     ));
     assert!(e.contains("final-state gradient h"), "{e}");
-    let other = Lstm::<f64>::new(LstmDims { I: 3, H: 5 }, &mut rnn::seeded_rng(0));
+    let other = Lstm::<f64>::new(LstmDims { I: 3, H: 5 }, &mut recurrent::seeded_rng(0));
     let e = err(other.backward(&fwd, Array3::zeros((5, 2, 5)).view(), None));
     assert!(e.contains("trace"), "{e}");
-    let narx = Narx::<f64>::new(NarxDims { I: 3, H: 4 }, &mut rnn::seeded_rng(1));
+    let narx = Narx::<f64>::new(NarxDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(1));
     let e = err(narx.backward(&fwd, Array3::zeros((5, 2, 4)).view(), None));
     assert!(e.contains("trace"), "{e}");
 }
@@ -142,14 +142,14 @@ fn empty_batches_empty_sequences_and_empty_examples_are_defined() {
     assert_eq!(fwd.final_states.values[0].row(1), init.values[0].row(1));
     assert!(fwd
         .outputs
-        .slice(rnn::ndarray::s![.., 1, ..])
+        .slice(recurrent::ndarray::s![.., 1, ..])
         .iter()
         .all(|&v| v == 0.0));
 }
 
 #[test]
 fn models_refuse_bad_input_and_keep_their_parameters() {
-    let mut rng = rnn::seeded_rng(2);
+    let mut rng = recurrent::seeded_rng(2);
     let model = SequenceModel::<f64>::stack(vec![Box::new(lstm())])
         .unwrap()
         .with_embedding(5, &mut rng)
@@ -163,7 +163,7 @@ fn models_refuse_bad_input_and_keep_their_parameters() {
         Input::Tokens(Array2::zeros((4, 2)).view()),
         None,
         &[0],
-        rnn::Pooling::Last,
+        recurrent::Pooling::Last,
         None,
     ));
     assert!(e.contains("expected 2"), "{e}");
@@ -171,13 +171,13 @@ fn models_refuse_bad_input_and_keep_their_parameters() {
         Input::Tokens(Array2::zeros((4, 2)).view()),
         None,
         &[0, 3],
-        rnn::Pooling::Last,
+        recurrent::Pooling::Last,
         None,
     ));
     assert!(e.contains("expected a class below 3, found 3"), "{e}");
     let e = err(model.infer(Input::Features(x(4, 2, 2).view()), None, None));
     assert!(e.contains("[T, B, 3]"), "{e}");
-    let states: Vec<rnn::LayerStates<f64>> = vec![];
+    let states: Vec<recurrent::LayerStates<f64>> = vec![];
     let e = err(model.infer(
         Input::Tokens(Array2::zeros((4, 2)).view()),
         None,
@@ -191,7 +191,7 @@ fn models_refuse_bad_input_and_keep_their_parameters() {
 
 #[test]
 fn activations_and_losses_are_finite_at_extreme_inputs() {
-    use rnn::activation as act;
+    use recurrent::activation as act;
     for &v in &[1e4f64, -1e4, 1e30, -1e30] {
         for y in [
             act::sigmoid(v),
@@ -204,14 +204,14 @@ fn activations_and_losses_are_finite_at_extreme_inputs() {
         for y in [
             act::sigmoid(v as f32),
             act::tanh(v as f32),
-            rnn::fastmath::sigmoid(v as f32),
-            rnn::fastmath::tanh(v as f32),
+            recurrent::fastmath::sigmoid(v as f32),
+            recurrent::fastmath::tanh(v as f32),
         ] {
             assert!(y.is_finite(), "{v}");
         }
     }
     // Through a whole cell: saturated gates give finite outputs and finite gradients.
-    let cell = Lstm::<f32>::new(LstmDims { I: 3, H: 4 }, &mut rnn::seeded_rng(0));
+    let cell = Lstm::<f32>::new(LstmDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(0));
     let big = Array3::from_shape_fn(
         (6, 2, 3),
         |(t, b, i)| if (t + b + i) % 2 == 0 { 1e4f32 } else { -1e4 },
@@ -227,7 +227,7 @@ fn activations_and_losses_are_finite_at_extreme_inputs() {
         .all(|(_, v)| v.iter().all(|x| x.is_finite())));
     assert!(g.inputs.iter().all(|v| v.is_finite()));
     // Losses.
-    let logits = rnn::ndarray::arr2(&[[1e4f32, -1e4, 0.0]]);
+    let logits = recurrent::ndarray::arr2(&[[1e4f32, -1e4, 0.0]]);
     let (loss, d) = softmax_cross_entropy(logits.view(), &[1], None).unwrap();
     assert!(loss.is_finite() && d.iter().all(|v| v.is_finite()));
     let (loss, d) = mse(
@@ -240,7 +240,7 @@ fn activations_and_losses_are_finite_at_extreme_inputs() {
 
 #[test]
 fn data_helpers_layers_and_losses_refuse_bad_input() {
-    use rnn::data::{one_hot, pad_sequences, unpad};
+    use recurrent::data::{one_hot, pad_sequences, unpad};
     let e = err(pad_sequences(&[
         Array2::<f64>::zeros((3, 2)),
         Array2::zeros((2, 5)),
@@ -252,23 +252,23 @@ fn data_helpers_layers_and_losses_refuse_bad_input() {
     assert!(e.contains("expected 2"), "{e}");
     let e = err(one_hot::<f64>(Array2::from_elem((2, 2), 9).view(), 4));
     assert!(e.contains("expected an id below 4, found 9"), "{e}");
-    let vocab = rnn::Vocab::from_chars("ab", &[], None);
+    let vocab = recurrent::Vocab::from_chars("ab", &[], None);
     assert!(err(vocab.token(5)).contains("expected below 2, found 5"));
-    let lenient = rnn::Vocab::from_chars("ab", &["<unk>"], Some("<unk>"));
+    let lenient = recurrent::Vocab::from_chars("ab", &["<unk>"], Some("<unk>"));
     assert_eq!(lenient.encode_chars("az").unwrap(), vec![1, 0]);
 
-    let mut rng = rnn::seeded_rng(0);
-    let linear = rnn::Linear::<f64>::new(3, 2, &mut rng);
+    let mut rng = recurrent::seeded_rng(0);
+    let linear = recurrent::Linear::<f64>::new(3, 2, &mut rng);
     let e = err(linear.forward(Array2::zeros((4, 5)).view()));
     assert!(e.contains("[N, I=3]") && e.contains("[4, 5]"), "{e}");
     let e = err(linear.backward(Array2::zeros((4, 3)).view(), Array2::zeros((4, 3)).view()));
     assert!(e.contains("[N=4, O=2]"), "{e}");
-    let e = err(rnn::Linear::from_parts(
+    let e = err(recurrent::Linear::from_parts(
         Array2::<f64>::zeros((3, 2)),
         Array1::zeros(3),
     ));
     assert!(e.contains("[O=2]"), "{e}");
-    let emb = rnn::Embedding::<f64>::new(4, 2, &mut rng);
+    let emb = recurrent::Embedding::<f64>::new(4, 2, &mut rng);
     let e = err(emb.backward(
         Array2::from_elem((1, 1), 0).view(),
         Array3::zeros((1, 1, 3)).view(),
@@ -283,7 +283,7 @@ fn data_helpers_layers_and_losses_refuse_bad_input() {
         None,
     ));
     assert!(e.contains("expected 2"), "{e}");
-    let e = err(rnn::loss::sequence_cross_entropy(
+    let e = err(recurrent::loss::sequence_cross_entropy(
         Array3::<f64>::zeros((2, 2, 3)).view(),
         Array2::zeros((2, 3)).view(),
         None,

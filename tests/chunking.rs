@@ -2,10 +2,10 @@
 //! same numbers, forward and backward, for every built-in cell and for cells that read delayed
 //! inputs (`x[t-k]`, carried across calls as input history) and delayed states (`h[t-k]`).
 
-use rnn::cells::*;
-use rnn::ndarray::{s, Array2, Array3, Axis};
-use rnn::rand::{Rng, SeedableRng};
-use rnn::{rnn_cell, Cell, Gradients, ParamSet, States};
+use recurrent::cells::*;
+use recurrent::ndarray::{s, Array2, Array3, Axis};
+use recurrent::rand::{Rng, SeedableRng};
+use recurrent::{rnn_cell, Cell, Gradients, ParamSet, States};
 
 rnn_cell! {
     /// A time-delay cell reading the input three steps back.
@@ -109,7 +109,7 @@ fn add_params(a: &mut ParamSet<f64>, b: &ParamSet<f64>) {
 /// backward passes, chained through the initial-state gradients, give the full gradient.
 fn check_chunking<C: Cell<f64>>(cell: &C, seed: u64) {
     let name = C::spec().name;
-    let mut rng = rnn::rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = recurrent::rand::rngs::StdRng::seed_from_u64(seed);
     let x = random_seq(T, cell.input_size(), &mut rng);
     let init = random_states(cell, &mut rng);
     let d_out = random_seq(T, cell.output_size(), &mut rng);
@@ -191,7 +191,7 @@ fn check_chunking<C: Cell<f64>>(cell: &C, seed: u64) {
             }
             d_inputs.reverse();
             let what = format!("{name} {cuts:?} {lengths:?}");
-            let d_input = rnn::ndarray::concatenate(
+            let d_input = recurrent::ndarray::concatenate(
                 Axis(0),
                 &d_inputs.iter().map(|a| a.view()).collect::<Vec<_>>(),
             )
@@ -220,7 +220,7 @@ macro_rules! chunking_tests {
     ($($test:ident: $cell:ident $dims:ident { $($d:ident: $v:expr),* };)*) => {$(
         #[test]
         fn $test() {
-            let cell = $cell::<f64>::new($dims { $($d: $v),* }, &mut rnn::seeded_rng(7));
+            let cell = $cell::<f64>::new($dims { $($d: $v),* }, &mut recurrent::seeded_rng(7));
             check_chunking(&cell, 11);
         }
     )*};
@@ -256,7 +256,7 @@ chunking_tests! {
 
 #[test]
 fn input_history_is_carried_in_the_states() {
-    let cell = Tdnn3::<f64>::new(Tdnn3Dims { I: 2, H: 3 }, &mut rnn::seeded_rng(0));
+    let cell = Tdnn3::<f64>::new(Tdnn3Dims { I: 2, H: 3 }, &mut recurrent::seeded_rng(0));
     assert_eq!(Tdnn3::<f64>::spec().input_delay, 3);
     let x = Array3::from_shape_fn((5, B, 2), |(t, b, i)| (t * 100 + b * 10 + i) as f64);
     let fwd = cell.infer(x.view(), None, Some(&[5, 2, 0])).unwrap();
@@ -274,7 +274,7 @@ fn input_history_is_carried_in_the_states() {
 
 #[test]
 fn input_history_of_the_wrong_shape_is_refused() {
-    let cell = Tdnn3::<f64>::new(Tdnn3Dims { I: 2, H: 3 }, &mut rnn::seeded_rng(0));
+    let cell = Tdnn3::<f64>::new(Tdnn3Dims { I: 2, H: 3 }, &mut recurrent::seeded_rng(0));
     let x = Array3::<f64>::zeros((4, B, 2));
     let mut init = cell.zero_states(B);
     init.inputs.pop();
@@ -309,8 +309,8 @@ fn input_history_of_the_wrong_shape_is_refused() {
 /// at once: each generated token is the argmax of the outputs at the previous position.
 #[test]
 fn generation_with_delayed_inputs_equals_the_argmax_of_outputs() {
-    use rnn::{DynCell, Input, SequenceModel};
-    let mut rng = rnn::seeded_rng(5);
+    use recurrent::{DynCell, Input, SequenceModel};
+    let mut rng = recurrent::seeded_rng(5);
     let layers: Vec<Box<dyn DynCell<f64>>> = vec![
         Box::new(Narx::<f64>::new(NarxDims { I: 4, H: 6 }, &mut rng)),
         Box::new(Tdnn3::<f64>::new(Tdnn3Dims { I: 6, H: 5 }, &mut rng)),
@@ -323,7 +323,7 @@ fn generation_with_delayed_inputs_equals_the_argmax_of_outputs() {
         .unwrap();
     let prompt = [1, 4, 2];
     let generated = model
-        .generate(&prompt, 12, 0.0, &mut rnn::seeded_rng(0))
+        .generate(&prompt, 12, 0.0, &mut recurrent::seeded_rng(0))
         .unwrap();
     let mut seq = prompt.to_vec();
     seq.extend(&generated[..generated.len() - 1]);

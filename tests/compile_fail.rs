@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-/// trybuild builds the cases as a crate in `<target>/tests/trybuild/rnn/`, the crate root that
+/// trybuild builds the cases as a crate in `<target>/tests/trybuild/recurrent/`, the crate root that
 /// `rnn_cell!("tests/ui/file/...")` resolves against: the spec files the cases read are copied
 /// there, so the cases pass with any `CARGO_TARGET_DIR`.
 fn copy_spec_files() {
@@ -14,7 +14,7 @@ fn copy_spec_files() {
         .ancestors()
         .nth(3)
         .expect("the test runs from <target>/<profile>/deps");
-    let dir = target.join("tests/trybuild/rnn/tests/ui/file");
+    let dir = target.join("tests/trybuild/recurrent/tests/ui/file");
     std::fs::create_dir_all(&dir).expect("the trybuild crate's directory can be created");
     let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ui/file/bad.rnn");
     std::fs::copy(source, dir.join("bad.rnn")).expect("the spec file can be copied");

@@ -1,7 +1,7 @@
 //! Every built-in cell's backward pass against finite differences, in f64.
 
-use rnn::cells::*;
-use rnn::{gradcheck, Cell, GradcheckConfig};
+use recurrent::cells::*;
+use recurrent::{gradcheck, Cell, GradcheckConfig};
 
 fn check<C: Cell<f64>>(cell: C) {
     let report = gradcheck(&cell, &GradcheckConfig::default()).expect("gradcheck runs");
@@ -13,7 +13,7 @@ fn check<C: Cell<f64>>(cell: C) {
 fn rnn_tanh() {
     check(RnnTanh::<f64>::new(
         RnnTanhDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(1),
+        &mut recurrent::seeded_rng(1),
     ));
 }
 
@@ -21,7 +21,7 @@ fn rnn_tanh() {
 fn rnn_relu() {
     check(RnnRelu::<f64>::new(
         RnnReluDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(2),
+        &mut recurrent::seeded_rng(2),
     ));
 }
 
@@ -29,7 +29,7 @@ fn rnn_relu() {
 fn lstm() {
     check(Lstm::<f64>::new(
         LstmDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(3),
+        &mut recurrent::seeded_rng(3),
     ));
 }
 
@@ -37,7 +37,7 @@ fn lstm() {
 fn gru() {
     check(Gru::<f64>::new(
         GruDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(4),
+        &mut recurrent::seeded_rng(4),
     ));
 }
 
@@ -45,7 +45,7 @@ fn gru() {
 fn gru_torch() {
     check(GruTorch::<f64>::new(
         GruTorchDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(5),
+        &mut recurrent::seeded_rng(5),
     ));
 }
 
@@ -53,7 +53,7 @@ fn gru_torch() {
 fn lstm_no_forget() {
     check(LstmNoForget::<f64>::new(
         LstmNoForgetDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(6),
+        &mut recurrent::seeded_rng(6),
     ));
 }
 
@@ -61,7 +61,7 @@ fn lstm_no_forget() {
 fn lstm_cifg() {
     check(LstmCifg::<f64>::new(
         LstmCifgDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(7),
+        &mut recurrent::seeded_rng(7),
     ));
 }
 
@@ -69,7 +69,7 @@ fn lstm_cifg() {
 fn lstm_peephole() {
     check(LstmPeephole::<f64>::new(
         LstmPeepholeDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(8),
+        &mut recurrent::seeded_rng(8),
     ));
 }
 
@@ -77,7 +77,7 @@ fn lstm_peephole() {
 fn residual() {
     check(Residual::<f64>::new(
         ResidualDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(9),
+        &mut recurrent::seeded_rng(9),
     ));
 }
 
@@ -85,7 +85,7 @@ fn residual() {
 fn narx() {
     check(Narx::<f64>::new(
         NarxDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(10),
+        &mut recurrent::seeded_rng(10),
     ));
 }
 
@@ -93,7 +93,7 @@ fn narx() {
 fn lstm_nig() {
     check(LstmNig::<f64>::new(
         LstmNigDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(11),
+        &mut recurrent::seeded_rng(11),
     ));
 }
 
@@ -101,7 +101,7 @@ fn lstm_nig() {
 fn lstm_nog() {
     check(LstmNog::<f64>::new(
         LstmNogDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(12),
+        &mut recurrent::seeded_rng(12),
     ));
 }
 
@@ -109,7 +109,7 @@ fn lstm_nog() {
 fn lstm_niaf() {
     check(LstmNiaf::<f64>::new(
         LstmNiafDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(13),
+        &mut recurrent::seeded_rng(13),
     ));
 }
 
@@ -117,7 +117,7 @@ fn lstm_niaf() {
 fn lstm_noaf() {
     check(LstmNoaf::<f64>::new(
         LstmNoafDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(14),
+        &mut recurrent::seeded_rng(14),
     ));
 }
 
@@ -125,7 +125,7 @@ fn lstm_noaf() {
 fn lstm_np() {
     check(LstmNp::<f64>::new(
         LstmNpDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(15),
+        &mut recurrent::seeded_rng(15),
     ));
 }
 
@@ -133,7 +133,7 @@ fn lstm_np() {
 fn lstm_fgr() {
     check(LstmFgr::<f64>::new(
         LstmFgrDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(16),
+        &mut recurrent::seeded_rng(16),
     ));
 }
 
@@ -141,7 +141,7 @@ fn lstm_fgr() {
 fn mgu() {
     check(Mgu::<f64>::new(
         MguDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(17),
+        &mut recurrent::seeded_rng(17),
     ));
 }
 
@@ -149,7 +149,7 @@ fn mgu() {
 fn mut1() {
     check(Mut1::<f64>::new(
         Mut1Dims { H: 4 },
-        &mut rnn::seeded_rng(18),
+        &mut recurrent::seeded_rng(18),
     ));
 }
 
@@ -157,7 +157,7 @@ fn mut1() {
 fn mut2() {
     check(Mut2::<f64>::new(
         Mut2Dims { H: 4 },
-        &mut rnn::seeded_rng(19),
+        &mut recurrent::seeded_rng(19),
     ));
 }
 
@@ -165,7 +165,7 @@ fn mut2() {
 fn mut3() {
     check(Mut3::<f64>::new(
         Mut3Dims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(20),
+        &mut recurrent::seeded_rng(20),
     ));
 }
 
@@ -173,7 +173,7 @@ fn mut3() {
 fn ind_rnn() {
     check(IndRnn::<f64>::new(
         IndRnnDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(21),
+        &mut recurrent::seeded_rng(21),
     ));
 }
 
@@ -181,7 +181,7 @@ fn ind_rnn() {
 fn layer_norm_lstm() {
     check(LayerNormLstm::<f64>::new(
         LayerNormLstmDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(30),
+        &mut recurrent::seeded_rng(30),
     ));
 }
 
@@ -189,6 +189,6 @@ fn layer_norm_lstm() {
 fn layer_norm_lstm_haste() {
     check(LayerNormLstmHaste::<f64>::new(
         LayerNormLstmHasteDims { I: 3, H: 4 },
-        &mut rnn::seeded_rng(31),
+        &mut recurrent::seeded_rng(31),
     ));
 }

@@ -1,14 +1,14 @@
-//! `rnn::gradcheck` at its default settings passes correct cells whose functions curve sharply
+//! `recurrent::gradcheck` at its default settings passes correct cells whose functions curve sharply
 //! (`log(sqrt(a*a + 1e-3))` fed back through the state, `a / a` next to `a / (a*a + 1e-3)`),
 //! where a plain central difference at the default step has a truncation error above the
 //! tolerance, and still fails wrong backward passes at the same settings: one scaled by
 //! (1 + 1e-4), one with a single term of one adjoint dropped (issue 10, item 13). The
 //! tolerance is the default `|analytic - numeric| <= 1e-7 + 1e-6 |numeric|` throughout.
 
-use rnn::cells::{Gru, GruDims, Lstm, LstmDims};
-use rnn::ndarray::{s, Array2, ArrayView, ArrayView2, ArrayView3, ArrayViewD, Dimension};
-use rnn::rand::RngCore;
-use rnn::{
+use recurrent::cells::{Gru, GruDims, Lstm, LstmDims};
+use recurrent::ndarray::{s, Array2, ArrayView, ArrayView2, ArrayView3, ArrayViewD, Dimension};
+use recurrent::rand::RngCore;
+use recurrent::{
     assert_gradcheck, gradcheck, rnn_cell, Cell, CellSpec, Forward, GradcheckConfig,
     GradcheckReport, Gradients, Inference, ParamSet, States,
 };
@@ -83,11 +83,11 @@ fn correct_cells_with_sharp_curvature_pass_at_the_default_settings() {
     for seed in 0..40 {
         let cell = LogSqrtFeedback::<f64>::new(
             LogSqrtFeedbackDims { I: 3, H: 4 },
-            &mut rnn::seeded_rng(seed),
+            &mut recurrent::seeded_rng(seed),
         );
         let report = check(&cell, &defaults);
         assert!(report.passed(), "LogSqrtFeedback, seed {seed}:\n{report}");
-        let cell = Ratios::<f64>::new(RatiosDims { I: 3, H: 4 }, &mut rnn::seeded_rng(seed));
+        let cell = Ratios::<f64>::new(RatiosDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(seed));
         let report = check(&cell, &defaults);
         assert!(report.passed(), "Ratios, seed {seed}:\n{report}");
     }
@@ -101,8 +101,8 @@ fn correct_cells_with_sharp_curvature_pass_at_the_default_settings() {
 #[test]
 fn a_plain_central_difference_fails_these_correct_cells_by_truncation() {
     let va =
-        LogSqrtFeedback::<f64>::new(LogSqrtFeedbackDims { I: 3, H: 4 }, &mut rnn::seeded_rng(34));
-    let vc = Ratios::<f64>::new(RatiosDims { I: 3, H: 4 }, &mut rnn::seeded_rng(10));
+        LogSqrtFeedback::<f64>::new(LogSqrtFeedbackDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(34));
+    let vc = Ratios::<f64>::new(RatiosDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(10));
     for (name, at_h, at_half) in [
         (
             "LogSqrtFeedback",
@@ -205,7 +205,7 @@ impl<C: Cell<f64>> Cell<f64> for Wrong<C> {
         x: ArrayView3<'_, f64>,
         init: Option<&States<f64>>,
         lengths: Option<&[usize]>,
-    ) -> rnn::Result<Forward<f64>> {
+    ) -> recurrent::Result<Forward<f64>> {
         self.inner.forward(x, init, lengths)
     }
 
@@ -214,7 +214,7 @@ impl<C: Cell<f64>> Cell<f64> for Wrong<C> {
         x: ArrayView3<'_, f64>,
         init: Option<&States<f64>>,
         lengths: Option<&[usize]>,
-    ) -> rnn::Result<Inference<f64>> {
+    ) -> recurrent::Result<Inference<f64>> {
         self.inner.infer(x, init, lengths)
     }
 
@@ -223,7 +223,7 @@ impl<C: Cell<f64>> Cell<f64> for Wrong<C> {
         forward: &Forward<f64>,
         d_outputs: ArrayView3<'_, f64>,
         d_final: Option<&States<f64>>,
-    ) -> rnn::Result<Gradients<f64>> {
+    ) -> recurrent::Result<Gradients<f64>> {
         let mut g = self.inner.backward(forward, d_outputs, d_final)?;
         match self.how {
             How::Scale(factor) => {
@@ -237,7 +237,7 @@ impl<C: Cell<f64>> Cell<f64> for Wrong<C> {
             }
             How::DropOutputPath { t, b } => {
                 let v = self.inner.param("V")?;
-                let v = v.into_dimensionality::<rnn::ndarray::Ix2>().unwrap();
+                let v = v.into_dimensionality::<recurrent::ndarray::Ix2>().unwrap();
                 let term = d_outputs.slice(s![t, b, ..]).dot(&v.t());
                 let mut dx = g.inputs.slice_mut(s![t, b, ..]);
                 dx -= &term;
@@ -246,7 +246,7 @@ impl<C: Cell<f64>> Cell<f64> for Wrong<C> {
         Ok(g)
     }
 
-    fn param(&self, name: &str) -> rnn::Result<ArrayViewD<'_, f64>> {
+    fn param(&self, name: &str) -> recurrent::Result<ArrayViewD<'_, f64>> {
         self.inner.param(name)
     }
 
@@ -254,7 +254,7 @@ impl<C: Cell<f64>> Cell<f64> for Wrong<C> {
         &mut self,
         name: &str,
         value: ArrayView<'_, f64, D>,
-    ) -> rnn::Result<()> {
+    ) -> recurrent::Result<()> {
         self.inner.set_param(name, value)
     }
 
@@ -266,14 +266,14 @@ impl<C: Cell<f64>> Cell<f64> for Wrong<C> {
         &self,
         x: ArrayView2<'_, f64>,
         states: &States<f64>,
-    ) -> rnn::Result<(Array2<f64>, States<f64>)> {
+    ) -> recurrent::Result<(Array2<f64>, States<f64>)> {
         self.inner.step(x, states)
     }
 }
 
 fn wrong<C: Cell<f64>>(dims: C::Dims, seed: u64, how: How) -> Wrong<C> {
     Wrong {
-        inner: C::new(dims, &mut rnn::seeded_rng(seed)),
+        inner: C::new(dims, &mut recurrent::seeded_rng(seed)),
         how,
     }
 }
@@ -331,7 +331,7 @@ fn a_backward_pass_missing_one_term_of_one_adjoint_fails_at_the_default_settings
         }
     }
     // The term is not negligible: check its size against the tolerance once.
-    let cell = TwoPath::<f64>::new(dims, &mut rnn::seeded_rng(0));
+    let cell = TwoPath::<f64>::new(dims, &mut recurrent::seeded_rng(0));
     let v = cell.param("V").unwrap().to_owned();
     assert!(v.iter().map(|x| x.abs()).fold(0.0, f64::max) > 1e-2);
 }

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use rnn::cells::{Lstm, LstmDims};
-use rnn::ndarray::{Array2, Array3};
-use rnn::torch::{export_torch, import_torch};
-use rnn::train::{clip_grad_norm, Adam, Optimizer, Sgd};
-use rnn::{
+use recurrent::cells::{Lstm, LstmDims};
+use recurrent::ndarray::{Array2, Array3};
+use recurrent::torch::{export_torch, import_torch};
+use recurrent::train::{clip_grad_norm, Adam, Optimizer, Sgd};
+use recurrent::{
     load_checkpoint, save_checkpoint, Cell, DynCell, Input, Parameters, Pooling, Seq2Seq,
     SequenceModel, TensorFile,
 };
@@ -17,7 +17,7 @@ use rnn::{
 fn lstm(i: usize, h: usize, seed: u64) -> Box<dyn DynCell<f64>> {
     Box::new(Lstm::<f64>::new(
         LstmDims { I: i, H: h },
-        &mut rnn::seeded_rng(seed),
+        &mut recurrent::seeded_rng(seed),
     ))
 }
 
@@ -25,13 +25,13 @@ fn lstm(i: usize, h: usize, seed: u64) -> Box<dyn DynCell<f64>> {
 fn regressor(seed: u64) -> SequenceModel<f64> {
     SequenceModel::stack(vec![lstm(3, 4, seed)])
         .unwrap()
-        .with_head(2, &mut rnn::seeded_rng(seed + 100))
+        .with_head(2, &mut recurrent::seeded_rng(seed + 100))
         .unwrap()
 }
 
 /// A language model over 7 tokens.
 fn language_model(seed: u64) -> SequenceModel<f64> {
-    let mut rng = rnn::seeded_rng(seed);
+    let mut rng = recurrent::seeded_rng(seed);
     SequenceModel::stack(vec![lstm(4, 5, seed)])
         .unwrap()
         .with_embedding(7, &mut rng)
@@ -80,8 +80,8 @@ fn load_params_refuses_nan_naming_the_tensor_and_entry() {
 
 #[test]
 fn import_torch_refuses_nan_naming_the_key_and_entry() {
-    let source = Lstm::<f64>::new(LstmDims { I: 3, H: 4 }, &mut rnn::seeded_rng(1));
-    let mut cell = Lstm::<f64>::new(LstmDims { I: 3, H: 4 }, &mut rnn::seeded_rng(2));
+    let source = Lstm::<f64>::new(LstmDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(1));
+    let mut cell = Lstm::<f64>::new(LstmDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(2));
     let before = Cell::params(&cell).clone();
     for bad in [f64::NAN, f64::INFINITY] {
         let mut state = TensorFile::new(export_torch(&source, "rnn.", 0, false).unwrap());
@@ -291,7 +291,7 @@ fn a_nan_regression_target_is_named_as_the_target() {
         text.contains("regression targets") && text.contains("[1, 1]"),
         "{text}"
     );
-    let text = rnn::train::mse(Array2::<f64>::zeros((3, 2)).view(), pooled.view())
+    let text = recurrent::train::mse(Array2::<f64>::zeros((3, 2)).view(), pooled.view())
         .unwrap_err()
         .to_string();
     assert!(
@@ -305,11 +305,11 @@ fn generate_refuses_a_nan_or_negative_temperature() {
     let model = language_model(1);
     for bad in [f64::NAN, -1.0, f64::INFINITY, f64::NEG_INFINITY] {
         let text = model
-            .generate(&[1, 2], 5, bad, &mut rnn::seeded_rng(0))
+            .generate(&[1, 2], 5, bad, &mut recurrent::seeded_rng(0))
             .unwrap_err()
             .to_string();
         assert!(text.contains("temperature"), "{bad}: {text}");
-        let text = rnn::modes::sample_logits(&[0.5f64, 1.0], bad, &mut rnn::seeded_rng(0))
+        let text = recurrent::modes::sample_logits(&[0.5f64, 1.0], bad, &mut recurrent::seeded_rng(0))
             .unwrap_err()
             .to_string();
         assert!(text.contains("temperature"), "{bad}: {text}");
@@ -317,14 +317,14 @@ fn generate_refuses_a_nan_or_negative_temperature() {
     for ok in [0.0, 0.7, 1e6] {
         assert_eq!(
             model
-                .generate(&[1, 2], 5, ok, &mut rnn::seeded_rng(0))
+                .generate(&[1, 2], 5, ok, &mut recurrent::seeded_rng(0))
                 .unwrap()
                 .len(),
             5
         );
     }
     // The encoder–decoder's decoding too.
-    let mut rng = rnn::seeded_rng(4);
+    let mut rng = recurrent::seeded_rng(4);
     let encoder = SequenceModel::stack(vec![lstm(3, 2, 1)])
         .unwrap()
         .with_embedding(6, &mut rng)
@@ -338,10 +338,10 @@ fn generate_refuses_a_nan_or_negative_temperature() {
     let s2s = Seq2Seq::new(encoder, decoder, 0, 1).unwrap();
     let source = Array2::from_shape_fn((4, 2), |(t, b)| (t + b) % 6);
     let text = s2s
-        .decode(source.view(), None, 5, f64::NAN, &mut rnn::seeded_rng(0))
+        .decode(source.view(), None, 5, f64::NAN, &mut recurrent::seeded_rng(0))
         .unwrap_err()
         .to_string();
     assert!(text.contains("temperature"), "{text}");
-    s2s.decode(source.view(), None, 5, 0.0, &mut rnn::seeded_rng(0))
+    s2s.decode(source.view(), None, 5, 0.0, &mut recurrent::seeded_rng(0))
         .unwrap();
 }

@@ -1,9 +1,10 @@
 //! Cells defined inline in a test file, gradient-checked with the user-facing one-liner. They
 //! exercise what the built-in cells do not: delays beyond one step (with history), an input
 //! read at `t-1`, every function of the language, division, products of in-step values, a
-//! state read at `[t]` by another state, and an output that is neither a state nor the first one.
+//! state read at `[t]` by another state, an output that is neither a state nor the first one,
+//! and a cell that finds the runtime through a re-export (`crate = path;`).
 
-use rnn::{assert_gradcheck, rnn_cell};
+use recurrent::{assert_gradcheck, rnn_cell};
 
 rnn_cell! {
     /// A NARX-style cell: reads x[t], x[t-1], h[t-1] and h[t-2].
@@ -126,4 +127,41 @@ fn reductions_gradients() {
 fn concat_gradients() {
     let report = assert_gradcheck::<ConcatGru<f64>>(ConcatGruDims { I: 2, H: 3 });
     assert_eq!(report.checked, 3 * 5 * 3 + 3 * 3 + 5 * 4 * 2 + 4 * 3);
+}
+
+/// A crate re-exporting the facade (stands for another crate of the user's).
+mod framework {
+    /// A crate re-exporting the facade under another path.
+    pub mod reexport {
+        pub use ::recurrent as inner;
+    }
+}
+
+mod through_reexport {
+    recurrent::rnn_cell! {
+        crate = crate::framework::reexport::inner;
+        /// A simple recurrent network found through the re-export.
+        pub cell Elman {
+            input x: [I];
+            state h: [H];
+            param W_xh: [I, H];
+            param W_hh: [H, H];
+            param b_h: [H];
+
+            h[t] = tanh(x[t] @ W_xh + h[t-1] @ W_hh + b_h);
+        }
+    }
+}
+
+/// The `crate = path;` option: a crate that reaches the facade through a re-export names the
+/// path, and the generated code finds the runtime there.
+#[test]
+fn a_cell_declared_with_a_crate_path_runs_and_gradient_checks() {
+    use through_reexport::{Elman, ElmanDims};
+    let dims = ElmanDims { I: 3, H: 4 };
+    let cell = Elman::<f64>::new(dims, &mut recurrent::seeded_rng(1));
+    let x = recurrent::ndarray::Array3::<f64>::ones((4, 2, 3));
+    let fwd = cell.forward(x.view(), None, None).unwrap();
+    assert_eq!(fwd.outputs.shape(), &[4, 2, 4]);
+    recurrent::assert_gradcheck::<Elman<f64>>(dims);
 }

@@ -2,15 +2,15 @@
 //! stacked and bidirectional layers, dropout, pooling, head, encoder–decoder) against central
 //! finite differences in f64, and the behaviour of the optimizers, losses and data helpers.
 
-use rnn::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
-use rnn::data::{batch_indices, pad_sequences, pad_tokens, unpad};
-use rnn::modes::{tbptt_windows, window_lengths};
-use rnn::ndarray::{Array2, Array3};
-use rnn::rand::Rng;
-use rnn::train::{
+use recurrent::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
+use recurrent::data::{batch_indices, pad_sequences, pad_tokens, unpad};
+use recurrent::modes::{tbptt_windows, window_lengths};
+use recurrent::ndarray::{Array2, Array3};
+use recurrent::rand::Rng;
+use recurrent::train::{
     clip_grad_norm, clip_grad_value, softmax_cross_entropy, Adam, Optimizer, Schedule, Sgd,
 };
-use rnn::{
+use recurrent::{
     DynCell, Input, NamedTensors, Parameters, Pooling, RecurrentLayer, Seq2Seq, SequenceModel,
     Vocab,
 };
@@ -18,14 +18,14 @@ use rnn::{
 fn lstm(i: usize, h: usize, seed: u64) -> Box<dyn DynCell<f64>> {
     Box::new(Lstm::<f64>::new(
         LstmDims { I: i, H: h },
-        &mut rnn::seeded_rng(seed),
+        &mut recurrent::seeded_rng(seed),
     ))
 }
 
 fn gru(i: usize, h: usize, seed: u64) -> Box<dyn DynCell<f64>> {
     Box::new(Gru::<f64>::new(
         GruDims { I: i, H: h },
-        &mut rnn::seeded_rng(seed),
+        &mut recurrent::seeded_rng(seed),
     ))
 }
 
@@ -61,13 +61,13 @@ fn check_gradients<M: Parameters<f64>>(
 }
 
 fn random_tokens(t: usize, b: usize, vocab: usize, seed: u64) -> Array2<usize> {
-    let mut rng = rnn::seeded_rng(seed);
+    let mut rng = recurrent::seeded_rng(seed);
     Array2::from_shape_fn((t, b), |_| rng.gen_range(0..vocab))
 }
 
 #[test]
 fn classification_gradients_with_embedding_stack_bidirectional_and_dropout() {
-    let mut rng = rnn::seeded_rng(1);
+    let mut rng = recurrent::seeded_rng(1);
     let layers = vec![
         RecurrentLayer::bidirectional(lstm(3, 2, 2), gru(3, 2, 3)).unwrap(),
         RecurrentLayer::unidirectional(lstm(4, 3, 4)),
@@ -85,7 +85,7 @@ fn classification_gradients_with_embedding_stack_bidirectional_and_dropout() {
         let lengths = [4, 2, 0];
         let targets = [2, 0, 1];
         let run = |m: &SequenceModel<f64>| {
-            let mut drop_rng = rnn::seeded_rng(42); // the same dropout masks every time
+            let mut drop_rng = recurrent::seeded_rng(42); // the same dropout masks every time
             m.classify_step(
                 Input::Tokens(tokens.view()),
                 Some(&lengths),
@@ -107,7 +107,7 @@ fn bidirectional_reverse_direction_respects_lengths() {
     // cannot change any output or the pooled state.
     let layer = RecurrentLayer::bidirectional(lstm(2, 3, 1), lstm(2, 3, 2)).unwrap();
     let model = SequenceModel::new(vec![layer]).unwrap();
-    let mut rng = rnn::seeded_rng(5);
+    let mut rng = recurrent::seeded_rng(5);
     let mut x = Array3::from_shape_fn((6, 2, 2), |_| rng.gen_range(-1.0..1.0));
     let lengths = [6, 3];
     let (a, _) = model
@@ -121,11 +121,11 @@ fn bidirectional_reverse_direction_respects_lengths() {
         .unwrap();
     assert_eq!(a, b, "padding changed the outputs");
     // Example 1 alone, cut to its length, gives the same outputs.
-    let alone = x.slice(rnn::ndarray::s![..3, 1..2, ..]).to_owned();
+    let alone = x.slice(recurrent::ndarray::s![..3, 1..2, ..]).to_owned();
     let (c, _) = model
         .infer(Input::Features(alone.view()), None, None)
         .unwrap();
-    let diff = (&c.slice(rnn::ndarray::s![.., 0, ..]) - &a.slice(rnn::ndarray::s![..3, 1, ..]))
+    let diff = (&c.slice(recurrent::ndarray::s![.., 0, ..]) - &a.slice(recurrent::ndarray::s![..3, 1, ..]))
         .iter()
         .fold(0.0f64, |m, v| m.max(v.abs()));
     assert!(diff < 1e-12, "{diff}");
@@ -133,7 +133,7 @@ fn bidirectional_reverse_direction_respects_lengths() {
 
 #[test]
 fn tagging_and_regression_gradients_from_initial_states() {
-    let mut rng = rnn::seeded_rng(3);
+    let mut rng = recurrent::seeded_rng(3);
     let mut model = SequenceModel::stack(vec![gru(2, 3, 1), lstm(3, 2, 2)])
         .unwrap()
         .with_head(4, &mut rng)
@@ -178,7 +178,7 @@ fn tagging_and_regression_gradients_from_initial_states() {
 
 #[test]
 fn pooled_regression_gradients() {
-    let mut rng = rnn::seeded_rng(8);
+    let mut rng = recurrent::seeded_rng(8);
     let mut model = SequenceModel::new(vec![RecurrentLayer::bidirectional(
         gru(2, 3, 1),
         lstm(2, 2, 2),
@@ -209,7 +209,7 @@ fn pooled_regression_gradients() {
 
 #[test]
 fn encoder_decoder_gradients_reach_the_encoder() {
-    let mut rng = rnn::seeded_rng(4);
+    let mut rng = recurrent::seeded_rng(4);
     let encoder = SequenceModel::new(vec![RecurrentLayer::bidirectional(
         lstm(3, 2, 1),
         lstm(3, 2, 2),
@@ -276,13 +276,13 @@ fn mismatched_layers_are_clear_errors() {
     assert!(err.contains("no embedding"), "{err}");
     let enc = SequenceModel::stack(vec![lstm(3, 4, 1)])
         .unwrap()
-        .with_embedding(3, &mut rnn::seeded_rng(0))
+        .with_embedding(3, &mut recurrent::seeded_rng(0))
         .unwrap();
     let dec = SequenceModel::stack(vec![gru(3, 4, 1)])
         .unwrap()
-        .with_embedding(3, &mut rnn::seeded_rng(0))
+        .with_embedding(3, &mut recurrent::seeded_rng(0))
         .unwrap()
-        .with_head(3, &mut rnn::seeded_rng(0))
+        .with_head(3, &mut recurrent::seeded_rng(0))
         .unwrap();
     let err = Seq2Seq::new(enc, dec, 0, 1).unwrap_err().to_string();
     assert!(err.contains("expected a Lstm"), "{err}");
@@ -290,7 +290,7 @@ fn mismatched_layers_are_clear_errors() {
 
 #[test]
 fn generation_is_reproducible_and_greedy_at_zero_temperature() {
-    let mut rng = rnn::seeded_rng(0);
+    let mut rng = recurrent::seeded_rng(0);
     let model = SequenceModel::<f64>::stack(vec![lstm(4, 5, 1)])
         .unwrap()
         .with_embedding(7, &mut rng)
@@ -298,18 +298,18 @@ fn generation_is_reproducible_and_greedy_at_zero_temperature() {
         .with_head(7, &mut rng)
         .unwrap();
     let a = model
-        .generate(&[1, 2], 10, 1.0, &mut rnn::seeded_rng(3))
+        .generate(&[1, 2], 10, 1.0, &mut recurrent::seeded_rng(3))
         .unwrap();
     let b = model
-        .generate(&[1, 2], 10, 1.0, &mut rnn::seeded_rng(3))
+        .generate(&[1, 2], 10, 1.0, &mut recurrent::seeded_rng(3))
         .unwrap();
     assert_eq!(a, b);
     assert!(a.iter().all(|&t| t < 7));
     let g1 = model
-        .generate(&[1], 6, 0.0, &mut rnn::seeded_rng(1))
+        .generate(&[1], 6, 0.0, &mut recurrent::seeded_rng(1))
         .unwrap();
     let g2 = model
-        .generate(&[1], 6, 0.0, &mut rnn::seeded_rng(2))
+        .generate(&[1], 6, 0.0, &mut recurrent::seeded_rng(2))
         .unwrap();
     assert_eq!(g1, g2, "greedy decoding does not depend on the RNG");
     // Greedy generation continues exactly as running the whole sequence at once.
@@ -320,7 +320,7 @@ fn generation_is_reproducible_and_greedy_at_zero_temperature() {
         .outputs(Input::Tokens(tokens.view()), None, None)
         .unwrap();
     for (t, &token) in g1.iter().enumerate() {
-        let row = logits.slice(rnn::ndarray::s![t, 0, ..]).to_vec();
+        let row = logits.slice(recurrent::ndarray::s![t, 0, ..]).to_vec();
         let best = (0..7).fold(0, |b, j| if row[j] > row[b] { j } else { b });
         assert_eq!(best, token);
     }
@@ -329,7 +329,7 @@ fn generation_is_reproducible_and_greedy_at_zero_temperature() {
 #[test]
 fn training_a_stacked_model_reduces_the_loss_and_is_reproducible() {
     let train = |seed: u64| {
-        let mut rng = rnn::seeded_rng(seed);
+        let mut rng = recurrent::seeded_rng(seed);
         let mut model = SequenceModel::<f64>::stack(vec![Box::new(RnnTanh::<f64>::new(
             RnnTanhDims { I: 4, H: 8 },
             &mut rng,
@@ -373,8 +373,8 @@ fn training_a_stacked_model_reduces_the_loss_and_is_reproducible() {
 #[test]
 fn clipping_is_exact_and_survives_non_finite_gradients() {
     let mut g = NamedTensors::<f64>::new();
-    g.push("a", rnn::ndarray::arr1(&[3.0, 0.0]).into_dyn().view());
-    g.push("b", rnn::ndarray::arr1(&[4.0]).into_dyn().view());
+    g.push("a", recurrent::ndarray::arr1(&[3.0, 0.0]).into_dyn().view());
+    g.push("b", recurrent::ndarray::arr1(&[4.0]).into_dyn().view());
     let norm = clip_grad_norm(&mut g, 1.0).unwrap();
     assert_eq!(norm, 5.0);
     let clipped: Vec<f64> = g
@@ -401,7 +401,7 @@ fn clipping_is_exact_and_survives_non_finite_gradients() {
 #[test]
 fn optimizers_follow_their_formulas_and_restore_state() {
     let mut p = NamedTensors::<f64>::new();
-    p.push("w", rnn::ndarray::arr1(&[1.0, -2.0]).into_dyn().view());
+    p.push("w", recurrent::ndarray::arr1(&[1.0, -2.0]).into_dyn().view());
     let mut g = p.zeros_like();
     g.tensors[0].1[0] = 0.5;
     g.tensors[0].1[1] = -1.0;
@@ -430,7 +430,7 @@ fn optimizers_follow_their_formulas_and_restore_state() {
     resumed.step(&mut y, &g).unwrap();
     assert_eq!(x, y, "a restored optimizer continues identically");
     let mut other = NamedTensors::<f64>::new();
-    other.push("v", rnn::ndarray::arr1(&[1.0]).into_dyn().view());
+    other.push("v", recurrent::ndarray::arr1(&[1.0]).into_dyn().view());
     let err = adam
         .step(&mut other.clone(), &other)
         .unwrap_err()
@@ -462,7 +462,7 @@ fn schedules() {
 
 #[test]
 fn cross_entropy_is_stable_at_extreme_logits() {
-    let logits = rnn::ndarray::arr2::<f64, 3>(&[[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]]);
+    let logits = recurrent::ndarray::arr2::<f64, 3>(&[[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]]);
     let (loss, grad) = softmax_cross_entropy(logits.view(), &[1, 2], None).unwrap();
     assert!(
         loss.is_finite() && (loss - (2e4 + 3f64.ln()) / 2.0).abs() < 1e-9,
@@ -491,10 +491,10 @@ fn padding_batching_vocab_and_windows() {
     assert_eq!(x[[1, 1, 0]], 0.0);
     assert_eq!(unpad(x.view(), &lengths).unwrap(), seqs);
     let (tokens, lengths) = pad_tokens(&[vec![4, 5], vec![6]], 0);
-    assert_eq!(tokens, rnn::ndarray::arr2(&[[4, 6], [5, 0]]));
+    assert_eq!(tokens, recurrent::ndarray::arr2(&[[4, 6], [5, 0]]));
     assert_eq!(lengths, vec![2, 1]);
-    let a = batch_indices(10, 4, true, &mut rnn::seeded_rng(1));
-    assert_eq!(a, batch_indices(10, 4, true, &mut rnn::seeded_rng(1)));
+    let a = batch_indices(10, 4, true, &mut recurrent::seeded_rng(1));
+    assert_eq!(a, batch_indices(10, 4, true, &mut recurrent::seeded_rng(1)));
     assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4, 2]);
     let mut all: Vec<usize> = a.concat();
     all.sort();

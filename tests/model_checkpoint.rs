@@ -4,15 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use rnn::cells::{Gru, GruDims, Lstm, LstmDims};
-use rnn::ndarray::Array2;
-use rnn::train::{Adam, Optimizer};
-use rnn::{
+use recurrent::cells::{Gru, GruDims, Lstm, LstmDims};
+use recurrent::ndarray::Array2;
+use recurrent::train::{Adam, Optimizer};
+use recurrent::{
     load_checkpoint, save_checkpoint, DynCell, Input, Parameters, RecurrentLayer, SequenceModel,
 };
 
 fn model(hidden: usize, gru: bool, seed: u64) -> SequenceModel<f32> {
-    let mut rng = rnn::seeded_rng(seed);
+    let mut rng = recurrent::seeded_rng(seed);
     let cell: Box<dyn DynCell<f32>> = if gru {
         Box::new(Gru::<f32>::new(GruDims { I: 4, H: hidden }, &mut rng))
     } else {

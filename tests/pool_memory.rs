@@ -1,6 +1,6 @@
 //! The buffer pool gives memory back: after a call it keeps at most what that call used plus
 //! 64 MiB, so a small call after a large one frees the large call's buffers, and
-//! `rnn::release_pooled_memory` frees every thread's idle buffers.
+//! `recurrent::release_pooled_memory` frees every thread's idle buffers.
 //!
 //! A counting global allocator tracks the live heap bytes of the process. The tests of this
 //! file measure one at a time, each on a thread of its own whose pool is gone before the next
@@ -10,9 +10,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Mutex;
 
-use rnn::cells::{Lstm, LstmDims};
-use rnn::ndarray::Array3;
-use rnn::rand::Rng;
+use recurrent::cells::{Lstm, LstmDims};
+use recurrent::ndarray::Array3;
+use recurrent::rand::Rng;
 
 struct Counting;
 
@@ -69,13 +69,13 @@ fn live() -> isize {
 }
 
 fn random3(shape: (usize, usize, usize), seed: u64) -> Array3<f32> {
-    let mut rng = rnn::seeded_rng(seed);
+    let mut rng = recurrent::seeded_rng(seed);
     Array3::from_shape_fn(shape, |_| rng.gen_range(-1.0..1.0))
 }
 
 /// The LSTM of the issue (B 1, H 32; I 8).
 fn lstm() -> Lstm<f32> {
-    Lstm::new(LstmDims { I: 8, H: 32 }, &mut rnn::seeded_rng(0))
+    Lstm::new(LstmDims { I: 8, H: 32 }, &mut recurrent::seeded_rng(0))
 }
 
 /// One training call over `t` steps: forward, backward, everything dropped.
@@ -105,7 +105,7 @@ fn a_small_call_after_a_large_one_gives_the_memory_back() {
 }
 
 fn small_after_large() {
-    rnn::set_num_threads(1);
+    recurrent::set_num_threads(1);
     let cell = lstm();
 
     // What the small call leaves in a fresh thread's pool: what it used.
@@ -139,7 +139,7 @@ fn small_after_large() {
     );
     assert!(after_second_small <= small_kept + SLACK + TOLERANCE);
     drop(cell);
-    rnn::release_pooled_memory();
+    recurrent::release_pooled_memory();
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn release_pooled_memory_frees_every_threads_pool() {
 }
 
 fn release_on_all_threads() {
-    rnn::set_num_threads(1);
+    recurrent::set_num_threads(1);
     let cell = lstm();
     let before = live();
     let (ran_tx, ran_rx) = std::sync::mpsc::channel();
@@ -168,7 +168,7 @@ fn release_on_all_threads() {
         ran_rx.recv().unwrap();
         let pooled = live() - before;
         assert!(pooled > 8 * SLACK, "two large calls keep {pooled} bytes");
-        let released = rnn::release_pooled_memory();
+        let released = recurrent::release_pooled_memory();
         let left = live() - before;
         println!("pooled {pooled} bytes, released {released}, left {left}");
         assert!(released as isize >= pooled - TOLERANCE);

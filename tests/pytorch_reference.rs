@@ -16,8 +16,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ndarray::{concatenate, Array2, Array3, ArrayD, Axis, Ix2, Ix3};
-use rnn::cells::*;
-use rnn::Cell;
+use recurrent::cells::*;
+use recurrent::Cell;
 mod common;
 
 use common::{array, Report};

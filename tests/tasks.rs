@@ -4,8 +4,8 @@
 mod common;
 
 use common::{adding, arith, corpus, mackey_glass as mg, reber, temporal_order as to};
-use rnn::rand::rngs::StdRng;
-use rnn::rand::{Rng, SeedableRng};
+use recurrent::rand::rngs::StdRng;
+use recurrent::rand::{Rng, SeedableRng};
 
 fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)

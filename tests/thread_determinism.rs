@@ -2,11 +2,11 @@
 //! on two: the passes split examples between threads, but each reduction sums in a fixed order.
 //! (One test in its own binary: the thread count is process-wide.)
 
-use rnn::cells::{Gru, GruDims, IndRnn, IndRnnDims, LayerNormLstm, LayerNormLstmDims};
-use rnn::cells::{Lstm, LstmDims, LstmPeephole, LstmPeepholeDims};
-use rnn::ndarray::Array3;
-use rnn::rand::Rng;
-use rnn::Cell;
+use recurrent::cells::{Gru, GruDims, IndRnn, IndRnnDims, LayerNormLstm, LayerNormLstmDims};
+use recurrent::cells::{Lstm, LstmDims, LstmPeephole, LstmPeepholeDims};
+use recurrent::ndarray::Array3;
+use recurrent::rand::Rng;
+use recurrent::Cell;
 
 /// Everything a forward and backward pass return, flattened.
 fn run<C: Cell<f64>>(cell: &C, x: &Array3<f64>, d_out: &Array3<f64>) -> Vec<Vec<f64>> {
@@ -31,14 +31,14 @@ fn run<C: Cell<f64>>(cell: &C, x: &Array3<f64>, d_out: &Array3<f64>) -> Vec<Vec<
 
 fn check<C: Cell<f64>>(cell: C) {
     let name = C::spec().name;
-    let mut rng = rnn::seeded_rng(3);
+    let mut rng = recurrent::seeded_rng(3);
     // B * H = 16384 values per fused loop: enough for the passes to split between threads.
     let (t, b) = (5, 64);
     let x = Array3::from_shape_fn((t, b, cell.input_size()), |_| rng.gen_range(-1.0..1.0));
     let d_out = Array3::from_shape_fn((t, b, cell.output_size()), |_| rng.gen_range(-1.0..1.0));
-    rnn::set_num_threads(1);
+    recurrent::set_num_threads(1);
     let one = run(&cell, &x, &d_out);
-    rnn::set_num_threads(2);
+    recurrent::set_num_threads(2);
     let two = run(&cell, &x, &d_out);
     for (k, (a, b)) in one.iter().zip(&two).enumerate() {
         let same = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
@@ -48,7 +48,7 @@ fn check<C: Cell<f64>>(cell: C) {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
-    let mut rng = rnn::seeded_rng(0);
+    let mut rng = recurrent::seeded_rng(0);
     check(Lstm::<f64>::new(LstmDims { I: 16, H: 256 }, &mut rng));
     check(Gru::<f64>::new(GruDims { I: 16, H: 256 }, &mut rng));
     check(IndRnn::<f64>::new(IndRnnDims { I: 16, H: 256 }, &mut rng));

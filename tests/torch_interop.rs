@@ -22,9 +22,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use ndarray::{concatenate, s, Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Ix3};
-use rnn::cells::*;
-use rnn::torch::{export_torch, import_torch};
-use rnn::{load_foreign_tensors, load_tensors, save_tensors, Cell, Error, Float, TensorFile};
+use recurrent::cells::*;
+use recurrent::torch::{export_torch, import_torch};
+use recurrent::{load_foreign_tensors, load_tensors, save_tensors, Cell, Error, Float, TensorFile};
 use serde_json::Value;
 
 #[allow(dead_code)]
@@ -152,7 +152,7 @@ fn rnn_relu_matches_torch() {
 
 #[test]
 fn rnn_without_bias_loads_zero_biases() {
-    let mut rng = rnn::seeded_rng(1);
+    let mut rng = recurrent::seeded_rng(1);
     // Random biases beforehand: the import must zero them.
     let cell = RnnTanh::<f64>::new(RnnTanhDims { I, H }, &mut rng);
     assert!(cell.param("b_h").unwrap().iter().any(|&v| v != 0.0));
@@ -307,7 +307,7 @@ fn exported_merged_biases_compute_the_same_function() {
 
 /// A cell with random parameters, to see that a failed import leaves it unchanged.
 fn random_lstm(input: usize) -> Lstm<f64> {
-    Lstm::new(LstmDims { I: input, H }, &mut rnn::seeded_rng(7))
+    Lstm::new(LstmDims { I: input, H }, &mut recurrent::seeded_rng(7))
 }
 
 #[test]
@@ -409,7 +409,7 @@ fn wrong_shape_is_named_with_expected_and_found() {
 fn unsupported_cell_lists_the_supported_ones() {
     let file = load_fixture::<f64>("gru");
     // The textbook GRU (reset gate before the product) is not PyTorch's GRU.
-    let mut cell = Gru::<f64>::new(GruDims { I, H }, &mut rnn::seeded_rng(3));
+    let mut cell = Gru::<f64>::new(GruDims { I, H }, &mut recurrent::seeded_rng(3));
     let before = cell.clone();
     let expected = "cell Gru has no PyTorch layout; expected one of: RnnTanh, RnnRelu, Lstm, \
                     GruTorch";

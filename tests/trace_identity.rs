@@ -1,9 +1,9 @@
 //! `backward` uses only the trace of the cell's own forward pass, with the parameter values
 //! that pass saw; and no pass runs on non-finite parameters.
 
-use rnn::cells::{IndRnn, IndRnnDims, Lstm, LstmDims};
-use rnn::ndarray::{Array3, ArrayD, IxDyn};
-use rnn::Cell;
+use recurrent::cells::{IndRnn, IndRnnDims, Lstm, LstmDims};
+use recurrent::ndarray::{Array3, ArrayD, IxDyn};
+use recurrent::Cell;
 
 fn seq(t: usize, b: usize, i: usize) -> Array3<f64> {
     Array3::from_shape_fn((t, b, i), |(t, b, i)| {
@@ -13,7 +13,7 @@ fn seq(t: usize, b: usize, i: usize) -> Array3<f64> {
 
 #[test]
 fn backward_refuses_a_trace_made_before_the_parameters_changed() {
-    let mut cell = IndRnn::<f64>::new(IndRnnDims { I: 3, H: 4 }, &mut rnn::seeded_rng(0));
+    let mut cell = IndRnn::<f64>::new(IndRnnDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(0));
     let x = seq(6, 2, 3);
     let fwd = cell.forward(x.view(), None, None).unwrap();
     let d_out = Array3::<f64>::ones((6, 2, 4));
@@ -44,8 +44,8 @@ fn backward_refuses_a_trace_made_before_the_parameters_changed() {
 #[test]
 fn backward_refuses_the_trace_of_another_cell_of_the_same_kind() {
     let dims = IndRnnDims { I: 3, H: 4 };
-    let cell = IndRnn::<f64>::new(dims, &mut rnn::seeded_rng(0));
-    let other = IndRnn::<f64>::new(dims, &mut rnn::seeded_rng(1));
+    let cell = IndRnn::<f64>::new(dims, &mut recurrent::seeded_rng(0));
+    let other = IndRnn::<f64>::new(dims, &mut recurrent::seeded_rng(1));
     let x = seq(5, 2, 3);
     let fwd = cell.forward(x.view(), None, None).unwrap();
     let d_out = Array3::<f64>::ones((5, 2, 4));
@@ -66,14 +66,14 @@ fn backward_refuses_the_trace_of_another_cell_of_the_same_kind() {
 
 #[test]
 fn passes_refuse_non_finite_parameters_with_name_and_position() {
-    let mut cell = Lstm::<f64>::new(LstmDims { I: 3, H: 4 }, &mut rnn::seeded_rng(2));
+    let mut cell = Lstm::<f64>::new(LstmDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(2));
     let x = seq(4, 2, 3);
     let _ = cell.forward(x.view(), None, None).unwrap();
     cell.W_hf_mut()[[2, 1]] = f64::NAN;
     for e in [
         cell.forward(x.view(), None, None).map(|_| ()),
         cell.infer(x.view(), None, None).map(|_| ()),
-        cell.step(x.index_axis(rnn::ndarray::Axis(0), 0), &cell.zero_states(2))
+        cell.step(x.index_axis(recurrent::ndarray::Axis(0), 0), &cell.zero_states(2))
             .map(|_| ()),
     ] {
         let e = e.unwrap_err().to_string();
@@ -95,7 +95,7 @@ fn passes_refuse_non_finite_parameters_with_name_and_position() {
 
 #[test]
 fn set_param_refuses_non_finite_values() {
-    let mut cell = Lstm::<f32>::new(LstmDims { I: 3, H: 4 }, &mut rnn::seeded_rng(2));
+    let mut cell = Lstm::<f32>::new(LstmDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(2));
     let mut v = ArrayD::<f32>::zeros(IxDyn(&[4]));
     v[[2]] = f32::INFINITY;
     let e = cell.set_param("b_i", v.view()).unwrap_err().to_string();

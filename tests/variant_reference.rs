@@ -19,8 +19,8 @@
 use std::collections::BTreeSet;
 
 use ndarray::{Array2, Array3, Ix2, Ix3};
-use rnn::cells::*;
-use rnn::Cell;
+use recurrent::cells::*;
+use recurrent::Cell;
 mod common;
 
 use common::{array, Report};

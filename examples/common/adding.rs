@@ -19,7 +19,7 @@
 //!   into `[0, 1]`.
 //! - A sequence is processed correctly when the absolute error at the end is below `0.04`.
 
-use rnn::rand::Rng;
+use recurrent::rand::Rng;
 
 /// Absolute error below which a prediction counts as correct (the paper's criterion).
 pub const TOLERANCE: f64 = 0.04;

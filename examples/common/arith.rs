@@ -11,7 +11,7 @@
 //! target the decimal sum, e.g. `"123+45"` -> `"168"`. A prediction is an exact match when the
 //! tokens it emits before its first `END` spell the target exactly.
 
-use rnn::rand::Rng;
+use recurrent::rand::Rng;
 
 /// Padding token id.
 pub const PAD: usize = 0;

@@ -12,8 +12,8 @@
 //! [`DEFAULT_MIN_BYTES`] bytes long; the same seed always yields the same text (for a fixed
 //! version of `rand`'s `StdRng`).
 
-use rnn::rand::rngs::StdRng;
-use rnn::rand::{Rng, SeedableRng};
+use recurrent::rand::rngs::StdRng;
+use recurrent::rand::{Rng, SeedableRng};
 
 /// Seed of [`default_corpus`].
 pub const DEFAULT_SEED: u64 = 1997;

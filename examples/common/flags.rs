@@ -23,7 +23,7 @@ impl Flags {
         usage: &'static str,
         options: &[&'static str],
         switches: &[&'static str],
-    ) -> rnn::Result<Self> {
+    ) -> recurrent::Result<Self> {
         let flags = Self::parse(std::env::args_os().skip(1), usage, options, switches)?;
         if flags.switch("help") {
             print!("{usage}");
@@ -38,9 +38,9 @@ impl Flags {
         usage: &'static str,
         options: &[&'static str],
         switches: &[&'static str],
-    ) -> rnn::Result<Self> {
+    ) -> recurrent::Result<Self> {
         use lexopt::prelude::*;
-        let fail = |msg: String| rnn::Error::Invalid(format!("{msg}\n\n{usage}"));
+        let fail = |msg: String| recurrent::Error::Invalid(format!("{msg}\n\n{usage}"));
         let mut parser = lexopt::Parser::from_args(args);
         let mut flags = Flags {
             usage,
@@ -72,7 +72,7 @@ impl Flags {
     }
 
     /// The value of `--name` as a `T`, or `default` when the flag is absent.
-    pub fn get<T: FromStr>(&self, name: &str, default: T) -> rnn::Result<T>
+    pub fn get<T: FromStr>(&self, name: &str, default: T) -> recurrent::Result<T>
     where
         T::Err: Display,
     {
@@ -80,14 +80,14 @@ impl Flags {
     }
 
     /// The value of `--name` as a `T`, if given.
-    pub fn get_opt<T: FromStr>(&self, name: &str) -> rnn::Result<Option<T>>
+    pub fn get_opt<T: FromStr>(&self, name: &str) -> recurrent::Result<Option<T>>
     where
         T::Err: Display,
     {
         match self.values.get(name) {
             None => Ok(None),
             Some(text) => text.parse().map(Some).map_err(|e: T::Err| {
-                rnn::Error::Invalid(format!(
+                recurrent::Error::Invalid(format!(
                     "--{name}: expected a value of type {}, found `{text}` ({e})\n\n{}",
                     std::any::type_name::<T>(),
                     self.usage
@@ -104,7 +104,7 @@ impl Flags {
         default: T,
         expected: &str,
         valid: impl Fn(&T) -> bool,
-    ) -> rnn::Result<T>
+    ) -> recurrent::Result<T>
     where
         T::Err: Display,
     {
@@ -112,7 +112,7 @@ impl Flags {
         if valid(&v) {
             Ok(v)
         } else {
-            Err(rnn::Error::Invalid(format!(
+            Err(recurrent::Error::Invalid(format!(
                 "--{name}: expected {expected}, found {v}\n\n{}",
                 self.usage
             )))
@@ -132,7 +132,7 @@ impl Flags {
 
 /// The exit status of an example: success, or the error printed (its message, not its debug
 /// form) and status 1.
-pub fn report(result: rnn::Result<()>) -> std::process::ExitCode {
+pub fn report(result: recurrent::Result<()>) -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -146,7 +146,7 @@ pub fn report(result: rnn::Result<()>) -> std::process::ExitCode {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> rnn::Result<Flags> {
+    fn parse(args: &[&str]) -> recurrent::Result<Flags> {
         Flags::parse(
             args.iter().map(OsString::from),
             "usage: example [--epochs N] [--lr X] [--fast]\n",

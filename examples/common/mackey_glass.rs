@@ -14,7 +14,7 @@
 //! every `1.0` time unit after discarding `transient` time units. With tau 17 the attractor is
 //! chaotic and the samples stay in roughly `[0.2, 1.4]`.
 
-use rnn::rand::Rng;
+use recurrent::rand::Rng;
 
 /// Parameters of the equation and of its integration.
 #[derive(Clone, Copy, Debug, PartialEq)]

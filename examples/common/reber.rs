@@ -30,7 +30,7 @@
 //! activations of the output units that correspond to possible next symbols are above 0.5 and
 //! all others below").
 
-use rnn::rand::Rng;
+use recurrent::rand::Rng;
 
 /// Symbol characters by id.
 pub const SYMBOLS: [char; 7] = ['B', 'T', 'P', 'S', 'X', 'V', 'E'];

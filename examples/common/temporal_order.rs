@@ -19,7 +19,7 @@
 //! Note: the brief for this module said "first symbol B, last E"; the paper has it the other way
 //! round (start `E`, trigger `B` at the end), which is what is implemented here.
 
-use rnn::rand::Rng;
+use recurrent::rand::Rng;
 
 /// Symbols; a token id is an index into this array.
 pub const ALPHABET: [char; 8] = ['a', 'b', 'c', 'd', 'X', 'Y', 'B', 'E'];

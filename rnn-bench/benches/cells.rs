@@ -14,7 +14,7 @@ mod common;
 
 fn cells(c: &mut Criterion) {
     for n in THREADS {
-        rnn::set_num_threads(n);
+        recurrent::set_num_threads(n);
         let r = sgemm_rate(5);
         eprintln!(
             "sgemm 1024^3 at {n} thread(s): ndarray {:.1}, packed kernel {:.1} GFLOP/s",
@@ -31,7 +31,7 @@ fn cells(c: &mut Criterion) {
                 let mut runner: Option<Runner> = None;
                 for n in THREADS {
                     g.bench_function(format!("{}/{mode}/{n}t", w.name), |b| {
-                        rnn::set_num_threads(n);
+                        recurrent::set_num_threads(n);
                         let run = runner.get_or_insert_with(|| {
                             cell_runner(cell, w, mode).expect("a built-in cell")
                         });

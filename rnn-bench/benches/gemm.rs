@@ -20,12 +20,12 @@ fn sgemm(c: &mut Criterion) {
     let mut s: Option<Sgemm> = None;
     for n in THREADS {
         g.bench_function(format!("ndarray/{n}t"), |b| {
-            rnn::set_num_threads(n);
+            recurrent::set_num_threads(n);
             let s = s.get_or_insert_with(Sgemm::new);
             b.iter(|| s.ndarray());
         });
         g.bench_function(format!("packed/{n}t"), |b| {
-            rnn::set_num_threads(n);
+            recurrent::set_num_threads(n);
             let s = s.get_or_insert_with(Sgemm::new);
             b.iter(|| s.packed());
         });
@@ -41,7 +41,7 @@ fn bare_gemm(c: &mut Criterion) {
             let mut runner: Option<Runner> = None;
             for n in THREADS {
                 g.bench_function(format!("{}/{mode}/{n}t", w.name), |b| {
-                    rnn::set_num_threads(n);
+                    recurrent::set_num_threads(n);
                     let run = runner.get_or_insert_with(|| bare_gemm_runner("Lstm", w, mode));
                     b.iter(run);
                 });

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use rnn::ndarray::{linalg::general_mat_mul, Array2};
+use recurrent::ndarray::{linalg::general_mat_mul, Array2};
 
 fn median(mut f: impl FnMut(), reps: usize) -> f64 {
     f();
@@ -35,7 +35,7 @@ fn main() {
         ),
     ];
     for threads in [1usize, 2] {
-        rnn::set_num_threads(threads);
+        recurrent::set_num_threads(threads);
         for &(name, m, k, n, transposed) in &shapes {
             let flops = 2.0 * (m * n * k) as f64;
             let a_store =
@@ -89,12 +89,12 @@ fn main() {
             let gc = flops / s / 1e9;
             // the packed-panel kernel: its left operand must be row-major
             let a_rows = a.as_standard_layout().into_owned();
-            let mut packed = vec![0f32; rnn::gemm::packed_len(k, n)];
-            rnn::gemm::pack_into(&mut packed, k, n, 0, b.as_slice().unwrap_or(&[]), n, n);
+            let mut packed = vec![0f32; recurrent::gemm::packed_len(k, n)];
+            recurrent::gemm::pack_into(&mut packed, k, n, 0, b.as_slice().unwrap_or(&[]), n, n);
             let a_slice = a_rows.as_slice().unwrap_or(&[]);
             let c_slice = c.as_slice_mut().unwrap_or(&mut []);
             let s = median(
-                || rnn::gemm::gemm_packed(a_slice, m, k, &packed, n, c_slice, 0.0),
+                || recurrent::gemm::gemm_packed(a_slice, m, k, &packed, n, c_slice, 0.0),
                 reps,
             );
             let pk = flops / s / 1e9;

@@ -3,17 +3,17 @@ fn main() {
     let (m, k, n) = (64usize, 512usize, 2048usize);
     let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
     let w: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
-    let mut packed = vec![0f32; rnn::gemm::packed_len(k, n)];
-    rnn::gemm::pack_into(&mut packed, k, n, 0, &w, n, n);
+    let mut packed = vec![0f32; recurrent::gemm::packed_len(k, n)];
+    recurrent::gemm::pack_into(&mut packed, k, n, 0, &w, n, n);
     let mut c = vec![0f32; m * n];
-    rnn::set_num_threads(1);
+    recurrent::set_num_threads(1);
     for _ in 0..3 {
-        rnn::gemm::gemm_packed(&a, m, k, &packed, n, &mut c, 0.0);
+        recurrent::gemm::gemm_packed(&a, m, k, &packed, n, &mut c, 0.0);
     }
     let reps = 50;
     let t = Instant::now();
     for _ in 0..reps {
-        rnn::gemm::gemm_packed(&a, m, k, &packed, n, &mut c, 0.0);
+        recurrent::gemm::gemm_packed(&a, m, k, &packed, n, &mut c, 0.0);
     }
     let s = t.elapsed().as_secs_f64() / reps as f64;
     println!(
@@ -21,12 +21,12 @@ fn main() {
         s * 1e3,
         2.0 * (m * n * k) as f64 / s / 1e9
     );
-    let av = rnn::ndarray::ArrayView2::from_shape((m, k), &a).unwrap();
-    let wv = rnn::ndarray::ArrayView2::from_shape((k, n), &w).unwrap();
-    let mut cv = rnn::ndarray::Array2::<f32>::zeros((m, n));
+    let av = recurrent::ndarray::ArrayView2::from_shape((m, k), &a).unwrap();
+    let wv = recurrent::ndarray::ArrayView2::from_shape((k, n), &w).unwrap();
+    let mut cv = recurrent::ndarray::Array2::<f32>::zeros((m, n));
     let t = Instant::now();
     for _ in 0..reps {
-        rnn::ndarray::linalg::general_mat_mul(1.0, &av, &wv, 0.0, &mut cv);
+        recurrent::ndarray::linalg::general_mat_mul(1.0, &av, &wv, 0.0, &mut cv);
     }
     let s = t.elapsed().as_secs_f64() / reps as f64;
     println!(
@@ -40,7 +40,7 @@ fn main() {
     let t = Instant::now();
     for _ in 0..reps {
         for (o, &v) in y.iter_mut().zip(&x) {
-            *o = rnn::activation::sigmoid(v);
+            *o = recurrent::activation::sigmoid(v);
         }
     }
     let s = t.elapsed().as_secs_f64() / reps as f64;

@@ -7,11 +7,11 @@
 
 use std::time::Instant;
 
-use rnn::cells::*;
-use rnn::ndarray::linalg::general_mat_mul;
-use rnn::ndarray::{s, Array2, Array3};
-use rnn::rand::Rng;
-use rnn::Cell;
+use recurrent::cells::*;
+use recurrent::ndarray::linalg::general_mat_mul;
+use recurrent::ndarray::{s, Array2, Array3};
+use recurrent::rand::Rng;
+use recurrent::Cell;
 
 /// One benchmark shape: `x: [steps, batch, input]`, states of size `hidden`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,8 +169,8 @@ impl Sgemm {
         let a = Array2::<f32>::from_elem((n, n), 0.5);
         let b = Array2::<f32>::from_elem((n, n), 0.25);
         let c = Array2::<f32>::zeros((n, n));
-        let mut packed = vec![0f32; rnn::gemm::packed_len(n, n)];
-        rnn::gemm::pack_into(&mut packed, n, n, 0, b.as_slice().unwrap_or(&[]), n, n);
+        let mut packed = vec![0f32; recurrent::gemm::packed_len(n, n)];
+        recurrent::gemm::pack_into(&mut packed, n, n, 0, b.as_slice().unwrap_or(&[]), n, n);
         Sgemm { a, b, c, packed }
     }
 
@@ -179,12 +179,12 @@ impl Sgemm {
         general_mat_mul(1.0, &self.a, &self.b, 0.0, &mut self.c);
     }
 
-    /// One product with the runtime's packed-panel kernel, on [`rnn::num_threads`] threads.
+    /// One product with the runtime's packed-panel kernel, on [`recurrent::num_threads`] threads.
     pub fn packed(&mut self) {
         let n = SGEMM_N;
         let a_rows = self.a.as_slice().unwrap_or(&[]);
         let c_rows = self.c.as_slice_mut().unwrap_or(&mut []);
-        rnn::gemm::gemm_packed(a_rows, n, n, &self.packed, n, c_rows, 0.0);
+        recurrent::gemm::gemm_packed(a_rows, n, n, &self.packed, n, c_rows, 0.0);
     }
 }
 
@@ -251,7 +251,7 @@ pub fn flop_bound_ms(cell: &str, w: &Workload, mode: Mode, gflops: f64) -> f64 {
 /// The measured call for one built cell: random `x: [T, B, I]` in [-1, 1) (seed 1) and
 /// `d_out` filled with 0.01; the runner owns them and the cell.
 pub fn runner_for<C: Cell<f32> + 'static>(cell: C, w: &Workload, mode: Mode) -> Runner {
-    let mut rng = rnn::seeded_rng(1);
+    let mut rng = recurrent::seeded_rng(1);
     let x = Array3::<f32>::from_shape_fn((w.steps, w.batch, cell.input_size()), |_| {
         rng.gen_range(-1.0..1.0)
     });
@@ -278,7 +278,7 @@ macro_rules! build {
                     I: $w.input,
                     H: $w.hidden,
                 },
-                &mut rnn::seeded_rng(0),
+                &mut recurrent::seeded_rng(0),
             ),
             $w,
             $mode,
@@ -367,7 +367,7 @@ impl BareGemm {
 
     /// `G = X W_x` once, then `G_t += h_{t-1} W_h` at every step.
     fn forward(&mut self) {
-        let gemm = rnn::gemm::gemm_views::<f32>;
+        let gemm = recurrent::gemm::gemm_views::<f32>;
         let (n_x, n_h) = (self.n_x, self.n_h);
         let mut g_x = self.g.slice_mut(s![.., ..n_x]);
         gemm(1.0, &self.x.view(), &self.w_x.view(), 0.0, &mut g_x);
@@ -382,7 +382,7 @@ impl BareGemm {
     /// `dh_{t-1} = dG_t W_hᵀ` at every step (last to first), then `dX = dG W_xᵀ`,
     /// `dW_x = Xᵀ dG` and `dW_h = Hᵀ dG` once.
     fn backward(&mut self) {
-        let gemm = rnn::gemm::gemm_views::<f32>;
+        let gemm = recurrent::gemm::gemm_views::<f32>;
         let (n_x, n_h) = (self.n_x, self.n_h);
         for t in (0..self.steps).rev() {
             let r = t * self.batch..(t + 1) * self.batch;
@@ -399,7 +399,7 @@ impl BareGemm {
 
 /// The bare-GEMM baseline of the cell's recipe at workload `w`: only its products, as separate
 /// calls to ndarray's `general_mat_mul` (matrixmultiply), each call's output rows split between
-/// [`rnn::num_threads`] threads (`rnn::gemm::gemm_views`). For the LSTM (`px = ph = 4`):
+/// [`recurrent::num_threads`] threads (`recurrent::gemm::gemm_views`). For the LSTM (`px = ph = 4`):
 /// `infer` is the hoisted input product `[T·B, I] x [I, 4H]` once and the recurrent product
 /// `[B, H] x [H, 4H]` T times; `train` adds the adjoint products, `[B, 4H] x [4H, H]` T times,
 /// then `[T·B, 4H] x [4H, I]`, `[I, T·B] x [T·B, 4H]` and `[H, T·B] x [T·B, 4H]` once. Its

@@ -50,7 +50,7 @@ fn main() {
     let mut rates = std::collections::BTreeMap::new();
     for t in &threads {
         let n: usize = t.parse().unwrap_or(1);
-        rnn::set_num_threads(n);
+        recurrent::set_num_threads(n);
         let r = sgemm_rate(if quick { 1 } else { 5 });
         let (ndarray_rate, packed_rate, rate) = (r.ndarray, r.packed, r.best());
         rates.insert(n, rate);
@@ -72,7 +72,7 @@ fn main() {
     };
     for t in &threads {
         let n: usize = t.parse().unwrap_or(1);
-        rnn::set_num_threads(n);
+        recurrent::set_num_threads(n);
         for w in workloads.iter().filter_map(|name| {
             let w = workload(name);
             if w.is_none() {

@@ -16,7 +16,7 @@
 //!   history for `t-k < 0`) and to the state at step `t-k` (the initial state or its history
 //!   for `t-k < 0`).
 //!
-//! The semantics are the runtime's (`rnn::Cell`): sequences are time-major `[T][B][n]`; an
+//! The semantics are the runtime's (`recurrent::Cell`): sequences are time-major `[T][B][n]`; an
 //! example `b` runs for `lengths[b] <= T` steps, after which its states stay frozen and its
 //! outputs are zero; the final states are each example's states after its last step, with the
 //! `delay - 1` earlier values as history (most recent first) and the last `K` inputs as input

@@ -18,6 +18,7 @@ pub mod eval;
 pub mod explain;
 pub mod ir;
 pub mod lower;
+pub mod options;
 pub mod parse;
 pub mod plan;
 pub mod shape;
@@ -51,8 +52,25 @@ pub struct Failure {
     pub ast: Option<Box<ast::CellAst>>,
 }
 
-/// The whole compiler: one spec in, Rust tokens out.
+/// The path under which generated code finds the runtime when nothing else says: the facade
+/// crate's own name.
+pub const DEFAULT_CRATE: &str = "recurrent";
+
+/// The whole compiler: one spec in, Rust tokens out, finding the runtime under
+/// `::recurrent` (see [`compile_for`]).
 pub fn compile(source: &Source) -> Result<Compiled, Failure> {
+    compile_for(source, &default_crate())
+}
+
+/// `::recurrent`, as tokens.
+fn default_crate() -> TokenStream {
+    let name = format_ident!("{}", DEFAULT_CRATE);
+    quote!(::#name)
+}
+
+/// The whole compiler, with the generated code finding the runtime under `krate` (a path to the
+/// facade crate, such as `::recurrent` or `::my_facade::recurrent`).
+pub fn compile_for(source: &Source, krate: &TokenStream) -> Result<Compiled, Failure> {
     let ast = parse::parse(&source.text).map_err(|diagnostics| Failure {
         diagnostics,
         ast: None,
@@ -63,7 +81,8 @@ pub fn compile(source: &Source) -> Result<Compiled, Failure> {
     })?;
     let partials = simplify::simplify(&cell.graph, diff::differentiate(&cell.graph));
     let plan = plan::plan(&cell, &partials);
-    let tokens = emit::emit(&cell, &plan, &partials, source.spans(ast.name.pos).0);
+    let runtime = quote!(#krate::__private);
+    let tokens = emit::emit(&cell, &plan, &partials, source.spans(ast.name.pos).0, runtime);
     Ok(Compiled {
         cell,
         partials,
@@ -78,9 +97,22 @@ pub fn compile_text(text: &str) -> Result<Compiled, Vec<Diagnostic>> {
 }
 
 /// The macro's expansion: the generated cell, or every error plus a skeleton type so that the
-/// user's code using the cell reports nothing further.
+/// user's code using the cell reports nothing further. The runtime is found under
+/// `::recurrent` unless the input starts with `crate = path;` (see [`expand_with`]).
 pub fn expand(input: TokenStream) -> TokenStream {
-    let source = match Source::from_macro_input(input) {
+    expand_with(input, default_crate())
+}
+
+/// [`expand`], with the generated code finding the runtime under `default_crate` (the name
+/// under which the calling crate depends on the facade) unless the input starts with
+/// `crate = path;`.
+pub fn expand_with(input: TokenStream, default_crate: TokenStream) -> TokenStream {
+    let input = match options::split(input) {
+        Ok(input) => input,
+        Err(e) => return e.to_compile_error(),
+    };
+    let krate = input.krate.unwrap_or(default_crate);
+    let source = match Source::from_macro_input(input.spec) {
         Ok(source) => source,
         Err(e) => return e.to_compile_error(),
     };
@@ -90,7 +122,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
             const _: &[u8] = include_bytes!(#path);
         )
     });
-    match compile(&source) {
+    match compile_for(&source, &krate) {
         Ok(compiled) => {
             let tokens = compiled.tokens;
             quote!(#track #tokens)
@@ -100,7 +132,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 .diagnostics
                 .iter()
                 .map(|d| source.to_error(d).to_compile_error());
-            let skeleton = failure.ast.as_ref().map(|ast| skeleton(ast, &source));
+            let skeleton = failure.ast.as_ref().map(|ast| skeleton(ast, &source, &krate));
             quote!(#track #(#errors)* #skeleton)
         }
     }
@@ -108,7 +140,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
 
 /// The cell's type and dimensions with no behaviour, emitted beside the errors of a spec that
 /// does not compile so the user's uses of the cell do not add errors of their own.
-fn skeleton(ast: &ast::CellAst, source: &Source) -> TokenStream {
+fn skeleton(ast: &ast::CellAst, source: &Source, krate: &TokenStream) -> TokenStream {
     if ast.name.text.is_empty() {
         return TokenStream::new();
     }
@@ -139,7 +171,7 @@ fn skeleton(ast: &ast::CellAst, source: &Source) -> TokenStream {
         .iter()
         .filter(|d| syn::parse_str::<syn::Ident>(d).is_ok())
         .map(|d| proc_macro2::Ident::new(d, Span::call_site()));
-    let rt = quote!(::rnn::__private);
+    let rt = quote!(#krate::__private);
     // The bodies are never run: the `compile_error!`s beside the skeleton stop the build. They
     // exist so that the user's calls type-check and report nothing of their own.
     // Braced structs: a tuple struct would also be a value, and a cell named like a variable of

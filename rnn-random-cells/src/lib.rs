@@ -31,10 +31,10 @@
 //! them rebuilds the crate):
 //! `RNN_RANDOM_CELLS=2000 RNN_RANDOM_CELLS_SEED=7 cargo test -p rnn-random-cells -- --nocapture`.
 
-use rnn::ndarray::{Array2, Array3};
-use rnn::rand::rngs::StdRng;
-use rnn::rand::{Rng, SeedableRng};
-use rnn::{Cell, States};
+use facade::ndarray::{Array2, Array3};
+use facade::rand::rngs::StdRng;
+use facade::rand::{Rng, SeedableRng};
+use facade::{Cell, States};
 use rnn_compiler::eval::{EvalStates, Evaluator, Params, Seq};
 use rnn_compiler::ir::{Func, Op};
 

@@ -7,9 +7,9 @@
 //! bug: the evaluator is itself checked against finite differences by
 //! `rnn-compiler/tests/differentiator.rs`).
 
-use rnn::cells::*;
-use rnn::rnn_cell;
-use rnn::Cell;
+use facade::cells::*;
+use facade::rnn_cell;
+use facade::Cell;
 
 /// The workspace's root, where `specs/` and `tests/specs/` live.
 fn root() -> std::path::PathBuf {

@@ -283,7 +283,7 @@ fn multi_index(shape: &[usize], mut k: usize) -> Vec<usize> {
 /// ```ignore
 /// #[test]
 /// fn my_cell_gradients() {
-///     rnn::assert_gradcheck::<MyCell<f64>>(MyCellDims { I: 3, H: 4 });
+///     recurrent::assert_gradcheck::<MyCell<f64>>(MyCellDims { I: 3, H: 4 });
 /// }
 /// ```
 #[track_caller]

@@ -39,7 +39,7 @@ pub mod plot;
 mod pool;
 #[cfg(feature = "progress")]
 pub mod progress;
-pub mod recurrent;
+pub mod layer;
 mod seq2seq;
 mod states;
 mod tensors;
@@ -70,7 +70,7 @@ pub use plot::{plot_curves, PlotOptions, CURVE_COLORS};
 pub use pool::release_pooled_memory;
 #[cfg(feature = "progress")]
 pub use progress::TrainingProgress;
-pub use recurrent::{LayerStates, RecurrentLayer};
+pub use layer::{LayerStates, RecurrentLayer};
 pub use seq2seq::Seq2Seq;
 pub use states::States;
 pub use tensors::{NamedTensors, Parameters};

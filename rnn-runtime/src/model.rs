@@ -6,7 +6,7 @@
 use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3};
 use rand::{Rng, RngCore};
 
-use crate::recurrent::{LayerStates, LayerTrace};
+use crate::layer::{LayerStates, LayerTrace};
 use crate::tensors::check_finite_array;
 use crate::{
     DynCell, Embedding, Error, Float, Linear, LinearGrads, NamedTensors, Parameters,

@@ -16,7 +16,7 @@ use rand::{Rng, RngCore};
 use crate::loss::{
     argmax_rows, check_finite_values, mse, sequence_cross_entropy, softmax_cross_entropy,
 };
-use crate::recurrent::LayerStates;
+use crate::layer::LayerStates;
 use crate::{
     Error, Float, Input, Linear, LinearGrads, ModelForward, NamedTensors, Result, SequenceModel,
 };

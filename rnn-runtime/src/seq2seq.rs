@@ -7,7 +7,7 @@ use rand::RngCore;
 
 use crate::loss::sequence_cross_entropy;
 use crate::modes::{check_temperature, sample_logits, TrainStep};
-use crate::recurrent::LayerStates;
+use crate::layer::LayerStates;
 use crate::{Error, Float, Input, NamedTensors, Parameters, Result, SequenceModel};
 
 /// An encoder–decoder over token sequences.

@@ -163,15 +163,15 @@ def write(case, description, d, record):
 
 def main():
     cases = [
-        ("rnn_tanh", "torch.nn.RNN(nonlinearity='tanh') vs rnn::cells::RnnTanh",
+        ("rnn_tanh", "torch.nn.RNN(nonlinearity='tanh') vs recurrent::cells::RnnTanh",
          lambda: run_module(nn.RNN(I, H, nonlinearity="tanh"), lstm=False)),
-        ("rnn_relu", "torch.nn.RNN(nonlinearity='relu') vs rnn::cells::RnnRelu",
+        ("rnn_relu", "torch.nn.RNN(nonlinearity='relu') vs recurrent::cells::RnnRelu",
          lambda: run_module(nn.RNN(I, H, nonlinearity="relu"), lstm=False)),
-        ("lstm", "torch.nn.LSTM vs rnn::cells::Lstm",
+        ("lstm", "torch.nn.LSTM vs recurrent::cells::Lstm",
          lambda: run_module(nn.LSTM(I, H), lstm=True)),
-        ("gru_torch", "torch.nn.GRU vs rnn::cells::GruTorch",
+        ("gru_torch", "torch.nn.GRU vs recurrent::cells::GruTorch",
          lambda: run_module(nn.GRU(I, H), lstm=False)),
-        ("gru", "textbook GRU (Cho et al. 2014) in torch ops vs rnn::cells::Gru",
+        ("gru", "textbook GRU (Cho et al. 2014) in torch ops vs recurrent::cells::Gru",
          run_textbook_gru),
     ]
     for i, (case, description, run) in enumerate(cases):

@@ -16,7 +16,7 @@ our parameters). The loop runs each example for its own length: after it, the ex
 All gradients come from `torch.autograd`.
 
 Each file holds, for one cell:
-  case, type      file stem and our type name (`rnn::cells::<type>`)
+  case, type      file stem and our type name (`recurrent::cells::<type>`)
   dims            {"T", "B", "I", "H"} (for Mut1 and Mut2, I == H)
   lengths         per-example lengths [B]
   x               input [T, B, I]

@@ -38,13 +38,20 @@ pub fn visibility(vis: Vis) -> TokenStream {
     }
 }
 
-/// Emits the cell. `name_span` is the span of the cell's name in the user's code.
-pub fn emit(cell: &CellIr, plan: &Plan, partials: &[Vec<Partial>], name_span: Span) -> TokenStream {
+/// Emits the cell. `name_span` is the span of the cell's name in the user's code; `runtime` is
+/// the path of the runtime's private support module (`::recurrent::__private`).
+pub fn emit(
+    cell: &CellIr,
+    plan: &Plan,
+    partials: &[Vec<Partial>],
+    name_span: Span,
+    runtime: TokenStream,
+) -> TokenStream {
     let e = Emitter {
         cell,
         plan,
         partials,
-        rt: quote!(::rnn::__private),
+        rt: runtime,
         infer: false,
     };
     e.items(name_span)

@@ -1,4 +1,4 @@
-use rnn::rnn_cell;
+use recurrent::rnn_cell;
 
 // A PyTorch-style `[out, in]` matrix.
 rnn_cell! {

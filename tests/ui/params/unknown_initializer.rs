@@ -1,4 +1,4 @@
-use rnn::rnn_cell;
+use recurrent::rnn_cell;
 
 rnn_cell! {
     cell Foo {

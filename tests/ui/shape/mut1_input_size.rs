@@ -1,4 +1,4 @@
-use rnn::rnn_cell;
+use recurrent::rnn_cell;
 
 // MUT1 (Jozefowicz et al. 2015) adds `tanh(x[t])` to a vector of the hidden size, so it needs
 // `input x: [H]`; with `input x: [I]` the sizes are not known to be equal.

@@ -1,4 +1,4 @@
-use rnn::rnn_cell;
+use recurrent::rnn_cell;
 
 // A cell whose name is also a variable of the generated code (`x`, `dims`, `forward`): its
 // one mistake is the only error, also from the skeleton emitted beside it.

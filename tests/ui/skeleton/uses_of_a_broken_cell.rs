@@ -1,5 +1,5 @@
 // A spec with one mistake, used as if it compiled: the user sees that one error only.
-use rnn::{rnn_cell, Cell};
+use recurrent::{rnn_cell, Cell};
 
 rnn_cell! {
     cell Broken {
@@ -13,8 +13,8 @@ rnn_cell! {
 }
 
 fn main() {
-    let cell = Broken::<f64>::new(BrokenDims { I: 2, H: 3 }, &mut rnn::seeded_rng(0));
-    let x = rnn::ndarray::Array3::<f64>::zeros((4, 1, 2));
+    let cell = Broken::<f64>::new(BrokenDims { I: 2, H: 3 }, &mut recurrent::seeded_rng(0));
+    let x = recurrent::ndarray::Array3::<f64>::zeros((4, 1, 2));
     let fwd = cell.forward(x.view(), None, None).unwrap();
     let grads = cell.backward(&fwd, fwd.outputs.view(), None).unwrap();
     println!("{:?} {}", grads.params.get("W"), cell.output_size());
