@@ -142,7 +142,11 @@ fn char_hits(predicted: &[usize], target: &str) -> (usize, usize) {
 
 /// Trains the encoder–decoder on addition and evaluates it on held-out problems.
 pub fn run(cfg: &Config) -> recurrent::Result<Outcome> {
-    let test = arith::batch(&mut recurrent::seeded_rng(cfg.seed + 1000), cfg.digits, cfg.test);
+    let test = arith::batch(
+        &mut recurrent::seeded_rng(cfg.seed + 1000),
+        cfg.digits,
+        cfg.test,
+    );
     let held_out: HashSet<(u64, u64)> = test.iter().map(|e| (e.a, e.b)).collect();
     let mut rng = recurrent::seeded_rng(cfg.seed);
     let mut model = build(cfg, &mut rng)?;

@@ -164,7 +164,11 @@ pub struct Outcome {
 }
 
 /// Draws `n` sequences, shortened to `truncate` symbols plus the trigger when given.
-fn draw(rng: &mut impl recurrent::rand::Rng, n: usize, truncate: Option<usize>) -> Vec<to::Sequence> {
+fn draw(
+    rng: &mut impl recurrent::rand::Rng,
+    n: usize,
+    truncate: Option<usize>,
+) -> Vec<to::Sequence> {
     let mut seqs = to::batch(rng, n);
     if let Some(keep) = truncate {
         let keep = keep.max(60);

@@ -18,7 +18,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use recurrent::cells::{Gru, GruDims, LayerNormLstm, LayerNormLstmDims, Lstm, LstmDims, Narx, NarxDims};
+use recurrent::cells::{
+    Gru, GruDims, LayerNormLstm, LayerNormLstmDims, Lstm, LstmDims, Narx, NarxDims,
+};
 use recurrent::ndarray::Array3;
 use recurrent::rand::Rng;
 use recurrent::Cell;

@@ -335,7 +335,10 @@ mod both_traits_in_scope {
         assert_eq!((cell.input_size(), cell.output_size()), (2, 3));
         cell.params_mut().scale(0.5);
         let (y, _) = cell
-            .step(x.index_axis(recurrent::ndarray::Axis(0), 0), &cell.zero_states(2))
+            .step(
+                x.index_axis(recurrent::ndarray::Axis(0), 0),
+                &cell.zero_states(2),
+            )
             .unwrap();
         assert_eq!(y.dim(), (2, 3));
     }

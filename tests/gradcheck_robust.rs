@@ -100,8 +100,10 @@ fn correct_cells_with_sharp_curvature_pass_at_the_default_settings() {
 /// correct cells, and its error falls fourfold when the step is halved (truncation error).
 #[test]
 fn a_plain_central_difference_fails_these_correct_cells_by_truncation() {
-    let va =
-        LogSqrtFeedback::<f64>::new(LogSqrtFeedbackDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(34));
+    let va = LogSqrtFeedback::<f64>::new(
+        LogSqrtFeedbackDims { I: 3, H: 4 },
+        &mut recurrent::seeded_rng(34),
+    );
     let vc = Ratios::<f64>::new(RatiosDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(10));
     for (name, at_h, at_half) in [
         (

@@ -309,9 +309,10 @@ fn generate_refuses_a_nan_or_negative_temperature() {
             .unwrap_err()
             .to_string();
         assert!(text.contains("temperature"), "{bad}: {text}");
-        let text = recurrent::modes::sample_logits(&[0.5f64, 1.0], bad, &mut recurrent::seeded_rng(0))
-            .unwrap_err()
-            .to_string();
+        let text =
+            recurrent::modes::sample_logits(&[0.5f64, 1.0], bad, &mut recurrent::seeded_rng(0))
+                .unwrap_err()
+                .to_string();
         assert!(text.contains("temperature"), "{bad}: {text}");
     }
     for ok in [0.0, 0.7, 1e6] {
@@ -338,7 +339,13 @@ fn generate_refuses_a_nan_or_negative_temperature() {
     let s2s = Seq2Seq::new(encoder, decoder, 0, 1).unwrap();
     let source = Array2::from_shape_fn((4, 2), |(t, b)| (t + b) % 6);
     let text = s2s
-        .decode(source.view(), None, 5, f64::NAN, &mut recurrent::seeded_rng(0))
+        .decode(
+            source.view(),
+            None,
+            5,
+            f64::NAN,
+            &mut recurrent::seeded_rng(0),
+        )
         .unwrap_err()
         .to_string();
     assert!(text.contains("temperature"), "{text}");

@@ -125,7 +125,8 @@ fn bidirectional_reverse_direction_respects_lengths() {
     let (c, _) = model
         .infer(Input::Features(alone.view()), None, None)
         .unwrap();
-    let diff = (&c.slice(recurrent::ndarray::s![.., 0, ..]) - &a.slice(recurrent::ndarray::s![..3, 1, ..]))
+    let diff = (&c.slice(recurrent::ndarray::s![.., 0, ..])
+        - &a.slice(recurrent::ndarray::s![..3, 1, ..]))
         .iter()
         .fold(0.0f64, |m, v| m.max(v.abs()));
     assert!(diff < 1e-12, "{diff}");
@@ -401,7 +402,10 @@ fn clipping_is_exact_and_survives_non_finite_gradients() {
 #[test]
 fn optimizers_follow_their_formulas_and_restore_state() {
     let mut p = NamedTensors::<f64>::new();
-    p.push("w", recurrent::ndarray::arr1(&[1.0, -2.0]).into_dyn().view());
+    p.push(
+        "w",
+        recurrent::ndarray::arr1(&[1.0, -2.0]).into_dyn().view(),
+    );
     let mut g = p.zeros_like();
     g.tensors[0].1[0] = 0.5;
     g.tensors[0].1[1] = -1.0;

@@ -73,8 +73,11 @@ fn passes_refuse_non_finite_parameters_with_name_and_position() {
     for e in [
         cell.forward(x.view(), None, None).map(|_| ()),
         cell.infer(x.view(), None, None).map(|_| ()),
-        cell.step(x.index_axis(recurrent::ndarray::Axis(0), 0), &cell.zero_states(2))
-            .map(|_| ()),
+        cell.step(
+            x.index_axis(recurrent::ndarray::Axis(0), 0),
+            &cell.zero_states(2),
+        )
+        .map(|_| ()),
     ] {
         let e = e.unwrap_err().to_string();
         assert!(

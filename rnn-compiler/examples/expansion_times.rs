@@ -64,7 +64,13 @@ fn profile_stages(text: &str, runs: usize) {
     let simplified = simplify::simplify(&cell.graph, partials.clone());
     let planned = plan::plan(&cell, &simplified);
     let span = proc_macro2::Span::call_site();
-    let tokens = emit::emit(&cell, &planned, &simplified, span, quote::quote!(::recurrent::__private));
+    let tokens = emit::emit(
+        &cell,
+        &planned,
+        &simplified,
+        span,
+        quote::quote!(::recurrent::__private),
+    );
     let stages: [(&str, f64); 7] = [
         (
             "parse",
@@ -91,7 +97,13 @@ fn profile_stages(text: &str, runs: usize) {
         (
             "emit",
             median_ms(runs, || {
-                drop(emit::emit(&cell, &planned, &simplified, span, quote::quote!(::recurrent::__private)))
+                drop(emit::emit(
+                    &cell,
+                    &planned,
+                    &simplified,
+                    span,
+                    quote::quote!(::recurrent::__private),
+                ))
             }),
         ),
         ("to_string", median_ms(runs, || drop(tokens.to_string()))),

@@ -82,7 +82,13 @@ pub fn compile_for(source: &Source, krate: &TokenStream) -> Result<Compiled, Fai
     let partials = simplify::simplify(&cell.graph, diff::differentiate(&cell.graph));
     let plan = plan::plan(&cell, &partials);
     let runtime = quote!(#krate::__private);
-    let tokens = emit::emit(&cell, &plan, &partials, source.spans(ast.name.pos).0, runtime);
+    let tokens = emit::emit(
+        &cell,
+        &plan,
+        &partials,
+        source.spans(ast.name.pos).0,
+        runtime,
+    );
     Ok(Compiled {
         cell,
         partials,
@@ -132,7 +138,10 @@ pub fn expand_with(input: TokenStream, default_crate: TokenStream) -> TokenStrea
                 .diagnostics
                 .iter()
                 .map(|d| source.to_error(d).to_compile_error());
-            let skeleton = failure.ast.as_ref().map(|ast| skeleton(ast, &source, &krate));
+            let skeleton = failure
+                .ast
+                .as_ref()
+                .map(|ast| skeleton(ast, &source, &krate));
             quote!(#track #(#errors)* #skeleton)
         }
     }

@@ -57,7 +57,10 @@ pub fn split(input: TokenStream) -> Result<MacroInput, syn::Error> {
                 let second = rest.next();
                 let ok = matches!(second, Some(TokenTree::Punct(q)) if q.as_char() == ':');
                 if !ok || (expect_ident && !leading) {
-                    return Err(syn::Error::new(p.span(), "expected a path such as `::recurrent`"));
+                    return Err(syn::Error::new(
+                        p.span(),
+                        "expected a path such as `::recurrent`",
+                    ));
                 }
                 path.push(token.clone());
                 path.push(second.cloned().expect("checked above"));

@@ -13,10 +13,10 @@ use std::ops::Range;
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, Axis};
 use rand::{Rng, RngCore};
 
+use crate::layer::LayerStates;
 use crate::loss::{
     argmax_rows, check_finite_values, mse, sequence_cross_entropy, softmax_cross_entropy,
 };
-use crate::layer::LayerStates;
 use crate::{
     Error, Float, Input, Linear, LinearGrads, ModelForward, NamedTensors, Result, SequenceModel,
 };

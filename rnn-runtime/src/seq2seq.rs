@@ -5,9 +5,9 @@
 use ndarray::{s, Array2, ArrayView2};
 use rand::RngCore;
 
+use crate::layer::LayerStates;
 use crate::loss::sequence_cross_entropy;
 use crate::modes::{check_temperature, sample_logits, TrainStep};
-use crate::layer::LayerStates;
 use crate::{Error, Float, Input, NamedTensors, Parameters, Result, SequenceModel};
 
 /// An encoder–decoder over token sequences.
