@@ -37,7 +37,7 @@
 //!
 //! [safetensors]: https://huggingface.co/docs/safetensors
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -200,8 +200,8 @@ fn write_tensors<F: Float>(
                 .map_err(|err| Error::Checkpoint(format!("{shown}: tensor `{}`: {err}", e.name)))
         })
         .collect::<Result<Vec<_>>>()?;
-    let meta: HashMap<String, String> = meta.into_iter().collect();
-    let file_bytes = safetensors::serialize(views, Some(meta))
+    // safetensors' own map type (hashbrown's without its `std` feature).
+    let file_bytes = safetensors::serialize(views, Some(meta.into_iter().collect()))
         .map_err(|err| Error::Checkpoint(format!("{shown}: serializing: {err}")))?;
     write_atomic(path, &file_bytes)
 }

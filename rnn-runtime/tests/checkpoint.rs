@@ -156,10 +156,10 @@ fn other_dtypes_and_missing_checksum_are_errors() {
         .collect();
     let view =
         safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &data).unwrap();
-    let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+    let meta = [("format".to_string(), "pt".to_string())];
     fs::write(
         &path,
-        safetensors::serialize([("w", view)], Some(meta)).unwrap(),
+        safetensors::serialize([("w", view)], Some(meta.into_iter().collect())).unwrap(),
     )
     .unwrap();
     let file = load_foreign_tensors::<f32>(&path).unwrap();
