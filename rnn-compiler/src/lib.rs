@@ -9,19 +9,35 @@
 //! whole pipeline is tested like any library. `rnn-macros` is a shim over [`expand`].
 #![warn(missing_docs)]
 
+// The stages are public so that tests, the benchmarks and tools can run them one by one, but
+// they are internals: hidden from the documentation, and free to change in any release. The
+// documented surface is `compile`, `compile_text`, `expand`, `explain`, `Source` and
+// `Diagnostic`.
+#[doc(hidden)]
 pub mod ast;
+#[doc(hidden)]
 pub mod check;
 pub mod diagnostic;
+#[doc(hidden)]
 pub mod diff;
+#[doc(hidden)]
 pub mod emit;
+#[doc(hidden)]
 pub mod eval;
 pub mod explain;
+#[doc(hidden)]
 pub mod ir;
+#[doc(hidden)]
 pub mod lower;
+#[doc(hidden)]
 pub mod options;
+#[doc(hidden)]
 pub mod parse;
+#[doc(hidden)]
 pub mod plan;
+#[doc(hidden)]
 pub mod shape;
+#[doc(hidden)]
 pub mod simplify;
 pub mod source;
 
