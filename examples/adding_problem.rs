@@ -51,7 +51,7 @@ impl Kind {
         self,
         hidden: usize,
         gate_bias: f32,
-        rng: &mut recurrent::rand::rngs::StdRng,
+        rng: &mut recurrent::rand::rngs::ChaCha8Rng,
     ) -> recurrent::Result<Box<dyn DynCell<f32>>> {
         let keep = recurrent::ndarray::Array1::from_elem(hidden, gate_bias);
         Ok(match self {

@@ -119,7 +119,7 @@ pub struct Outcome {
 fn build(
     cfg: &Config,
     vocab: usize,
-    rng: &mut recurrent::rand::rngs::StdRng,
+    rng: &mut recurrent::rand::rngs::ChaCha8Rng,
 ) -> recurrent::Result<SequenceModel<f32>> {
     let mut cells: Vec<Box<dyn DynCell<f32>>> = Vec::new();
     for l in 0..cfg.layers.max(1) {

@@ -40,7 +40,11 @@ impl Kind {
         }
     }
 
-    fn cell(self, hidden: usize, rng: &mut recurrent::rand::rngs::StdRng) -> Box<dyn DynCell<f32>> {
+    fn cell(
+        self,
+        hidden: usize,
+        rng: &mut recurrent::rand::rngs::ChaCha8Rng,
+    ) -> Box<dyn DynCell<f32>> {
         match self {
             Kind::Narx => Box::new(Narx::<f32>::new(NarxDims { I: 1, H: hidden }, rng)),
             Kind::Lstm => Box::new(Lstm::<f32>::new(LstmDims { I: 1, H: hidden }, rng)),

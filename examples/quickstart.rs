@@ -7,7 +7,7 @@
 //! Run with `cargo run --release --example quickstart`.
 
 use recurrent::ndarray::{s, Array3};
-use recurrent::rand::Rng;
+use recurrent::rand::RngExt;
 use recurrent::train::{clip_grad_norm, Adam, Optimizer};
 use recurrent::{gradcheck, rnn_cell, GradcheckConfig};
 
@@ -33,14 +33,14 @@ rnn_cell! {
 }
 
 /// A batch of the adding problem: inputs `[T, B, 2]` and targets `[B]`.
-fn adding_batch(rng: &mut impl Rng, steps: usize, batch: usize) -> (Array3<f32>, Vec<f32>) {
+fn adding_batch(rng: &mut impl RngExt, steps: usize, batch: usize) -> (Array3<f32>, Vec<f32>) {
     let mut x = Array3::<f32>::zeros((steps, batch, 2));
     let mut targets = vec![0.0; batch];
     for b in 0..batch {
-        let first = rng.gen_range(0..steps / 2);
-        let second = rng.gen_range(steps / 2..steps);
+        let first = rng.random_range(0..steps / 2);
+        let second = rng.random_range(steps / 2..steps);
         for t in 0..steps {
-            x[[t, b, 0]] = rng.gen::<f32>();
+            x[[t, b, 0]] = rng.random::<f32>();
         }
         for t in [first, second] {
             x[[t, b, 1]] = 1.0;

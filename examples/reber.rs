@@ -64,7 +64,7 @@ impl Kind {
         self,
         input: usize,
         hidden: usize,
-        rng: &mut recurrent::rand::rngs::StdRng,
+        rng: &mut recurrent::rand::rngs::ChaCha8Rng,
     ) -> Box<dyn DynCell<f32>> {
         match self {
             Kind::Rnn => Box::new(RnnTanh::<f32>::new(

@@ -116,7 +116,10 @@ fn sources(
 }
 
 /// The model: an LSTM encoder with an embedding, an LSTM decoder with an embedding and a head.
-fn build(cfg: &Config, rng: &mut recurrent::rand::rngs::StdRng) -> recurrent::Result<Seq2Seq<f32>> {
+fn build(
+    cfg: &Config,
+    rng: &mut recurrent::rand::rngs::ChaCha8Rng,
+) -> recurrent::Result<Seq2Seq<f32>> {
     let dims = LstmDims {
         I: cfg.embed,
         H: cfg.hidden,

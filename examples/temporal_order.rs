@@ -62,7 +62,7 @@ impl Kind {
         hidden: usize,
         keep_bias: f32,
         input_bias: f32,
-        rng: &mut recurrent::rand::rngs::StdRng,
+        rng: &mut recurrent::rand::rngs::ChaCha8Rng,
     ) -> recurrent::Result<Box<dyn DynCell<f32>>> {
         let keep = Array1::from_elem(hidden, keep_bias);
         let gate = Array1::from_elem(hidden, input_bias);

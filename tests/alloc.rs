@@ -22,7 +22,7 @@ use recurrent::cells::{
     Gru, GruDims, LayerNormLstm, LayerNormLstmDims, Lstm, LstmDims, Narx, NarxDims,
 };
 use recurrent::ndarray::Array3;
-use recurrent::rand::Rng;
+use recurrent::rand::RngExt;
 use recurrent::Cell;
 
 struct Counting;
@@ -99,7 +99,7 @@ const TWO_THREADS: Sizes = Sizes {
 
 fn random3(shape: (usize, usize, usize), seed: u64) -> Array3<f32> {
     let mut rng = recurrent::seeded_rng(seed);
-    Array3::from_shape_fn(shape, |_| rng.gen_range(-1.0..1.0))
+    Array3::from_shape_fn(shape, |_| rng.random_range(-1.0..1.0))
 }
 
 /// Allocations of one `forward` and of one `backward` over `t` steps.

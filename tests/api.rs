@@ -3,7 +3,7 @@
 
 use recurrent::cells::{Lstm, LstmDims};
 use recurrent::ndarray::{s, Array2, Array3, ArrayD, Axis, IxDyn};
-use recurrent::rand::Rng;
+use recurrent::rand::RngExt;
 use recurrent::{rnn_cell, Cell, Error};
 
 rnn_cell! {
@@ -20,7 +20,7 @@ rnn_cell! {
 
 fn random3(shape: (usize, usize, usize), seed: u64) -> Array3<f64> {
     let mut rng = recurrent::seeded_rng(seed);
-    Array3::from_shape_fn(shape, |_| rng.gen_range(-1.0..1.0))
+    Array3::from_shape_fn(shape, |_| rng.random_range(-1.0..1.0))
 }
 
 fn lstm() -> Lstm<f64> {
@@ -379,7 +379,7 @@ fn states_match_steps<C: Cell<f64>>(cell: &C, seed: u64) {
     let mut init = cell.zero_states(n_batch);
     let mut rng = recurrent::seeded_rng(seed + 1);
     for a in init.arrays_mut() {
-        a.mapv_inplace(|_| rng.gen_range(-1.0..1.0));
+        a.mapv_inplace(|_| rng.random_range(-1.0..1.0));
     }
     let fwd = cell.forward(x.view(), Some(&init), Some(&lengths)).unwrap();
     // Stepping every example through all steps; an example past its length keeps the state

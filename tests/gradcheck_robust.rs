@@ -7,7 +7,7 @@
 
 use recurrent::cells::{Gru, GruDims, Lstm, LstmDims};
 use recurrent::ndarray::{s, Array2, ArrayView, ArrayView2, ArrayView3, ArrayViewD, Dimension};
-use recurrent::rand::RngCore;
+use recurrent::rand::Rng;
 use recurrent::{
     assert_gradcheck, gradcheck, rnn_cell, Cell, CellSpec, Forward, GradcheckConfig,
     GradcheckReport, Gradients, Inference, ParamSet, States,
@@ -164,7 +164,7 @@ impl<C: Cell<f64>> Cell<f64> for Wrong<C> {
         C::spec()
     }
 
-    fn new(dims: Self::Dims, rng: &mut dyn RngCore) -> Self {
+    fn new(dims: Self::Dims, rng: &mut dyn Rng) -> Self {
         Wrong {
             inner: C::new(dims, rng),
             how: How::Scale(1.0),

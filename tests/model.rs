@@ -6,7 +6,7 @@ use recurrent::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
 use recurrent::data::{batch_indices, pad_sequences, pad_tokens, unpad};
 use recurrent::modes::{tbptt_windows, window_lengths};
 use recurrent::ndarray::{Array2, Array3};
-use recurrent::rand::Rng;
+use recurrent::rand::RngExt;
 use recurrent::train::{
     clip_grad_norm, clip_grad_value, softmax_cross_entropy, Adam, Optimizer, Schedule, Sgd,
 };
@@ -62,7 +62,7 @@ fn check_gradients<M: Parameters<f64>>(
 
 fn random_tokens(t: usize, b: usize, vocab: usize, seed: u64) -> Array2<usize> {
     let mut rng = recurrent::seeded_rng(seed);
-    Array2::from_shape_fn((t, b), |_| rng.gen_range(0..vocab))
+    Array2::from_shape_fn((t, b), |_| rng.random_range(0..vocab))
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn bidirectional_reverse_direction_respects_lengths() {
     let layer = RecurrentLayer::bidirectional(lstm(2, 3, 1), lstm(2, 3, 2)).unwrap();
     let model = SequenceModel::new(vec![layer]).unwrap();
     let mut rng = recurrent::seeded_rng(5);
-    let mut x = Array3::from_shape_fn((6, 2, 2), |_| rng.gen_range(-1.0..1.0));
+    let mut x = Array3::from_shape_fn((6, 2, 2), |_| rng.random_range(-1.0..1.0));
     let lengths = [6, 3];
     let (a, _) = model
         .infer(Input::Features(x.view()), Some(&lengths), None)
@@ -344,7 +344,7 @@ fn training_a_stacked_model_reduces_the_loss_and_is_reproducible() {
         let mut adam = Adam::new(0.05);
         let mut losses = Vec::new();
         for _ in 0..60 {
-            let tokens = Array2::from_shape_fn((8, 6), |_| rng.gen_range(0..4));
+            let tokens = Array2::from_shape_fn((8, 6), |_| rng.random_range(0..4));
             let mut targets = tokens.clone();
             for t in 1..8 {
                 for b in 0..6 {

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use recurrent::cells::{Lstm, LstmDims};
 use recurrent::ndarray::Array3;
-use recurrent::rand::Rng;
+use recurrent::rand::RngExt;
 
 struct Counting;
 
@@ -70,7 +70,7 @@ fn live() -> isize {
 
 fn random3(shape: (usize, usize, usize), seed: u64) -> Array3<f32> {
     let mut rng = recurrent::seeded_rng(seed);
-    Array3::from_shape_fn(shape, |_| rng.gen_range(-1.0..1.0))
+    Array3::from_shape_fn(shape, |_| rng.random_range(-1.0..1.0))
 }
 
 /// The LSTM of the issue (B 1, H 32; I 8).

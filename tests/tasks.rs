@@ -4,11 +4,11 @@
 mod common;
 
 use common::{adding, arith, corpus, mackey_glass as mg, reber, temporal_order as to};
-use recurrent::rand::rngs::StdRng;
-use recurrent::rand::{Rng, SeedableRng};
+use recurrent::rand::rngs::ChaCha8Rng;
+use recurrent::rand::{RngExt, SeedableRng};
 
-fn rng(seed: u64) -> StdRng {
-    StdRng::seed_from_u64(seed)
+fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
 }
 
 // ---------------------------------------------------------------- adding problem
@@ -217,8 +217,8 @@ fn reber_random_strings_are_mostly_rejected() {
     let mut accepted = 0;
     let n = 5000;
     for _ in 0..n {
-        let len = r.gen_range(5..20);
-        let s: Vec<u8> = (0..len).map(|_| r.gen_range(0..7)).collect();
+        let len = r.random_range(5..20);
+        let s: Vec<u8> = (0..len).map(|_| r.random_range(0..7)).collect();
         accepted += reber::accepts(&s) as usize;
     }
     assert!(accepted < n / 100, "{accepted}");

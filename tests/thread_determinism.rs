@@ -5,7 +5,7 @@
 use recurrent::cells::{Gru, GruDims, IndRnn, IndRnnDims, LayerNormLstm, LayerNormLstmDims};
 use recurrent::cells::{Lstm, LstmDims, LstmPeephole, LstmPeepholeDims};
 use recurrent::ndarray::Array3;
-use recurrent::rand::Rng;
+use recurrent::rand::RngExt;
 use recurrent::Cell;
 
 /// Everything a forward and backward pass return, flattened.
@@ -34,8 +34,8 @@ fn check<C: Cell<f64>>(cell: C) {
     let mut rng = recurrent::seeded_rng(3);
     // B * H = 16384 values per fused loop: enough for the passes to split between threads.
     let (t, b) = (5, 64);
-    let x = Array3::from_shape_fn((t, b, cell.input_size()), |_| rng.gen_range(-1.0..1.0));
-    let d_out = Array3::from_shape_fn((t, b, cell.output_size()), |_| rng.gen_range(-1.0..1.0));
+    let x = Array3::from_shape_fn((t, b, cell.input_size()), |_| rng.random_range(-1.0..1.0));
+    let d_out = Array3::from_shape_fn((t, b, cell.output_size()), |_| rng.random_range(-1.0..1.0));
     recurrent::set_num_threads(1);
     let one = run(&cell, &x, &d_out);
     recurrent::set_num_threads(2);

@@ -19,7 +19,7 @@
 //!   into `[0, 1]`.
 //! - A sequence is processed correctly when the absolute error at the end is below `0.04`.
 
-use recurrent::rand::Rng;
+use recurrent::rand::RngExt;
 
 /// Absolute error below which a prediction counts as correct (the paper's criterion).
 pub const TOLERANCE: f64 = 0.04;
@@ -36,15 +36,17 @@ pub struct Sequence {
 }
 
 /// Draws one sequence for minimal length `t` (needs `t >= 22` so that `T/2 - 1 >= 10`).
-pub fn generate(rng: &mut impl Rng, t: usize) -> Sequence {
+pub fn generate(rng: &mut impl RngExt, t: usize) -> Sequence {
     assert!(t >= 22, "the adding problem needs T >= 22, got {t}");
-    let len = rng.gen_range(t..=t + t / 10);
-    let mut pairs: Vec<(f64, f64)> = (0..len).map(|_| (rng.gen_range(-1.0..=1.0), 0.0)).collect();
+    let len = rng.random_range(t..=t + t / 10);
+    let mut pairs: Vec<(f64, f64)> = (0..len)
+        .map(|_| (rng.random_range(-1.0..=1.0), 0.0))
+        .collect();
     pairs[0].1 = -1.0;
     pairs[len - 1].1 = -1.0;
-    let first = rng.gen_range(0..10);
+    let first = rng.random_range(0..10);
     // Uniform over 0..t/2 without `first`: draw from t/2 - 1 slots and skip over `first`.
-    let mut second = rng.gen_range(0..t / 2 - 1);
+    let mut second = rng.random_range(0..t / 2 - 1);
     if second >= first {
         second += 1;
     }
@@ -62,7 +64,7 @@ pub fn generate(rng: &mut impl Rng, t: usize) -> Sequence {
 }
 
 /// Draws `n` sequences.
-pub fn batch(rng: &mut impl Rng, t: usize, n: usize) -> Vec<Sequence> {
+pub fn batch(rng: &mut impl RngExt, t: usize, n: usize) -> Vec<Sequence> {
     (0..n).map(|_| generate(rng, t)).collect()
 }
 

@@ -11,7 +11,7 @@
 //! target the decimal sum, e.g. `"123+45"` -> `"168"`. A prediction is an exact match when the
 //! tokens it emits before its first `END` spell the target exactly.
 
-use recurrent::rand::Rng;
+use recurrent::rand::RngExt;
 
 /// Padding token id.
 pub const PAD: usize = 0;
@@ -37,17 +37,17 @@ pub struct Example {
     pub target: String,
 }
 
-fn operand(rng: &mut impl Rng, max_digits: u32) -> u64 {
-    let digits = rng.gen_range(1..=max_digits);
+fn operand(rng: &mut impl RngExt, max_digits: u32) -> u64 {
+    let digits = rng.random_range(1..=max_digits);
     if digits == 1 {
-        rng.gen_range(0..=9)
+        rng.random_range(0..=9)
     } else {
-        rng.gen_range(10u64.pow(digits - 1)..10u64.pow(digits))
+        rng.random_range(10u64.pow(digits - 1)..10u64.pow(digits))
     }
 }
 
 /// Draws one problem with operands of up to `max_digits` digits (1..=18).
-pub fn generate(rng: &mut impl Rng, max_digits: u32) -> Example {
+pub fn generate(rng: &mut impl RngExt, max_digits: u32) -> Example {
     assert!((1..=18).contains(&max_digits));
     let a = operand(rng, max_digits);
     let b = operand(rng, max_digits);
@@ -60,7 +60,7 @@ pub fn generate(rng: &mut impl Rng, max_digits: u32) -> Example {
 }
 
 /// Draws `n` problems.
-pub fn batch(rng: &mut impl Rng, max_digits: u32, n: usize) -> Vec<Example> {
+pub fn batch(rng: &mut impl RngExt, max_digits: u32, n: usize) -> Vec<Example> {
     (0..n).map(|_| generate(rng, max_digits)).collect()
 }
 

@@ -10,10 +10,10 @@
 //! recur within a paragraph. Paragraphs are word-wrapped at 72 columns and separated by a
 //! blank line. [`default_corpus`] is the text for seed [`DEFAULT_SEED`], at least
 //! [`DEFAULT_MIN_BYTES`] bytes long; the same seed always yields the same text (for a fixed
-//! version of `rand`'s `StdRng`).
+//! version of `rand`'s `ChaCha8Rng`).
 
-use recurrent::rand::rngs::StdRng;
-use recurrent::rand::{Rng, SeedableRng};
+use recurrent::rand::rngs::ChaCha8Rng;
+use recurrent::rand::{RngExt, SeedableRng};
 
 /// Seed of [`default_corpus`].
 pub const DEFAULT_SEED: u64 = 1997;
@@ -263,7 +263,7 @@ const TIME_PHRASES: &[&str] = &[
 const CONJUNCTIONS: &[&str] = &["and", "but", "so", "while", "because", "although"];
 
 /// Generates English-like paragraphs until the text is at least `min_bytes` long.
-pub fn generate(rng: &mut impl Rng, min_bytes: usize) -> String {
+pub fn generate(rng: &mut impl RngExt, min_bytes: usize) -> String {
     let mut text = String::with_capacity(min_bytes + 1024);
     while text.len() < min_bytes {
         if !text.is_empty() {
@@ -276,10 +276,10 @@ pub fn generate(rng: &mut impl Rng, min_bytes: usize) -> String {
     text
 }
 
-/// The default corpus: [`generate`] with `StdRng::seed_from_u64(DEFAULT_SEED)` and
+/// The default corpus: [`generate`] with `ChaCha8Rng::seed_from_u64(DEFAULT_SEED)` and
 /// [`DEFAULT_MIN_BYTES`].
 pub fn default_corpus() -> String {
-    let mut rng = StdRng::seed_from_u64(DEFAULT_SEED);
+    let mut rng = ChaCha8Rng::seed_from_u64(DEFAULT_SEED);
     generate(&mut rng, DEFAULT_MIN_BYTES)
 }
 
@@ -339,8 +339,8 @@ fn wrap(text: &str, width: usize) -> String {
     out
 }
 
-fn pick<T: Copy>(rng: &mut impl Rng, items: &[T]) -> T {
-    items[rng.gen_range(0..items.len())]
+fn pick<T: Copy>(rng: &mut impl RngExt, items: &[T]) -> T {
+    items[rng.random_range(0..items.len())]
 }
 
 fn capitalize(s: &str) -> String {
@@ -380,8 +380,8 @@ struct Paragraph {
 }
 
 impl Paragraph {
-    fn new(rng: &mut impl Rng) -> Self {
-        let cast: Vec<usize> = (0..4).map(|_| rng.gen_range(0..NOUNS.len())).collect();
+    fn new(rng: &mut impl RngExt) -> Self {
+        let cast: Vec<usize> = (0..4).map(|_| rng.random_range(0..NOUNS.len())).collect();
         let animate: Vec<usize> = (0..NOUNS.len())
             .filter(|&i| ANIMATE.contains(&NOUNS[i].0))
             .collect();
@@ -390,7 +390,7 @@ impl Paragraph {
             cast,
             animate_cast,
             name: pick(rng, NAMES),
-            tense: if rng.gen_bool(0.6) {
+            tense: if rng.random_bool(0.6) {
                 Tense::Past
             } else {
                 Tense::Present
@@ -398,44 +398,44 @@ impl Paragraph {
         }
     }
 
-    fn write(&self, rng: &mut impl Rng) -> String {
-        let n = rng.gen_range(3..=7);
+    fn write(&self, rng: &mut impl RngExt) -> String {
+        let n = rng.random_range(3..=7);
         let sentences: Vec<String> = (0..n).map(|_| self.sentence(rng)).collect();
         sentences.join(" ")
     }
 
-    fn noun(&self, rng: &mut impl Rng, animate: bool) -> (&'static str, &'static str) {
+    fn noun(&self, rng: &mut impl RngExt, animate: bool) -> (&'static str, &'static str) {
         let idx = if animate {
-            if rng.gen_bool(0.7) {
+            if rng.random_bool(0.7) {
                 pick(rng, &self.animate_cast)
             } else {
                 loop {
-                    let i = rng.gen_range(0..NOUNS.len());
+                    let i = rng.random_range(0..NOUNS.len());
                     if ANIMATE.contains(&NOUNS[i].0) {
                         break i;
                     }
                 }
             }
-        } else if rng.gen_bool(0.6) {
+        } else if rng.random_bool(0.6) {
             pick(rng, &self.cast)
         } else {
-            rng.gen_range(0..NOUNS.len())
+            rng.random_range(0..NOUNS.len())
         };
         NOUNS[idx]
     }
 
-    fn np(&self, rng: &mut impl Rng, animate: bool, depth: usize) -> Np {
-        if animate && rng.gen_bool(0.2) {
+    fn np(&self, rng: &mut impl RngExt, animate: bool, depth: usize) -> Np {
+        if animate && rng.random_bool(0.2) {
             return Np {
                 text: self.name.to_string(),
                 plural: false,
             };
         }
-        let plural = rng.gen_bool(0.3);
+        let plural = rng.random_bool(0.3);
         let (sg, pl) = self.noun(rng, animate);
         let head = if plural { pl } else { sg };
         let mut words: Vec<&str> = Vec::new();
-        let n_adj = match rng.gen_range(0..10) {
+        let n_adj = match rng.random_range(0..10) {
             0..=4 => 0,
             5..=8 => 1,
             _ => 2,
@@ -456,7 +456,7 @@ impl Paragraph {
                 ],
             )
         } else {
-            match rng.gen_range(0..10) {
+            match rng.random_range(0..10) {
                 0..=4 => "the",
                 5..=7 => article(&rest),
                 8 => "this",
@@ -464,7 +464,7 @@ impl Paragraph {
             }
         };
         let mut text = format!("{det} {rest}");
-        if depth < 2 && rng.gen_bool(0.25) {
+        if depth < 2 && rng.random_bool(0.25) {
             let pp = self.np(rng, false, depth + 1);
             text = format!("{text} {} {}", pick(rng, PREPOSITIONS), pp.text);
         }
@@ -493,14 +493,14 @@ impl Paragraph {
         }
     }
 
-    fn clause(&self, rng: &mut impl Rng, depth: usize) -> String {
-        match rng.gen_range(0..10) {
+    fn clause(&self, rng: &mut impl RngExt, depth: usize) -> String {
+        match rng.random_range(0..10) {
             0..=3 => {
                 let subj = self.np(rng, true, 0);
                 let obj = self.np(rng, false, 0);
                 let verb = self.verb(pick(rng, TRANSITIVE), subj.plural);
                 let mut s = format!("{} {verb} {}", subj.text, obj.text);
-                if rng.gen_bool(0.3) {
+                if rng.random_bool(0.3) {
                     s = format!("{s} {}", pick(rng, ADVERBS));
                 }
                 s
@@ -508,7 +508,7 @@ impl Paragraph {
             4..=5 => {
                 let subj = self.np(rng, true, 0);
                 let verb = self.verb(pick(rng, INTRANSITIVE), subj.plural);
-                if rng.gen_bool(0.5) {
+                if rng.random_bool(0.5) {
                     let place = self.np(rng, false, 1);
                     format!(
                         "{} {verb} {} {}",
@@ -524,7 +524,7 @@ impl Paragraph {
                 let subj = self.np(rng, false, 0);
                 let adj = pick(rng, ADJECTIVES);
                 let be = self.be(subj.plural);
-                if rng.gen_bool(0.3) {
+                if rng.random_bool(0.3) {
                     format!("{} {be} {adj} {}", subj.text, pick(rng, TIME_PHRASES))
                 } else {
                     format!("{} {be} {adj}", subj.text)
@@ -547,8 +547,8 @@ impl Paragraph {
         }
     }
 
-    fn sentence(&self, rng: &mut impl Rng) -> String {
-        match rng.gen_range(0..20) {
+    fn sentence(&self, rng: &mut impl RngExt) -> String {
+        match rng.random_range(0..20) {
             0..=8 => format!("{}.", capitalize(&self.clause(rng, 0))),
             9..=11 => format!(
                 "{}, {} {}.",

@@ -14,7 +14,7 @@
 //! every `1.0` time unit after discarding `transient` time units. With tau 17 the attractor is
 //! chaotic and the samples stay in roughly `[0.2, 1.4]`.
 
-use recurrent::rand::Rng;
+use recurrent::rand::RngExt;
 
 /// Parameters of the equation and of its integration.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -101,7 +101,7 @@ pub fn forecasting_pairs(series: &[f64], horizon: usize) -> (Vec<f64>, Vec<f64>)
 /// `horizon`: `(series[s..s + window], series[s + horizon..s + horizon + window])` for a start
 /// `s` drawn uniformly.
 pub fn sample_windows(
-    rng: &mut impl Rng,
+    rng: &mut impl RngExt,
     series: &[f64],
     window: usize,
     horizon: usize,
@@ -111,7 +111,7 @@ pub fn sample_windows(
     let last_start = series.len() - window - horizon;
     (0..count)
         .map(|_| {
-            let s = rng.gen_range(0..=last_start);
+            let s = rng.random_range(0..=last_start);
             (
                 series[s..s + window].to_vec(),
                 series[s + horizon..s + horizon + window].to_vec(),

@@ -30,7 +30,7 @@
 //! activations of the output units that correspond to possible next symbols are above 0.5 and
 //! all others below").
 
-use recurrent::rand::Rng;
+use recurrent::rand::RngExt;
 
 /// Symbol characters by id.
 pub const SYMBOLS: [char; 7] = ['B', 'T', 'P', 'S', 'X', 'V', 'E'];
@@ -86,12 +86,12 @@ fn set_of(state: u8) -> SymbolSet {
 }
 
 /// Draws a Reber string (`B … E`).
-pub fn generate_reber(rng: &mut impl Rng) -> Vec<u8> {
+pub fn generate_reber(rng: &mut impl RngExt) -> Vec<u8> {
     let mut out = Vec::new();
     let mut state = 0;
     while state != ACCEPT {
         let options = edges(state);
-        let (symbol, next) = options[rng.gen_range(0..options.len())];
+        let (symbol, next) = options[rng.random_range(0..options.len())];
         out.push(symbol);
         state = next;
     }
@@ -113,8 +113,8 @@ pub fn allowed_next_reber(prefix: &[u8]) -> SymbolSet {
 }
 
 /// Draws an embedded Reber string: `B`, `T|P`, Reber string, the same `T|P`, `E`.
-pub fn generate(rng: &mut impl Rng) -> Vec<u8> {
-    let branch = if rng.gen_bool(0.5) { T } else { P };
+pub fn generate(rng: &mut impl RngExt) -> Vec<u8> {
+    let branch = if rng.random_bool(0.5) { T } else { P };
     let mut out = vec![B, branch];
     out.extend(generate_reber(rng));
     out.push(branch);
@@ -123,7 +123,7 @@ pub fn generate(rng: &mut impl Rng) -> Vec<u8> {
 }
 
 /// Draws `n` embedded Reber strings.
-pub fn batch(rng: &mut impl Rng, n: usize) -> Vec<Vec<u8>> {
+pub fn batch(rng: &mut impl RngExt, n: usize) -> Vec<Vec<u8>> {
     (0..n).map(|_| generate(rng)).collect()
 }
 

@@ -19,7 +19,7 @@
 //! Note: the brief for this module said "first symbol B, last E"; the paper has it the other way
 //! round (start `E`, trigger `B` at the end), which is what is implemented here.
 
-use recurrent::rand::Rng;
+use recurrent::rand::RngExt;
 
 /// Symbols; a token id is an index into this array.
 pub const ALPHABET: [char; 8] = ['a', 'b', 'c', 'd', 'X', 'Y', 'B', 'E'];
@@ -50,15 +50,15 @@ pub struct Sequence {
 }
 
 /// Draws one sequence.
-pub fn generate(rng: &mut impl Rng) -> Sequence {
-    let len = rng.gen_range(100..=110);
-    let mut tokens: Vec<usize> = (0..len).map(|_| rng.gen_range(0..4)).collect();
+pub fn generate(rng: &mut impl RngExt) -> Sequence {
+    let len = rng.random_range(100..=110);
+    let mut tokens: Vec<usize> = (0..len).map(|_| rng.random_range(0..4)).collect();
     tokens[0] = E;
     tokens[len - 1] = B;
-    let t1 = rng.gen_range(10..=20);
-    let t2 = rng.gen_range(50..=60);
-    let first_y = rng.gen_bool(0.5);
-    let second_y = rng.gen_bool(0.5);
+    let t1 = rng.random_range(10..=20);
+    let t2 = rng.random_range(50..=60);
+    let first_y = rng.random_bool(0.5);
+    let second_y = rng.random_bool(0.5);
     tokens[t1 - 1] = if first_y { Y } else { X };
     tokens[t2 - 1] = if second_y { Y } else { X };
     Sequence {
@@ -69,7 +69,7 @@ pub fn generate(rng: &mut impl Rng) -> Sequence {
 }
 
 /// Draws `n` sequences.
-pub fn batch(rng: &mut impl Rng, n: usize) -> Vec<Sequence> {
+pub fn batch(rng: &mut impl RngExt, n: usize) -> Vec<Sequence> {
     (0..n).map(|_| generate(rng)).collect()
 }
 

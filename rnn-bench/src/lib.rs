@@ -10,7 +10,7 @@ use std::time::Instant;
 use recurrent::cells::*;
 use recurrent::ndarray::linalg::general_mat_mul;
 use recurrent::ndarray::{s, Array2, Array3};
-use recurrent::rand::Rng;
+use recurrent::rand::RngExt;
 use recurrent::Cell;
 
 /// One benchmark shape: `x: [steps, batch, input]`, states of size `hidden`.
@@ -253,7 +253,7 @@ pub fn flop_bound_ms(cell: &str, w: &Workload, mode: Mode, gflops: f64) -> f64 {
 pub fn runner_for<C: Cell<f32> + 'static>(cell: C, w: &Workload, mode: Mode) -> Runner {
     let mut rng = recurrent::seeded_rng(1);
     let x = Array3::<f32>::from_shape_fn((w.steps, w.batch, cell.input_size()), |_| {
-        rng.gen_range(-1.0..1.0)
+        rng.random_range(-1.0..1.0)
     });
     match mode {
         Mode::Infer => Box::new(move || {

@@ -210,14 +210,14 @@ fn skeleton(ast: &ast::CellAst, source: &Source, krate: &TokenStream) -> TokenSt
         #vis struct #dims_name { #(pub #fields: usize,)* }
         #[allow(unused_variables, clippy::all)]
         impl<F: #rt::Float> #name<F> {
-            pub fn new(dims: #dims_name, rng: &mut dyn #rt::RngCore) -> Self { unreachable!() }
+            pub fn new(dims: #dims_name, rng: &mut dyn #rt::Rng) -> Self { unreachable!() }
             pub fn zeros(dims: #dims_name) -> Self { unreachable!() }
         }
         #[allow(unused_variables, clippy::all)]
         impl<F: #rt::Float> #rt::Cell<F> for #name<F> {
             type Dims = #dims_name;
             fn spec() -> &'static #rt::CellSpec { unreachable!() }
-            fn new(dims: #dims_name, rng: &mut dyn #rt::RngCore) -> Self { unreachable!() }
+            fn new(dims: #dims_name, rng: &mut dyn #rt::Rng) -> Self { unreachable!() }
             fn zeros(dims: #dims_name) -> Self { unreachable!() }
             fn dims(&self) -> #dims_name { unreachable!() }
             fn input_size(&self) -> usize { unreachable!() }

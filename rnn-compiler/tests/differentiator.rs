@@ -28,17 +28,17 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestCaseError;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 use rnn_compiler::eval::{EvalStates, Evaluator, Params, Seq};
 use rnn_compiler::ir::{Func, Op};
 use rnn_specgen::{spec_text, Case};
 
-fn uniform_seq(rng: &mut StdRng, t: usize, b: usize, n: usize) -> Seq {
+fn uniform_seq(rng: &mut ChaCha8Rng, t: usize, b: usize, n: usize) -> Seq {
     (0..t)
         .map(|_| {
             (0..b)
-                .map(|_| (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect())
+                .map(|_| (0..n).map(|_| rng.random_range(-1.0..1.0)).collect())
                 .collect()
         })
         .collect()
@@ -90,10 +90,10 @@ fn check_spec(
     })?;
     let eval = Evaluator::from_compiled(&compiled, &[("I", i), ("H", h)])
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut params = eval.zero_params();
     for v in params.values_mut().flatten() {
-        *v = rng.gen_range(-0.7..0.7);
+        *v = rng.random_range(-0.7..0.7);
     }
     let x = uniform_seq(&mut rng, t, b, eval.input_size());
     let d_out = uniform_seq(&mut rng, t, b, eval.output_size());
@@ -101,10 +101,10 @@ fn check_spec(
     let mut d_final = eval.zero_states(b);
     for a in init.arrays_mut().chain(d_final.arrays_mut()) {
         for v in a.iter_mut().flatten() {
-            *v = rng.gen_range(-1.0..1.0);
+            *v = rng.random_range(-1.0..1.0);
         }
     }
-    let lengths: Vec<usize> = (0..b).map(|_| rng.gen_range(0..=t)).collect();
+    let lengths: Vec<usize> = (0..b).map(|_| rng.random_range(0..=t)).collect();
 
     let fwd = eval
         .forward(&params, &x, Some(&init), Some(&lengths))

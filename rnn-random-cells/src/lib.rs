@@ -32,8 +32,8 @@
 //! `RNN_RANDOM_CELLS=2000 RNN_RANDOM_CELLS_SEED=7 cargo test -p rnn-random-cells -- --nocapture`.
 
 use facade::ndarray::{Array2, Array3};
-use facade::rand::rngs::StdRng;
-use facade::rand::{Rng, SeedableRng};
+use facade::rand::rngs::ChaCha8Rng;
+use facade::rand::{RngExt, SeedableRng};
 use facade::{Cell, States};
 use rnn_compiler::eval::{EvalStates, Evaluator, Params, Seq};
 use rnn_compiler::ir::{Func, Op};
@@ -172,11 +172,11 @@ pub fn check<C: Cell<f64>>(
     })?;
     let eval = Evaluator::from_compiled(&compiled, eval_dims).map_err(|e| e.to_string())?;
 
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut cell = C::new(dims, &mut rng);
     for p in 0..cell.params().len() {
         for v in cell.params_mut().slice_mut(p) {
-            *v = rng.gen_range(-0.7..0.7);
+            *v = rng.random_range(-0.7..0.7);
         }
     }
     let params: Params = cell
@@ -197,14 +197,15 @@ pub fn check<C: Cell<f64>>(
     }
 
     let b = LENGTHS.len();
-    let mut uniform =
-        |shape: (usize, usize, usize)| Array3::from_shape_fn(shape, |_| rng.gen_range(-1.0..1.0));
+    let mut uniform = |shape: (usize, usize, usize)| {
+        Array3::from_shape_fn(shape, |_| rng.random_range(-1.0..1.0))
+    };
     let x = uniform((T, b, cell.input_size()));
     let d_out = uniform((T, b, cell.output_size()));
     let mut init = cell.zero_states(b);
     let mut d_final = cell.zero_states(b);
     for a in init.arrays_mut().chain(d_final.arrays_mut()) {
-        a.mapv_inplace(|_| rng.gen_range(-1.0..1.0));
+        a.mapv_inplace(|_| rng.random_range(-1.0..1.0));
     }
 
     let mut failures = vec![];

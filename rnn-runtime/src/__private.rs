@@ -15,7 +15,7 @@ pub use crate::{
 pub use crate::{Result, StateSpec, States, Trace};
 pub use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewD};
 pub use ndarray::{ArrayViewMut1, ArrayViewMut2};
-pub use rand::RngCore;
+pub use rand::Rng;
 
 use ndarray::{ArrayViewMut2 as Mut2, Ix1, Ix2};
 

@@ -1,5 +1,5 @@
 use ndarray::{Array2, Array3, ArrayView, ArrayView2, ArrayView3, ArrayViewD, Axis, Dimension};
-use rand::RngCore;
+use rand::Rng;
 
 use crate::{Error, Float, Init, ParamSet, Result, States};
 
@@ -125,7 +125,7 @@ pub trait Cell<F: Float>: Sized + Clone {
     fn spec() -> &'static CellSpec;
 
     /// A cell with every parameter drawn by its spec's initializer from `rng`.
-    fn new(dims: Self::Dims, rng: &mut dyn RngCore) -> Self;
+    fn new(dims: Self::Dims, rng: &mut dyn Rng) -> Self;
 
     /// A cell with every parameter zero.
     fn zeros(dims: Self::Dims) -> Self;

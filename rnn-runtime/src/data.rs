@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use ndarray::{s, Array2, Array3, ArrayView3, Axis};
 use rand::seq::SliceRandom;
-use rand::Rng;
+use rand::RngExt;
 
 use crate::{Error, Float, Result};
 
@@ -75,7 +75,7 @@ pub fn batch_indices(
     n: usize,
     batch_size: usize,
     shuffle: bool,
-    rng: &mut impl Rng,
+    rng: &mut impl RngExt,
 ) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..n).collect();
     if shuffle {

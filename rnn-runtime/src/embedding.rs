@@ -1,7 +1,7 @@
 //! [`Embedding`]: token ids to learned vectors.
 
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3};
-use rand::RngCore;
+use rand::Rng;
 
 use crate::{Error, Float, Init, Result};
 
@@ -14,7 +14,7 @@ pub struct Embedding<F> {
 
 impl<F: Float> Embedding<F> {
     /// A table for `vocab` tokens of `dim` features.
-    pub fn new(vocab: usize, dim: usize, rng: &mut dyn RngCore) -> Self {
+    pub fn new(vocab: usize, dim: usize, rng: &mut dyn Rng) -> Self {
         let weight = Init::Default.sample::<F>(&[vocab, dim], rng);
         Embedding {
             weight: weight.into_dimensionality().expect("2-D"),

@@ -1,5 +1,5 @@
 use ndarray::{Array2, ArrayD, IxDyn};
-use rand::{Rng, RngCore};
+use rand::{Rng, RngExt};
 
 use crate::Float;
 
@@ -27,12 +27,12 @@ pub enum Init {
 
 impl Init {
     /// Samples a tensor of `shape` (`[D]` or `[R, C]`).
-    pub fn sample<F: Float>(self, shape: &[usize], rng: &mut dyn RngCore) -> ArrayD<F> {
+    pub fn sample<F: Float>(self, shape: &[usize], rng: &mut dyn Rng) -> ArrayD<F> {
         let n = shape.iter().product::<usize>();
         let last = shape.last().copied().unwrap_or(1).max(1) as f64;
-        let uniform = |a: f64, rng: &mut dyn RngCore| -> ArrayD<F> {
+        let uniform = |a: f64, rng: &mut dyn Rng| -> ArrayD<F> {
             let data = (0..n)
-                .map(|_| F::from_f64(rng.gen_range(-1.0..=1.0) * a))
+                .map(|_| F::from_f64(rng.random_range(-1.0..=1.0) * a))
                 .collect();
             ArrayD::from_shape_vec(IxDyn(shape), data).expect("length matches shape")
         };
@@ -58,15 +58,15 @@ impl Init {
 }
 
 /// A standard normal sample by Box–Muller (keeps `rand_distr` out of the dependency tree).
-fn normal(rng: &mut dyn RngCore) -> f64 {
-    let u1: f64 = 1.0 - rng.gen::<f64>();
-    let u2: f64 = rng.gen::<f64>();
+fn normal(rng: &mut dyn Rng) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random::<f64>();
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
 /// `[rows, cols]` with orthonormal columns (rows >= cols) or rows (rows < cols): modified
 /// Gram–Schmidt on a Gaussian matrix, with the sign convention of QR (`diag(R) > 0`).
-fn orthogonal<F: Float>(rows: usize, cols: usize, rng: &mut dyn RngCore) -> Array2<F> {
+fn orthogonal<F: Float>(rows: usize, cols: usize, rng: &mut dyn Rng) -> Array2<F> {
     let (long, short) = if rows >= cols {
         (rows, cols)
     } else {
@@ -103,7 +103,7 @@ mod tests {
 
     #[test]
     fn orthogonal_has_orthonormal_columns() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(7);
         let q: ArrayD<f64> = Init::Orthogonal.sample(&[6, 4], &mut rng);
         let q = q.into_dimensionality::<ndarray::Ix2>().unwrap();
         let gram = q.t().dot(&q);
@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn default_init_is_bounded_by_inverse_sqrt_of_last_dim() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(1);
         let w: ArrayD<f64> = Init::Default.sample(&[3, 16], &mut rng);
         assert!(w.iter().all(|v| v.abs() <= 0.25));
         assert!(w.iter().any(|v| v.abs() > 0.1));

@@ -1,7 +1,7 @@
 //! [`Linear`]: the output head `y = x W + b` applied at every row (step and example).
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
-use rand::RngCore;
+use rand::Rng;
 
 use crate::{Error, Float, Init, Result};
 
@@ -25,7 +25,7 @@ pub struct LinearGrads<F> {
 
 impl<F: Float> Linear<F> {
     /// A layer from `inputs` to `outputs` features with random weights.
-    pub fn new(inputs: usize, outputs: usize, rng: &mut dyn RngCore) -> Self {
+    pub fn new(inputs: usize, outputs: usize, rng: &mut dyn Rng) -> Self {
         let a = 1.0 / (inputs.max(1) as f64).sqrt();
         let weight = Init::Uniform(a).sample::<F>(&[inputs, outputs], rng);
         let bias = Init::Uniform(a).sample::<F>(&[outputs], rng);

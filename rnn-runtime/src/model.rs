@@ -4,7 +4,7 @@
 //! [`SequenceModel::forward`] and [`SequenceModel::backward`]; see [`crate::modes`].
 
 use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3};
-use rand::{Rng, RngCore};
+use rand::{Rng, RngExt};
 
 use crate::layer::{LayerStates, LayerTrace};
 use crate::tensors::check_finite_array;
@@ -104,14 +104,14 @@ impl<F: Float> SequenceModel<F> {
     }
 
     /// Adds a token embedding of `vocab` ids into vectors of the bottom layer's input size.
-    pub fn with_embedding(mut self, vocab: usize, rng: &mut dyn RngCore) -> Result<Self> {
+    pub fn with_embedding(mut self, vocab: usize, rng: &mut dyn Rng) -> Result<Self> {
         let dim = self.input_size()?;
         self.embedding = Some(Embedding::new(vocab, dim, rng));
         Ok(self)
     }
 
     /// Adds a linear head from the top layer's outputs to `outputs` values.
-    pub fn with_head(mut self, outputs: usize, rng: &mut dyn RngCore) -> Result<Self> {
+    pub fn with_head(mut self, outputs: usize, rng: &mut dyn Rng) -> Result<Self> {
         let hidden = self.hidden_size()?;
         self.head = Some(Linear::new(hidden, outputs, rng));
         Ok(self)
@@ -244,7 +244,7 @@ impl<F: Float> SequenceModel<F> {
         input: Input<'_, F>,
         lengths: Option<&[usize]>,
         init: Option<&[LayerStates<F>]>,
-        dropout_rng: Option<&mut dyn RngCore>,
+        dropout_rng: Option<&mut dyn Rng>,
     ) -> Result<ModelForward<F>> {
         self.check_init(init)?;
         let (n_time, n_batch) = input.dims();
@@ -266,7 +266,7 @@ impl<F: Float> SequenceModel<F> {
                     let keep = 1.0 - self.dropout;
                     let scale = F::from_f64(1.0 / keep);
                     let mask = Array3::from_shape_simple_fn(x.raw_dim(), || {
-                        if rng.gen::<f64>() < keep {
+                        if rng.random::<f64>() < keep {
                             scale
                         } else {
                             F::zero()

@@ -11,7 +11,7 @@
 use std::ops::Range;
 
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, Axis};
-use rand::{Rng, RngCore};
+use rand::{Rng, RngExt};
 
 use crate::layer::LayerStates;
 use crate::loss::{
@@ -77,17 +77,13 @@ pub fn check_temperature(temperature: f64) -> Result<()> {
 /// Draws a class from `logits / temperature` (softmax); a temperature of 0 takes the argmax.
 ///
 /// Errors: the temperature is negative or not finite (see [`check_temperature`]).
-pub fn sample_logits<F: Float>(
-    logits: &[F],
-    temperature: f64,
-    rng: &mut dyn RngCore,
-) -> Result<usize> {
+pub fn sample_logits<F: Float>(logits: &[F], temperature: f64, rng: &mut dyn Rng) -> Result<usize> {
     check_temperature(temperature)?;
     Ok(sample_checked(logits, temperature, rng))
 }
 
 /// [`sample_logits`] with a temperature already checked.
-fn sample_checked<F: Float>(logits: &[F], temperature: f64, rng: &mut dyn RngCore) -> usize {
+fn sample_checked<F: Float>(logits: &[F], temperature: f64, rng: &mut dyn Rng) -> usize {
     let argmax = || {
         let mut best = 0;
         for (j, v) in logits.iter().enumerate() {
@@ -110,7 +106,7 @@ fn sample_checked<F: Float>(logits: &[F], temperature: f64, rng: &mut dyn RngCor
     if !total.is_finite() || total <= 0.0 {
         return argmax();
     }
-    let mut u = rng.gen::<f64>() * total;
+    let mut u = rng.random::<f64>() * total;
     for (j, w) in weights.iter().enumerate() {
         if u < *w {
             return j;
@@ -256,7 +252,7 @@ impl<F: Float> SequenceModel<F> {
         lengths: Option<&[usize]>,
         targets: &[usize],
         pooling: Pooling,
-        dropout_rng: Option<&mut dyn RngCore>,
+        dropout_rng: Option<&mut dyn Rng>,
     ) -> Result<TrainStep<F>> {
         self.pooled_step(input, lengths, pooling, dropout_rng, |logits, _| {
             softmax_cross_entropy(logits, targets, None)
@@ -271,7 +267,7 @@ impl<F: Float> SequenceModel<F> {
         lengths: Option<&[usize]>,
         targets: ArrayView2<'_, F>,
         pooling: Pooling,
-        dropout_rng: Option<&mut dyn RngCore>,
+        dropout_rng: Option<&mut dyn Rng>,
     ) -> Result<TrainStep<F>> {
         check_finite_values("regression targets", &targets)?;
         self.pooled_step(input, lengths, pooling, dropout_rng, |y, _| mse(y, targets))
@@ -285,7 +281,7 @@ impl<F: Float> SequenceModel<F> {
         input: Input<'_, F>,
         lengths: Option<&[usize]>,
         pooling: Pooling,
-        dropout_rng: Option<&mut dyn RngCore>,
+        dropout_rng: Option<&mut dyn Rng>,
         loss: impl FnOnce(ArrayView2<'_, F>, &[usize]) -> Result<(F, Array2<F>)>,
     ) -> Result<TrainStep<F>> {
         let head = self.head_or_error()?;
@@ -307,7 +303,7 @@ impl<F: Float> SequenceModel<F> {
         input: Input<'_, F>,
         lengths: Option<&[usize]>,
         init: Option<&[LayerStates<F>]>,
-        dropout_rng: Option<&mut dyn RngCore>,
+        dropout_rng: Option<&mut dyn Rng>,
         loss: impl FnOnce(ArrayView3<'_, F>, &[usize]) -> Result<(F, Array3<F>)>,
     ) -> Result<TrainStep<F>> {
         let head = self.head_or_error()?;
@@ -355,7 +351,7 @@ impl<F: Float> SequenceModel<F> {
         lengths: Option<&[usize]>,
         targets: ArrayView2<'_, usize>,
         init: Option<&[LayerStates<F>]>,
-        dropout_rng: Option<&mut dyn RngCore>,
+        dropout_rng: Option<&mut dyn Rng>,
     ) -> Result<TrainStep<F>> {
         self.every_step_step(input, lengths, init, dropout_rng, |logits, lengths| {
             sequence_cross_entropy(logits, targets, Some(lengths))
@@ -371,7 +367,7 @@ impl<F: Float> SequenceModel<F> {
         lengths: Option<&[usize]>,
         targets: ArrayView3<'_, F>,
         init: Option<&[LayerStates<F>]>,
-        dropout_rng: Option<&mut dyn RngCore>,
+        dropout_rng: Option<&mut dyn Rng>,
     ) -> Result<TrainStep<F>> {
         self.every_step_step(input, lengths, init, dropout_rng, |y, lengths| {
             masked_mse(y, targets, lengths)
@@ -387,7 +383,7 @@ impl<F: Float> SequenceModel<F> {
         prompt: &[usize],
         count: usize,
         temperature: f64,
-        rng: &mut dyn RngCore,
+        rng: &mut dyn Rng,
     ) -> Result<Vec<usize>> {
         self.generate_until(prompt, count, temperature, rng, &mut |_| false)
     }
@@ -399,7 +395,7 @@ impl<F: Float> SequenceModel<F> {
         prompt: &[usize],
         max: usize,
         temperature: f64,
-        rng: &mut dyn RngCore,
+        rng: &mut dyn Rng,
         done: &mut dyn FnMut(&[usize]) -> bool,
     ) -> Result<Vec<usize>> {
         let head = self.head_or_error()?;

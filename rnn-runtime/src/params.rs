@@ -1,7 +1,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
-use rand::RngCore;
+use rand::Rng;
 
 use crate::{Error, Float, ParamSpec, Result};
 
@@ -51,7 +51,7 @@ impl<F: Float> ParamSet<F> {
     pub fn new(
         specs: &'static [ParamSpec],
         shapes: &[Vec<usize>],
-        rng: Option<&mut dyn RngCore>,
+        rng: Option<&mut dyn Rng>,
     ) -> Self {
         let values = match rng {
             Some(rng) => specs

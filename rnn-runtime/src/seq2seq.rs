@@ -3,7 +3,7 @@
 //! time; teacher forcing in training, greedy decoding and sampling in inference.
 
 use ndarray::{s, Array2, ArrayView2};
-use rand::RngCore;
+use rand::Rng;
 
 use crate::layer::LayerStates;
 use crate::loss::sequence_cross_entropy;
@@ -103,7 +103,7 @@ impl<F: Float> Seq2Seq<F> {
         source_lengths: Option<&[usize]>,
         target: ArrayView2<'_, usize>,
         target_lengths: Option<&[usize]>,
-        mut dropout_rng: Option<&mut dyn RngCore>,
+        mut dropout_rng: Option<&mut dyn Rng>,
     ) -> Result<TrainStep<F>> {
         let (n_target, batch) = target.dim();
         if source.dim().1 != batch {
@@ -191,7 +191,7 @@ impl<F: Float> Seq2Seq<F> {
         source_lengths: Option<&[usize]>,
         max_len: usize,
         temperature: f64,
-        rng: &mut dyn RngCore,
+        rng: &mut dyn Rng,
     ) -> Result<Vec<Vec<usize>>> {
         check_temperature(temperature)?;
         let batch = source.dim().1;
@@ -254,7 +254,7 @@ impl<F: Float> Parameters<F> for Seq2Seq<F> {
 }
 
 /// Reborrows an optional RNG for one call, keeping it for the next.
-fn reborrow<'s>(rng: &'s mut Option<&mut dyn RngCore>) -> Option<&'s mut dyn RngCore> {
+fn reborrow<'s>(rng: &'s mut Option<&mut dyn Rng>) -> Option<&'s mut dyn Rng> {
     match rng {
         Some(r) => Some(&mut **r),
         None => None,

@@ -21,7 +21,7 @@
 
 use std::collections::BTreeSet;
 
-use rand::Rng;
+use rand::RngExt;
 
 /// One random spec: the choices that drive the generator (a choice sequence shrinks by dropping
 /// and simplifying operations), the dimensions and the seed of the numbers.
@@ -384,24 +384,24 @@ pub fn spec_text(case: &Case) -> String {
 
 impl Case {
     /// A case drawn from `rng`, with the distribution of [`strategy`].
-    pub fn random(rng: &mut impl Rng) -> Case {
+    pub fn random(rng: &mut impl RngExt) -> Case {
         Case::random_with(rng, 23)
     }
 
     /// A case drawn from `rng` with 1 to `max_ops` operations (smaller specs, for tests that
     /// compile many of them).
-    pub fn random_with(rng: &mut impl Rng, max_ops: usize) -> Case {
-        let n_ops = rng.gen_range(1..=max_ops.max(1));
+    pub fn random_with(rng: &mut impl RngExt, max_ops: usize) -> Case {
+        let n_ops = rng.random_range(1..=max_ops.max(1));
         Case {
-            n_states: rng.gen_range(1..=3),
-            delays: (0..3).map(|_| rng.gen_range(1..=3)).collect(),
-            ops: (0..n_ops).map(|_| rng.gen()).collect(),
-            output: rng.gen::<bool>().then(|| rng.gen()),
-            i: rng.gen_range(1..=4),
-            h: rng.gen_range(1..=4),
-            t: rng.gen_range(1..=5),
-            b: rng.gen_range(1..=3),
-            seed: rng.gen(),
+            n_states: rng.random_range(1..=3),
+            delays: (0..3).map(|_| rng.random_range(1..=3)).collect(),
+            ops: (0..n_ops).map(|_| rng.random()).collect(),
+            output: rng.random::<bool>().then(|| rng.random()),
+            i: rng.random_range(1..=4),
+            h: rng.random_range(1..=4),
+            t: rng.random_range(1..=5),
+            b: rng.random_range(1..=3),
+            seed: rng.random(),
         }
     }
 }

@@ -292,7 +292,7 @@ impl Emitter<'_> {
             #[allow(non_snake_case, dead_code)]
             impl<F: #rt::Float> #name<F> {
                 /// A cell with every parameter drawn by the spec's initializers from `rng`.
-                pub fn new(dims: #dims_name, rng: &mut dyn #rt::RngCore) -> Self {
+                pub fn new(dims: #dims_name, rng: &mut dyn #rt::Rng) -> Self {
                     <Self as #rt::Cell<F>>::new(dims, rng)
                 }
 
@@ -460,7 +460,7 @@ impl Emitter<'_> {
                     &SPEC
                 }
 
-                fn new(dims: #dims_name, rng: &mut dyn #rt::RngCore) -> Self {
+                fn new(dims: #dims_name, rng: &mut dyn #rt::Rng) -> Self {
                     let shapes = Self::__param_shapes(dims);
                     let params = #rt::ParamSet::new(<Self as #rt::Cell<F>>::spec().params, &shapes, Some(rng));
                     Self { dims, params }
