@@ -15,66 +15,56 @@
 //! curves to a PNG (with an embedded font: no system fonts or libraries needed).
 #![warn(missing_docs)]
 
-pub mod activation;
-mod cell;
-pub mod checkpoint;
-pub mod data;
-mod dyn_cell;
-mod embedding;
-mod error;
-pub mod fastmath;
-mod float;
-pub mod gemm;
-pub mod gradcheck;
-mod init;
-pub mod layer;
-mod linear;
-pub mod loss;
-pub mod metrics;
-mod model;
-mod model_checkpoint;
-pub mod modes;
-mod params;
+mod core;
+mod io;
+mod kernels;
+mod nn;
+mod training;
+
+// The old root paths of the moved private modules, for the imports not yet updated.
+use crate::core::tensors;
+use crate::kernels::{pool, threads};
+
+pub use crate::core::{activation, gradcheck};
+pub use crate::io::{checkpoint, torch};
+pub use crate::kernels::{fastmath, gemm};
+pub use crate::nn::{layer, modes};
 #[cfg(feature = "plot")]
-pub mod plot;
-mod pool;
+pub use crate::training::plot;
 #[cfg(feature = "progress")]
-pub mod progress;
-mod seq2seq;
-mod states;
-mod tensors;
-mod threads;
-pub mod torch;
-pub mod train;
+pub use crate::training::progress;
+pub use crate::training::{data, loss, metrics, optim as train};
 
 #[doc(hidden)]
-pub mod __private;
+pub use crate::core::__private;
 
-pub use cell::{Cell, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace};
-pub use checkpoint::{load_foreign_tensors, load_tensors, save_tensors, TensorFile};
-pub use data::Vocab;
-pub use dyn_cell::DynCell;
-pub use embedding::Embedding;
-pub use error::{Error, Result};
-pub use float::Float;
-pub use gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
-pub use init::Init;
-pub use layer::{LayerStates, RecurrentLayer};
-pub use linear::{Linear, LinearGrads};
-pub use metrics::{Curve, TrainingLog};
-pub use model::{Input, ModelForward, ModelGradients, SequenceModel};
-pub use model_checkpoint::{load_checkpoint, save_checkpoint, Checkpointable};
-pub use modes::{Pooling, TrainStep};
-pub use params::ParamSet;
+pub use crate::core::cell::{
+    Cell, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace,
+};
+pub use crate::core::dyn_cell::DynCell;
+pub use crate::core::error::{Error, Result};
+pub use crate::core::gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
+pub use crate::core::init::Init;
+pub use crate::core::params::ParamSet;
+pub use crate::core::states::States;
+pub use crate::core::tensors::{NamedTensors, Parameters};
+pub use crate::io::checkpoint::{load_foreign_tensors, load_tensors, save_tensors, TensorFile};
+pub use crate::io::model_checkpoint::{load_checkpoint, save_checkpoint, Checkpointable};
+pub use crate::kernels::float::Float;
+pub use crate::kernels::pool::release_pooled_memory;
+pub use crate::kernels::threads::{num_threads, set_num_threads};
+pub use crate::nn::embedding::Embedding;
+pub use crate::nn::layer::{LayerStates, RecurrentLayer};
+pub use crate::nn::linear::{Linear, LinearGrads};
+pub use crate::nn::model::{Input, ModelForward, ModelGradients, SequenceModel};
+pub use crate::nn::modes::{Pooling, TrainStep};
+pub use crate::nn::seq2seq::Seq2Seq;
+pub use crate::training::data::Vocab;
+pub use crate::training::metrics::{Curve, TrainingLog};
 #[cfg(feature = "plot")]
-pub use plot::{plot_curves, PlotOptions, CURVE_COLORS};
-pub use pool::release_pooled_memory;
+pub use crate::training::plot::{plot_curves, PlotOptions, CURVE_COLORS};
 #[cfg(feature = "progress")]
-pub use progress::TrainingProgress;
-pub use seq2seq::Seq2Seq;
-pub use states::States;
-pub use tensors::{NamedTensors, Parameters};
-pub use threads::{num_threads, set_num_threads};
+pub use crate::training::progress::TrainingProgress;
 
 pub use ndarray;
 pub use rand;

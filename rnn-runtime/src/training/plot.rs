@@ -29,7 +29,7 @@ use crate::{Error, Result};
 
 /// The embedded font's bytes (DejaVu Sans 2.37, Bitstream Vera license with public-domain DejaVu
 /// changes).
-static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// The family name the embedded font is registered under with plotters: a name of its own, so
 /// that a program registering its own "sans-serif" is left alone.
