@@ -21,10 +21,6 @@ mod kernels;
 mod nn;
 mod training;
 
-// The old root paths of the moved private modules, for the imports not yet updated.
-use crate::core::tensors;
-use crate::kernels::{pool, threads};
-
 pub use crate::core::{activation, gradcheck};
 pub use crate::io::{checkpoint, torch};
 pub use crate::kernels::{fastmath, gemm};

@@ -6,13 +6,17 @@
 //! `T + D` time rows: row `r = t + D` holds `h[t]`, rows `0..D` the initial state (row `D - 1`)
 //! and its history (row `D - 2 - j` holds history entry `j`).
 
-pub use crate::activation::*;
-pub use crate::pool::Buffer;
-pub use crate::threads::join;
-pub use crate::{
-    Cell, CellSpec, Error, Float, Forward, Gradients, Inference, Init, ParamSet, ParamSpec,
+pub use crate::core::activation::*;
+pub use crate::core::cell::{
+    Cell, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace,
 };
-pub use crate::{Result, StateSpec, States, Trace};
+pub use crate::core::error::{Error, Result};
+pub use crate::core::init::Init;
+pub use crate::core::params::ParamSet;
+pub use crate::core::states::States;
+pub use crate::kernels::float::Float;
+pub use crate::kernels::pool::Buffer;
+pub use crate::kernels::threads::join;
 pub use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewD};
 pub use ndarray::{ArrayViewMut1, ArrayViewMut2};
 pub use rand::RngCore;
@@ -24,7 +28,7 @@ use ndarray::{ArrayViewMut2 as Mut2, Ix1, Ix2};
 #[inline]
 pub fn split_examples(n_batch: usize, elements: usize) -> bool {
     const MIN_ELEMENTS: usize = 1 << 14;
-    n_batch >= 2 && elements >= MIN_ELEMENTS && crate::num_threads() >= 2
+    n_batch >= 2 && elements >= MIN_ELEMENTS && crate::kernels::threads::num_threads() >= 2
 }
 
 /// Whether to run the generated passes' version compiled for AVX2 and FMA: the CPU has them,
@@ -552,12 +556,12 @@ pub fn pack_panels<F: Float>(
         .iter()
         .map(|&(i, _)| params.value(i).shape()[1])
         .sum();
-    let mut packed = Buffer::zeroed(crate::gemm::packed_len(inner, width));
+    let mut packed = Buffer::zeroed(crate::kernels::gemm::packed_len(inner, width));
     let mut offset = 0;
     for &(i, row_start) in blocks {
         let n = params.value(i).shape()[1];
         let w = &params.slice(i)[row_start * n..];
-        crate::gemm::pack_into(&mut packed, inner, width, offset, w, n, n);
+        crate::kernels::gemm::pack_into(&mut packed, inner, width, offset, w, n, n);
         offset += n;
     }
     packed
@@ -565,15 +569,15 @@ pub fn pack_panels<F: Float>(
 
 /// The transpose of panel-packed `[inner, width]` weights, for the adjoint of a per-step product.
 pub fn transpose_panels<F: Float>(packed: &[F], inner: usize, width: usize) -> Buffer<F> {
-    let mut out = Buffer::zeroed(crate::gemm::packed_len(width, inner));
-    crate::gemm::transpose_packed_into(packed, inner, width, &mut out);
+    let mut out = Buffer::zeroed(crate::kernels::gemm::packed_len(width, inner));
+    crate::kernels::gemm::transpose_packed_into(packed, inner, width, &mut out);
     out
 }
 
 /// `c = a @ W + beta * c` with `a: [m, k]`, panel-packed `W: [k, n]`, `c: [m, n]`: the per-step
 /// products, the hoisted input product and the input gradient (no allocation).
 pub fn gemm_step<F: Float>(a: &[F], m: usize, k: usize, w: &[F], n: usize, c: &mut [F], beta: F) {
-    crate::gemm::gemm_packed(a, m, k, w, n, c, beta);
+    crate::kernels::gemm::gemm_packed(a, m, k, w, n, c, beta);
 }
 
 /// Adds columns `offset..offset + n` of `packed: [inner, width]` into rows
@@ -619,7 +623,7 @@ pub fn gemm_tn<F: Float>(a: &[F], m: usize, k: usize, d: &[F], n: usize, c: &mut
     if k == 0 || n == 0 {
         return;
     }
-    crate::gemm::gemm_views(
+    crate::kernels::gemm::gemm_views(
         F::one(),
         &view(a, m, k).t(),
         &view(d, m, n),

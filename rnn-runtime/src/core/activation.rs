@@ -1,7 +1,7 @@
 //! Activation functions of the language, with the numerically careful forms used by both the
 //! forward pass and the derivatives the compiler emits.
 
-use crate::Float;
+use crate::kernels::float::Float;
 
 /// `1 / (1 + exp(-x))`: exact and overflow-free in f64; in f32 the vectorizable approximation
 /// of [`crate::fastmath::sigmoid`] (relative error below 3e-7 wherever the result is a normal

@@ -1,7 +1,12 @@
 use ndarray::{Array2, Array3, ArrayView, ArrayView2, ArrayView3, ArrayViewD, Axis, Dimension};
 use rand::RngCore;
 
-use crate::{Error, Float, Init, ParamSet, Result, States};
+use crate::core::error::{Error, Result};
+use crate::core::init::Init;
+use crate::core::params::ParamSet;
+use crate::core::states::States;
+use crate::kernels::float::Float;
+use crate::kernels::pool;
 
 /// The static description of a cell, generated from its spec.
 #[derive(Debug, PartialEq)]
@@ -73,7 +78,7 @@ pub struct Trace<F: Float> {
 impl<F: Float> Drop for Trace<F> {
     fn drop(&mut self) {
         // Hand the buffers back for the next forward pass.
-        self.buffers.drain(..).for_each(crate::pool::give);
+        self.buffers.drain(..).for_each(pool::give);
     }
 }
 

@@ -3,7 +3,11 @@
 
 use ndarray::ArrayView3;
 
-use crate::{Cell, CellSpec, Float, Forward, Gradients, Inference, ParamSet, Result, States};
+use crate::core::cell::{Cell, CellSpec, Forward, Gradients, Inference};
+use crate::core::error::Result;
+use crate::core::params::ParamSet;
+use crate::core::states::States;
+use crate::kernels::float::Float;
 
 /// The object-safe face of a [`Cell`]: implemented for every cell type, so a model holds
 /// `Box<dyn DynCell<F>>` layers. The methods are those of [`Cell`]; see there for shapes.

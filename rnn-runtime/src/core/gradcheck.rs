@@ -24,7 +24,9 @@ use ndarray::{Array2, Array3};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::{Cell, Result, States};
+use crate::core::cell::Cell;
+use crate::core::error::Result;
+use crate::core::states::States;
 
 /// Settings of [`gradcheck`]; the defaults: central differences at step 1e-6, a tolerance of
 /// `1e-7 + 1e-6 * |numeric|` per entry, with Richardson

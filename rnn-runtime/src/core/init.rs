@@ -1,7 +1,7 @@
 use ndarray::{Array2, ArrayD, IxDyn};
 use rand::{Rng, RngCore};
 
-use crate::Float;
+use crate::kernels::float::Float;
 
 /// How a parameter is initialized, as written after `=` in its declaration.
 #[derive(Debug, Clone, Copy, PartialEq)]

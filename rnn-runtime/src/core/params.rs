@@ -3,7 +3,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
 use rand::RngCore;
 
-use crate::{Error, Float, ParamSpec, Result};
+use crate::core::cell::ParamSpec;
+use crate::core::error::{Error, Result};
+use crate::core::tensors::Parameters;
+use crate::kernels::float::Float;
 
 /// The parameters of a cell (or their gradients), by the DSL's names, each in the spec's
 /// `[in, out]` layout: a matrix `W: [I, H]` is an `I x H` array, a vector `b: [H]` has length H.
@@ -294,7 +297,7 @@ impl<F: Float> ParamSet<F> {
     }
 }
 
-impl<F: Float> crate::Parameters<F> for ParamSet<F> {
+impl<F: Float> Parameters<F> for ParamSet<F> {
     fn tensors(&self) -> Vec<(String, &[F])> {
         self.specs
             .iter()
@@ -338,7 +341,7 @@ pub(crate) fn check_finite_tensor<F: Float>(name: &str, v: ArrayViewD<'_, F>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Init;
+    use crate::core::init::Init;
 
     static SPECS: [ParamSpec; 2] = [
         ParamSpec {

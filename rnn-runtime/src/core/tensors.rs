@@ -3,7 +3,9 @@
 
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
 
-use crate::{Error, Float, ParamSet, Result};
+use crate::core::error::{Error, Result};
+use crate::core::params::ParamSet;
+use crate::kernels::float::Float;
 
 /// Anything that holds named tensors in a fixed order: a cell's [`ParamSet`], the parameters of
 /// a model, or their gradients. Optimizers pair a parameter with its gradient by position and

@@ -47,7 +47,9 @@ use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use safetensors::tensor::{Metadata, TensorView};
 use safetensors::{Dtype, SafeTensors};
 
-use crate::{Error, Float, Result};
+use crate::core::error::{Error, Result};
+use crate::core::tensors::check_finite_array;
+use crate::kernels::float::Float;
 
 /// Metadata key of the checksum: `crc32:` followed by 8 lower-case hex digits.
 pub const CHECKSUM_KEY: &str = "rnn.checksum";
@@ -410,8 +412,7 @@ fn check_finite<F: Float>(
     name: &str,
     t: ArrayViewD<'_, F>,
 ) -> Result<()> {
-    crate::tensors::check_finite_array("tensor", name, t)
-        .map_err(|e| Error::Checkpoint(format!("{shown}: {e}")))
+    check_finite_array("tensor", name, t).map_err(|e| Error::Checkpoint(format!("{shown}: {e}")))
 }
 
 fn io_error(path: &Path, doing: &str, e: std::io::Error) -> Error {

@@ -8,10 +8,13 @@ use std::path::Path;
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
-use crate::checkpoint::{load_tensors, save_tensors};
-use crate::tensors::{check_finite_array, check_finite_tensors};
-use crate::train::Optimizer;
-use crate::{Error, Float, NamedTensors, Parameters, Result, Seq2Seq, SequenceModel};
+use crate::core::error::{Error, Result};
+use crate::core::tensors::{check_finite_array, check_finite_tensors, NamedTensors, Parameters};
+use crate::io::checkpoint::{load_tensors, save_tensors};
+use crate::kernels::float::Float;
+use crate::nn::model::SequenceModel;
+use crate::nn::seq2seq::Seq2Seq;
+use crate::training::optim::Optimizer;
 
 /// A model that can be checkpointed: its parameters and a description of its structure.
 pub trait Checkpointable<F: Float>: Parameters<F> {
@@ -297,8 +300,8 @@ fn params_of<F: Float>(model: &dyn Checkpointable<F>) -> &dyn Parameters<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::tests::{temp_path, write_unchecked};
-    use crate::train::{Adam, Sgd};
+    use crate::io::checkpoint::tests::{temp_path, write_unchecked};
+    use crate::training::optim::{Adam, Sgd};
 
     /// A model of named tensors with a fixed description.
     #[derive(Debug, Clone, PartialEq)]
@@ -352,8 +355,8 @@ mod tests {
             "model.note",
             "optimizer.kind",
             "optimizer.anything",
-            crate::checkpoint::CHECKSUM_KEY,
-            crate::checkpoint::FORMAT_KEY,
+            crate::io::checkpoint::CHECKSUM_KEY,
+            crate::io::checkpoint::FORMAT_KEY,
         ] {
             let extra = BTreeMap::from([(key.to_string(), "x".to_string())]);
             let text = save_checkpoint(&path, &toy(1.0), None, &extra)

@@ -45,8 +45,12 @@ use std::collections::BTreeMap;
 
 use ndarray::{concatenate, ArrayD, ArrayViewD, Axis, IxDyn};
 
-use crate::tensors::check_finite_array;
-use crate::{Cell, Error, Float, Result, TensorFile};
+use crate::core::cell::Cell;
+use crate::core::error::{Error, Result};
+use crate::core::params::ParamSet;
+use crate::core::tensors::check_finite_array;
+use crate::io::checkpoint::TensorFile;
+use crate::kernels::float::Float;
 
 /// The cells (by [`crate::CellSpec::name`]) whose parameters map to a PyTorch module.
 pub const SUPPORTED_CELLS: &[&str] = &["RnnTanh", "RnnRelu", "Lstm", "GruTorch"];
@@ -210,7 +214,7 @@ pub fn import_torch<F: Float, C: Cell<F>>(
 /// Splits the PyTorch tensor `full` (key `key`) into one block per name in `names`, transposed
 /// to `[in, out]` when `transpose`, checking its shape against the cell's parameters.
 fn split<F: Float>(
-    params: &crate::ParamSet<F>,
+    params: &ParamSet<F>,
     names: &[&str],
     key: &str,
     full: ArrayViewD<'_, F>,

@@ -45,15 +45,15 @@ impl Float for f32 {
     }
     #[inline(always)]
     fn act_exp(self) -> Self {
-        crate::fastmath::exp(self)
+        crate::kernels::fastmath::exp(self)
     }
     #[inline(always)]
     fn act_sigmoid(self) -> Self {
-        crate::fastmath::sigmoid(self)
+        crate::kernels::fastmath::sigmoid(self)
     }
     #[inline(always)]
     fn act_tanh(self) -> Self {
-        crate::fastmath::tanh(self)
+        crate::kernels::fastmath::tanh(self)
     }
 }
 

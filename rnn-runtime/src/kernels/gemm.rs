@@ -15,7 +15,7 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use crate::Float;
+use crate::kernels::float::Float;
 
 /// Width of a weight panel (two AVX-512 registers of f32).
 pub const NR: usize = 32;
@@ -87,7 +87,7 @@ pub fn gemm_packed<F: Float>(
     }
     let c = &mut c[..m * n];
     let a = &a[..m * k];
-    let threads = crate::num_threads().min(m.div_ceil(MR));
+    let threads = crate::kernels::threads::num_threads().min(m.div_ceil(MR));
     if threads > 1 && m * n * k >= PARALLEL_MIN_WORK {
         // Rows in blocks of whole register blocks, split recursively on the worker pool.
         let rows = m.div_ceil(threads).div_ceil(MR) * MR;
@@ -117,7 +117,7 @@ fn split_rows<F: Float>(
     let half = m.div_ceil(2).div_ceil(rows) * rows;
     let (a0, a1) = a.split_at(half.min(m) * k);
     let (c0, c1) = c.split_at_mut(half.min(m) * n);
-    crate::threads::join(
+    crate::kernels::threads::join(
         || split_rows(a0, k, c0, n, rows, f),
         || split_rows(a1, k, c1, n, rows, f),
     );
@@ -270,7 +270,7 @@ pub fn gemm_views<F: Float>(
     if m == 0 || n == 0 {
         return;
     }
-    let threads = crate::num_threads().min(m);
+    let threads = crate::kernels::threads::num_threads().min(m);
     if threads > 1 && m * n * k >= PARALLEL_MIN_WORK {
         let rows = m.div_ceil(threads);
         split_views(alpha, a, b, beta, c.view_mut(), rows);
@@ -296,7 +296,7 @@ fn split_views<F: Float>(
     let (c0, c1) = c.split_at(ndarray::Axis(0), half);
     let a0 = a.slice(ndarray::s![..half, ..]);
     let a1 = a.slice(ndarray::s![half.., ..]);
-    crate::threads::join(
+    crate::kernels::threads::join(
         || split_views(alpha, &a0, b, beta, c0, rows),
         || split_views(alpha, &a1, b, beta, c1, rows),
     );

@@ -37,7 +37,7 @@
 use std::any::Any;
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::Float;
+use crate::kernels::float::Float;
 
 /// The older idle buffers kept when a call ends, in bytes.
 pub const SLACK: usize = 64 << 20;

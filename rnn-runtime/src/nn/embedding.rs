@@ -3,7 +3,9 @@
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3};
 use rand::RngCore;
 
-use crate::{Error, Float, Init, Result};
+use crate::core::error::{Error, Result};
+use crate::core::init::Init;
+use crate::kernels::float::Float;
 
 /// A table `E: [V, D]` mapping token `k` to row `E[k]`; initialized uniform on
 /// `[-1/sqrt(D), 1/sqrt(D)]`.

@@ -3,7 +3,12 @@
 
 use ndarray::{concatenate, s, Array3, ArrayView3, Axis};
 
-use crate::{DynCell, Error, Float, Forward, ParamSet, Result, States};
+use crate::core::cell::Forward;
+use crate::core::dyn_cell::DynCell;
+use crate::core::error::{Error, Result};
+use crate::core::params::ParamSet;
+use crate::core::states::States;
+use crate::kernels::float::Float;
 
 /// The states of one layer: the forward cell's, and the reverse cell's for a bidirectional
 /// layer.

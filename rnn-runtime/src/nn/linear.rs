@@ -3,7 +3,9 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::RngCore;
 
-use crate::{Error, Float, Init, Result};
+use crate::core::error::{Error, Result};
+use crate::core::init::Init;
+use crate::kernels::float::Float;
 
 /// A fully connected layer `y = x W + b`, with `W: [I, O]` (the `[in, out]` layout of every
 /// parameter here) and `b: [O]`; initialized as `torch.nn.Linear` (uniform on

@@ -6,12 +6,14 @@
 use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3};
 use rand::{Rng, RngCore};
 
-use crate::layer::{LayerStates, LayerTrace};
-use crate::tensors::check_finite_array;
-use crate::{
-    DynCell, Embedding, Error, Float, Linear, LinearGrads, NamedTensors, Parameters,
-    RecurrentLayer, Result,
-};
+use crate::core::dyn_cell::DynCell;
+use crate::core::error::{Error, Result};
+use crate::core::tensors::{check_finite_array, NamedTensors, Parameters};
+use crate::kernels::float::Float;
+use crate::nn::embedding::Embedding;
+use crate::nn::layer::{LayerStates, LayerTrace, RecurrentLayer};
+use crate::nn::linear::{Linear, LinearGrads};
+use crate::training::data;
 
 /// What a model reads: token ids `[T, B]` (the model needs an embedding) or feature vectors
 /// `[T, B, I]`.
@@ -250,7 +252,7 @@ impl<F: Float> SequenceModel<F> {
         let (n_time, n_batch) = input.dims();
         let lengths = match lengths {
             Some(l) => {
-                crate::data::check_lengths(l, n_time, n_batch)?;
+                data::check_lengths(l, n_time, n_batch)?;
                 l.to_vec()
             }
             None => vec![n_time; n_batch],
@@ -305,7 +307,7 @@ impl<F: Float> SequenceModel<F> {
         let (n_time, n_batch) = input.dims();
         let lengths = match lengths {
             Some(l) => {
-                crate::data::check_lengths(l, n_time, n_batch)?;
+                data::check_lengths(l, n_time, n_batch)?;
                 l.to_vec()
             }
             None => vec![n_time; n_batch],

@@ -13,12 +13,14 @@ use std::ops::Range;
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, Axis};
 use rand::{Rng, RngCore};
 
-use crate::layer::LayerStates;
-use crate::loss::{
+use crate::core::error::{Error, Result};
+use crate::core::tensors::NamedTensors;
+use crate::kernels::float::Float;
+use crate::nn::layer::LayerStates;
+use crate::nn::linear::{Linear, LinearGrads};
+use crate::nn::model::{Input, ModelForward, SequenceModel};
+use crate::training::loss::{
     argmax_rows, check_finite_values, mse, sequence_cross_entropy, softmax_cross_entropy,
-};
-use crate::{
-    Error, Float, Input, Linear, LinearGrads, ModelForward, NamedTensors, Result, SequenceModel,
 };
 
 /// How a sequence becomes one vector for classification.

@@ -5,10 +5,14 @@
 use ndarray::{s, Array2, ArrayView2};
 use rand::RngCore;
 
-use crate::layer::LayerStates;
-use crate::loss::sequence_cross_entropy;
-use crate::modes::{check_temperature, sample_logits, TrainStep};
-use crate::{Error, Float, Input, NamedTensors, Parameters, Result, SequenceModel};
+use crate::core::error::{Error, Result};
+use crate::core::states::States;
+use crate::core::tensors::{NamedTensors, Parameters};
+use crate::kernels::float::Float;
+use crate::nn::layer::LayerStates;
+use crate::nn::model::{Input, SequenceModel};
+use crate::nn::modes::{check_temperature, sample_logits, TrainStep};
+use crate::training::loss::sequence_cross_entropy;
 
 /// An encoder–decoder over token sequences.
 ///
@@ -57,8 +61,7 @@ impl<F: Float> Seq2Seq<F> {
             }
             let (es, ds) = (e.forward.cell_spec(), d.forward.cell_spec());
             let (ez, dz) = (e.forward.zero_states(1), d.forward.zero_states(1));
-            let sizes =
-                |s: &crate::States<F>| s.values.iter().map(|v| v.ncols()).collect::<Vec<_>>();
+            let sizes = |s: &States<F>| s.values.iter().map(|v| v.ncols()).collect::<Vec<_>>();
             if es.name != ds.name || sizes(&ez) != sizes(&dz) {
                 return Err(Error::Invalid(format!(
                     "layer {l}: the decoder starts from the encoder's states, expected a {} with state sizes {:?}, found a {} with {:?}",

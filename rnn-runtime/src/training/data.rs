@@ -7,7 +7,8 @@ use ndarray::{s, Array2, Array3, ArrayView3, Axis};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use crate::{Error, Float, Result};
+use crate::core::error::{Error, Result};
+use crate::kernels::float::Float;
 
 /// Checks per-example `lengths` against a batch of `n_batch` sequences of `n_time` steps.
 pub fn check_lengths(lengths: &[usize], n_time: usize, n_batch: usize) -> Result<()> {

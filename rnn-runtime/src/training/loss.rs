@@ -3,7 +3,9 @@
 
 use ndarray::{Array, Array2, Array3, ArrayView, ArrayView2, ArrayView3, Axis, Dimension};
 
-use crate::{Error, Float, Result};
+use crate::core::error::{Error, Result};
+use crate::kernels::float::Float;
+use crate::training::data::check_lengths;
 
 /// Mean squared error over every entry, `L = mean((y - target)^2)`, and `dL/dy`.
 ///
@@ -133,7 +135,7 @@ pub fn sequence_cross_entropy<F: Float>(
         ));
     }
     if let Some(lengths) = lengths {
-        crate::data::check_lengths(lengths, t, b)?;
+        check_lengths(lengths, t, b)?;
     }
     let flat = logits
         .to_shape((t * b, c))

@@ -5,10 +5,13 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::tensors::{check_finite_tensors, check_same_layout, first_non_finite};
-use crate::{Error, Float, NamedTensors, Parameters, Result};
+use crate::core::error::{Error, Result};
+use crate::core::tensors::{
+    check_finite_tensors, check_same_layout, first_non_finite, NamedTensors, Parameters,
+};
+use crate::kernels::float::Float;
 
-pub use crate::loss::{mse, sequence_cross_entropy, softmax, softmax_cross_entropy};
+pub use crate::training::loss::{mse, sequence_cross_entropy, softmax, softmax_cross_entropy};
 
 /// Clips gradients by their global norm, exactly `g <- min(1, max_norm / ||g||) g`, and returns
 /// the norm before clipping. A non-finite norm (an `inf` or `NaN` gradient) zeroes the gradients,

@@ -24,8 +24,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::register_font;
 
-use crate::metrics::{format_value, Curve, TrainingLog};
-use crate::{Error, Result};
+use crate::core::error::{Error, Result};
+use crate::training::metrics::{format_value, Curve, TrainingLog};
 
 /// The embedded font's bytes (DejaVu Sans 2.37, Bitstream Vera license with public-domain DejaVu
 /// changes).

@@ -174,7 +174,7 @@ impl TrainingProgress {
 
     fn status(&self) -> String {
         let loss = match self.loss {
-            Some(loss) => crate::metrics::format_value(loss),
+            Some(loss) => crate::training::metrics::format_value(loss),
             None => "-".to_owned(),
         };
         format!(
