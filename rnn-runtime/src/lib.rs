@@ -13,6 +13,27 @@
 //! table; with the feature `progress`, `TrainingProgress` shows a progress bar with the running
 //! loss and throughput; with the feature `plot`, `plot_curves` and `TrainingLog::plot` write the
 //! curves to a PNG (with an embedded font: no system fonts or libraries needed).
+//!
+//! # Layout
+//!
+//! The sources live in five rooms, one folder of `src/` per layer, and imports run one way,
+//! down (the test `tests/layers.rs` checks it). From the bottom:
+//!
+//! - `kernels`: the [`Float`] trait and the numeric machinery under every pass: packed matrix
+//!   products, vectorizable `f32` activations, the buffer pool and the thread pool;
+//! - `core`: what a cell is and what generated code needs: [`Cell`] and its spec types,
+//!   [`ParamSet`], [`States`], [`NamedTensors`] and [`Parameters`], [`Error`], [`Init`],
+//!   [`activation`], [`DynCell`], [`gradcheck`](mod@gradcheck), and the hidden support module
+//!   the generated code calls;
+//! - `training`: the model-agnostic training toolkit: optimizers, clipping and schedules
+//!   ([`train`]), [`loss`], [`data`], [`metrics`] and the progress bar and plots;
+//! - `nn`: [`Embedding`], [`Linear`], [`RecurrentLayer`], [`SequenceModel`], the [`modes`] and
+//!   [`Seq2Seq`];
+//! - `io`: [`checkpoint`] files, model checkpoints with the optimizer's state
+//!   ([`save_checkpoint`]) and the [`torch`] layout.
+//!
+//! The rooms are private modules: everything public is re-exported from this crate root, at the
+//! same paths as before the rooms existed.
 #![warn(missing_docs)]
 
 mod core;
@@ -23,6 +44,10 @@ mod training;
 
 pub use crate::core::{activation, gradcheck};
 pub use crate::io::{checkpoint, torch};
+// Not public API: the kernels are implementation details of `Float` and of the generated passes,
+// free to change. The benchmarks (rnn-bench) and the tests (tests/bad_input.rs and this crate's
+// tests/fastmath_*.rs) call them directly, so they stay reachable, out of the documentation.
+#[doc(hidden)]
 pub use crate::kernels::{fastmath, gemm};
 pub use crate::nn::{layer, modes};
 #[cfg(feature = "plot")]
@@ -31,6 +56,7 @@ pub use crate::training::plot;
 pub use crate::training::progress;
 pub use crate::training::{data, loss, metrics, optim as train};
 
+// Only the code `rnn_cell!` generates uses this; it changes with the compiler.
 #[doc(hidden)]
 pub use crate::core::__private;
 

@@ -4,7 +4,7 @@
 use crate::kernels::float::Float;
 
 /// `1 / (1 + exp(-x))`: exact and overflow-free in f64; in f32 the vectorizable approximation
-/// of [`crate::fastmath::sigmoid`] (relative error below 3e-7 wherever the result is a normal
+/// of `fastmath::sigmoid` (relative error below 3e-7 wherever the result is a normal
 /// f32, 1.5e-7 measured by `tests/activation_accuracy.rs`; 1 for large x, 0 below about
 /// -88.72 as `1 / (1 + e^-x)` computed with `f32::exp`). NaN gives NaN.
 #[inline(always)]
@@ -12,7 +12,7 @@ pub fn sigmoid<F: Float>(x: F) -> F {
     x.act_sigmoid()
 }
 
-/// Hyperbolic tangent: exact in f64; in f32 [`crate::fastmath::tanh`] (relative error below
+/// Hyperbolic tangent: exact in f64; in f32 `fastmath::tanh` (relative error below
 /// 1e-6 everywhere, 2.3e-7 measured; odd, `tanh(±0) = ±0`, exactly ±1 beyond |x| ≈ 9). NaN
 /// gives NaN.
 #[inline(always)]
@@ -31,7 +31,7 @@ pub fn relu<F: Float>(x: F) -> F {
     }
 }
 
-/// `exp(x)`: exact in f64; in f32 [`crate::fastmath::exp`] (relative error below 2e-7 wherever
+/// `exp(x)`: exact in f64; in f32 `fastmath::exp` (relative error below 2e-7 wherever
 /// the result is a normal f32, 1e-7 measured; like `f32::exp`, `+inf` above ln(f32::MAX) ≈
 /// 88.72, subnormal results below about -87.3 and exactly 0 below about -103.97). NaN gives
 /// NaN.

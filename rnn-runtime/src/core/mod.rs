@@ -28,4 +28,5 @@ pub(crate) mod params;
 pub(crate) mod states;
 pub(crate) mod tensors;
 
+#[doc(hidden)]
 pub mod __private;

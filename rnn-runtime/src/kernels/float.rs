@@ -26,7 +26,7 @@ pub trait Float:
     /// Converts to `f64`.
     fn to_f64(self) -> f64;
     /// `e^x` as the activations compute it: exact for f64, the vectorizable approximation of
-    /// [`crate::fastmath`] for f32.
+    /// `fastmath` for f32.
     fn act_exp(self) -> Self;
     /// `1 / (1 + e^-x)`, as [`Float::act_exp`].
     fn act_sigmoid(self) -> Self;

@@ -16,8 +16,10 @@
 //! `fastmath` and `gemm` are reachable from the crate root for the benchmarks and tests, but
 //! hidden from the documentation: they are not public API.
 
+#[doc(hidden)]
 pub mod fastmath;
 pub(crate) mod float;
+#[doc(hidden)]
 pub mod gemm;
 pub(crate) mod pool;
 pub(crate) mod threads;
