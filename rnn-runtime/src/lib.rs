@@ -13,68 +13,80 @@
 //! table; with the feature `progress`, `TrainingProgress` shows a progress bar with the running
 //! loss and throughput; with the feature `plot`, `plot_curves` and `TrainingLog::plot` write the
 //! curves to a PNG (with an embedded font: no system fonts or libraries needed).
+//!
+//! # Layout
+//!
+//! The sources live in five rooms, one folder of `src/` per layer, and imports run one way,
+//! down (the test `tests/layers.rs` checks it). From the bottom:
+//!
+//! - `kernels`: the [`Float`] trait and the numeric machinery under every pass: packed matrix
+//!   products, vectorizable `f32` activations, the buffer pool and the thread pool;
+//! - `core`: what a cell is and what generated code needs: [`Cell`] and its spec types,
+//!   [`ParamSet`], [`States`], [`NamedTensors`] and [`Parameters`], [`Error`], [`Init`],
+//!   [`activation`], [`DynCell`], [`gradcheck`](mod@gradcheck), and the hidden support module
+//!   the generated code calls;
+//! - `training`: the model-agnostic training toolkit: optimizers, clipping and schedules
+//!   ([`train`]), [`loss`], [`data`], [`metrics`] and the progress bar and plots;
+//! - `nn`: [`Embedding`], [`Linear`], [`RecurrentLayer`], [`SequenceModel`], the [`modes`] and
+//!   [`Seq2Seq`];
+//! - `io`: [`checkpoint`] files, model checkpoints with the optimizer's state
+//!   ([`save_checkpoint`]) and the [`torch`] layout.
+//!
+//! The rooms are private modules: everything public is re-exported from this crate root, at the
+//! same paths as before the rooms existed.
 #![warn(missing_docs)]
 
-pub mod activation;
-mod cell;
-pub mod checkpoint;
-pub mod data;
-mod dyn_cell;
-mod embedding;
-mod error;
-pub mod fastmath;
-mod float;
-pub mod gemm;
-pub mod gradcheck;
-mod init;
-pub mod layer;
-mod linear;
-pub mod loss;
-pub mod metrics;
-mod model;
-mod model_checkpoint;
-pub mod modes;
-mod params;
-#[cfg(feature = "plot")]
-pub mod plot;
-mod pool;
-#[cfg(feature = "progress")]
-pub mod progress;
-mod seq2seq;
-mod states;
-mod tensors;
-mod threads;
-pub mod torch;
-pub mod train;
+mod core;
+mod io;
+mod kernels;
+mod nn;
+mod training;
 
+pub use crate::core::{activation, gradcheck};
+pub use crate::io::{checkpoint, torch};
+// Not public API: the kernels are implementation details of `Float` and of the generated passes,
+// free to change. The benchmarks (rnn-bench) and the tests (tests/bad_input.rs and this crate's
+// tests/fastmath_*.rs) call them directly, so they stay reachable, out of the documentation.
 #[doc(hidden)]
-pub mod __private;
-
-pub use cell::{Cell, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace};
-pub use checkpoint::{load_foreign_tensors, load_tensors, save_tensors, TensorFile};
-pub use data::Vocab;
-pub use dyn_cell::DynCell;
-pub use embedding::Embedding;
-pub use error::{Error, Result};
-pub use float::Float;
-pub use gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
-pub use init::Init;
-pub use layer::{LayerStates, RecurrentLayer};
-pub use linear::{Linear, LinearGrads};
-pub use metrics::{Curve, TrainingLog};
-pub use model::{Input, ModelForward, ModelGradients, SequenceModel};
-pub use model_checkpoint::{load_checkpoint, save_checkpoint, Checkpointable};
-pub use modes::{Pooling, TrainStep};
-pub use params::ParamSet;
+pub use crate::kernels::{fastmath, gemm};
+pub use crate::nn::{layer, modes};
 #[cfg(feature = "plot")]
-pub use plot::{plot_curves, PlotOptions, CURVE_COLORS};
-pub use pool::release_pooled_memory;
+pub use crate::training::plot;
 #[cfg(feature = "progress")]
-pub use progress::TrainingProgress;
-pub use seq2seq::Seq2Seq;
-pub use states::States;
-pub use tensors::{NamedTensors, Parameters};
-pub use threads::{num_threads, set_num_threads};
+pub use crate::training::progress;
+pub use crate::training::{data, loss, metrics, optim as train};
+
+// Only the code `rnn_cell!` generates uses this; it changes with the compiler.
+#[doc(hidden)]
+pub use crate::core::__private;
+
+pub use crate::core::cell::{
+    Cell, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace,
+};
+pub use crate::core::dyn_cell::DynCell;
+pub use crate::core::error::{Error, Result};
+pub use crate::core::gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
+pub use crate::core::init::Init;
+pub use crate::core::params::ParamSet;
+pub use crate::core::states::States;
+pub use crate::core::tensors::{NamedTensors, Parameters};
+pub use crate::io::checkpoint::{load_foreign_tensors, load_tensors, save_tensors, TensorFile};
+pub use crate::io::model_checkpoint::{load_checkpoint, save_checkpoint, Checkpointable};
+pub use crate::kernels::float::Float;
+pub use crate::kernels::pool::release_pooled_memory;
+pub use crate::kernels::threads::{num_threads, set_num_threads};
+pub use crate::nn::embedding::Embedding;
+pub use crate::nn::layer::{LayerStates, RecurrentLayer};
+pub use crate::nn::linear::{Linear, LinearGrads};
+pub use crate::nn::model::{Input, ModelForward, ModelGradients, SequenceModel};
+pub use crate::nn::modes::{Pooling, TrainStep};
+pub use crate::nn::seq2seq::Seq2Seq;
+pub use crate::training::data::Vocab;
+pub use crate::training::metrics::{Curve, TrainingLog};
+#[cfg(feature = "plot")]
+pub use crate::training::plot::{plot_curves, PlotOptions, CURVE_COLORS};
+#[cfg(feature = "progress")]
+pub use crate::training::progress::TrainingProgress;
 
 pub use ndarray;
 pub use rand;

@@ -1,0 +1,285 @@
+use ndarray::{Array2, Array3, ArrayView, ArrayView2, ArrayView3, ArrayViewD, Axis, Dimension};
+use rand::Rng;
+
+use crate::core::error::{Error, Result};
+use crate::core::init::Init;
+use crate::core::params::ParamSet;
+use crate::core::states::States;
+use crate::kernels::float::Float;
+use crate::kernels::pool;
+
+/// The static description of a cell, generated from its spec.
+#[derive(Debug, PartialEq)]
+pub struct CellSpec {
+    /// The cell's name (`Lstm`).
+    pub name: &'static str,
+    /// Dimension names (`I`, `H`, ...), in order of first appearance.
+    pub dims: &'static [&'static str],
+    /// The input's name (`x`) and shape (`[I]`).
+    pub input: (&'static str, &'static str),
+    /// The largest delay `k` read as `x[t-k]` (0 when the cell reads only `x[t]`): the cell
+    /// carries its last `input_delay` inputs in [`States::inputs`] across calls.
+    pub input_delay: usize,
+    /// The states, in declaration order.
+    pub states: &'static [StateSpec],
+    /// The parameters, in declaration order.
+    pub params: &'static [ParamSpec],
+    /// What the cell emits each step (`h[t]`).
+    pub output: &'static str,
+    /// The equations, as written in the spec.
+    pub equations: &'static str,
+}
+
+/// A state declaration.
+#[derive(Debug, PartialEq)]
+pub struct StateSpec {
+    /// Name (`h`).
+    pub name: &'static str,
+    /// Shape as written (`[H]`).
+    pub shape: &'static str,
+    /// The largest delay `k` read as `h[t-k]` (at least 1): the state keeps `delay - 1` steps of
+    /// history besides its current value.
+    pub delay: usize,
+}
+
+/// A parameter declaration.
+#[derive(Debug, PartialEq)]
+pub struct ParamSpec {
+    /// Name (`W_xi`).
+    pub name: &'static str,
+    /// Shape as written (`[I, H]`).
+    pub shape: &'static str,
+    /// Initializer.
+    pub init: Init,
+}
+
+/// What the backward pass needs from the forward pass: the inputs and the values the compiler
+/// decided to keep (activated gates, states, products). Opaque to users.
+#[derive(Debug, Clone)]
+pub struct Trace<F: Float> {
+    #[doc(hidden)]
+    pub cell: &'static str,
+    #[doc(hidden)]
+    pub n_time: usize,
+    #[doc(hidden)]
+    pub n_batch: usize,
+    #[doc(hidden)]
+    pub lengths: Vec<usize>,
+    #[doc(hidden)]
+    pub dims: Vec<usize>,
+    #[doc(hidden)]
+    pub buffers: Vec<Vec<F>>,
+    /// The identity of the parameters the forward pass read ([`ParamSet::id`]) and their
+    /// generation ([`ParamSet::generation`]): `backward` refuses a trace of other parameters.
+    #[doc(hidden)]
+    pub params: (u64, u64),
+}
+
+impl<F: Float> Drop for Trace<F> {
+    fn drop(&mut self) {
+        // Hand the buffers back for the next forward pass.
+        self.buffers.drain(..).for_each(pool::give);
+    }
+}
+
+/// The result of a forward pass over a sequence: the outputs, the final states and the trace
+/// for [`Cell::backward`], from which [`Forward::states`] also reads every state at every step.
+#[derive(Debug, Clone)]
+#[must_use = "a forward pass computes outputs, final states and a trace for the backward pass"]
+pub struct Forward<F: Float> {
+    /// The output at every step, `[T, B, O]`; zero after an example's length.
+    pub outputs: Array3<F>,
+    /// The states after each example's last step (and their history), ready to start the next
+    /// chunk of a truncated-BPTT sequence.
+    pub final_states: States<F>,
+    /// What the backward pass needs.
+    pub trace: Trace<F>,
+}
+
+/// The result of an inference pass ([`Cell::infer`]): a forward pass that keeps nothing for a
+/// backward pass.
+#[derive(Debug, Clone)]
+#[must_use = "an inference pass computes outputs and final states"]
+pub struct Inference<F: Float> {
+    /// The output at every step, `[T, B, O]`; zero after an example's length.
+    pub outputs: Array3<F>,
+    /// The states after each example's last step (and their history).
+    pub final_states: States<F>,
+}
+
+/// Gradients of a scalar loss, from [`Cell::backward`].
+#[derive(Debug, Clone)]
+#[must_use = "gradients do nothing until an optimizer applies them"]
+pub struct Gradients<F> {
+    /// Gradient of every parameter, by the same names and shapes.
+    pub params: ParamSet<F>,
+    /// Gradient of the input sequence, `[T, B, I]`.
+    pub inputs: Array3<F>,
+    /// Gradient of the initial states and their history.
+    pub initial_states: States<F>,
+}
+
+/// A recurrent cell: implemented by every type that `rnn_cell!` generates.
+///
+/// Shapes: `T` steps, `B` examples, input size `I`, output size `O`; sequences are time-major.
+pub trait Cell<F: Float>: Sized + Clone {
+    /// The cell's named dimensions (a struct with one `usize` field per dimension name).
+    type Dims: Copy + std::fmt::Debug + PartialEq;
+
+    /// The static description of the cell.
+    fn spec() -> &'static CellSpec;
+
+    /// A cell with every parameter drawn by its spec's initializer from `rng`.
+    fn new(dims: Self::Dims, rng: &mut dyn Rng) -> Self;
+
+    /// A cell with every parameter zero.
+    fn zeros(dims: Self::Dims) -> Self;
+
+    /// The dimensions the cell was built with.
+    fn dims(&self) -> Self::Dims;
+
+    /// Input size `I`.
+    fn input_size(&self) -> usize;
+
+    /// The size of each state, in declaration order.
+    fn state_sizes(&self) -> Vec<usize>;
+
+    /// Output size `O`.
+    fn output_size(&self) -> usize;
+
+    /// The parameters.
+    fn params(&self) -> &ParamSet<F>;
+
+    /// The parameters, mutably.
+    fn params_mut(&mut self) -> &mut ParamSet<F>;
+
+    /// Runs the cell over `x: [T, B, I]`, from `init` (zeros when `None`), each example `b`
+    /// running for `lengths[b] <= T` steps (all `T` when `None`): after its length an example's
+    /// states stay frozen and its outputs are zero.
+    ///
+    /// `init` carries the states, their history and the input history (`x[t-k]` for `t < k`
+    /// reads `init.inputs[k - t - 1]`); the final states carry the same for the next chunk, so
+    /// chunks chained through `final_states` give the numbers of one call over the whole
+    /// sequence. Refuses non-finite inputs, initial states and parameters (the parameters are
+    /// scanned only when they changed since the last scan).
+    fn forward(
+        &self,
+        x: ArrayView3<'_, F>,
+        init: Option<&States<F>>,
+        lengths: Option<&[usize]>,
+    ) -> Result<Forward<F>>;
+
+    /// The forward pass without keeping anything for a backward pass (the per-step values live
+    /// in `[B, ...]` buffers reused at every step): the outputs and final states of
+    /// [`Cell::forward`], with less memory and less work.
+    fn infer(
+        &self,
+        x: ArrayView3<'_, F>,
+        init: Option<&States<F>>,
+        lengths: Option<&[usize]>,
+    ) -> Result<Inference<F>>;
+
+    /// Back-propagates through time from `d_outputs: [T, B, O]` (the loss's gradient with
+    /// respect to `forward.outputs`) and `d_final` (with respect to `forward.final_states`;
+    /// zeros when `None`).
+    ///
+    /// The trace must come from this cell's own [`Cell::forward`] with the parameters unchanged
+    /// since (no mutable access in between): otherwise the gradient would mix values of two
+    /// different parameter sets, and the call returns an error naming the cause.
+    fn backward(
+        &self,
+        forward: &Forward<F>,
+        d_outputs: ArrayView3<'_, F>,
+        d_final: Option<&States<F>>,
+    ) -> Result<Gradients<F>>;
+
+    /// The parameter called `name`, in `[in, out]` layout.
+    fn param(&self, name: &str) -> Result<ArrayViewD<'_, F>> {
+        self.params().get(name)
+    }
+
+    /// Overwrites the parameter called `name` (same shape required) with a view of any
+    /// dimensionality: an `ArrayView1` for a vector, an `ArrayView2` for a matrix, or an
+    /// `ArrayViewD`.
+    fn set_param<D: Dimension>(&mut self, name: &str, value: ArrayView<'_, F, D>) -> Result<()> {
+        self.params_mut().set(name, value)
+    }
+
+    /// Zero states (and history) for `batch` examples.
+    #[must_use]
+    fn zero_states(&self, batch: usize) -> States<F> {
+        States::zeros(Self::spec(), self.input_size(), &self.state_sizes(), batch)
+    }
+
+    /// One step for inference or generation: from `x: [B, I]` and the current `states`, returns
+    /// the output `[B, O]` and the next states. Stepping through a sequence, feeding each call
+    /// the states the previous one returned, gives exactly the numbers of one
+    /// [`Cell::infer`] over the whole sequence: the states carry the state history (`h[t-k]`)
+    /// and the input history (`x[t-k]`).
+    fn step(&self, x: ArrayView2<'_, F>, states: &States<F>) -> Result<(Array2<F>, States<F>)> {
+        let x3 = x.insert_axis(Axis(0));
+        let inference = self.infer(x3, Some(states), None)?;
+        let out = inference.outputs.index_axis_move(Axis(0), 0);
+        Ok((out, inference.final_states))
+    }
+}
+
+impl<F: Float> Forward<F> {
+    /// The value of the state called `name` after every step, `[T, B, size]`: entry `[t, b]`
+    /// is example `b`'s state after step `t` (`h[t]`), read from the trace without running the
+    /// cell again. For an example past its length the state stays frozen: its value after its
+    /// last step (its initial state when its length is 0), so row `T - 1` equals
+    /// `final_states.get(name)`.
+    ///
+    /// Errors: an unknown state name ([`Error::UnknownName`], listing the cell's states), or
+    /// `final_states` replaced by states of another cell (the state layout is taken from them).
+    pub fn states(&self, name: &str) -> Result<Array3<F>> {
+        let spec = self.final_states.spec();
+        if spec.name != self.trace.cell {
+            return Err(Error::Invalid(format!(
+                "Forward::states: the trace is of a `{}`, the final states of a `{}`",
+                self.trace.cell, spec.name
+            )));
+        }
+        spec.state(name)?;
+        let s = spec
+            .states
+            .iter()
+            .position(|st| st.name == name)
+            .expect("a state of the spec");
+        let (n_time, n_batch, delay) =
+            (self.trace.n_time, self.trace.n_batch, spec.states[s].delay);
+        // The trace's buffers: the input, then one `[T + delay, B, size]` buffer per state
+        // (row `t + delay` holds the state after step `t`), then the backward pass's values.
+        let buffer = self.trace.buffers.get(1 + s).map_or(&[][..], |b| &b[..]);
+        let rows = (n_time + delay) * n_batch;
+        let size = match rows {
+            0 => self.final_states.values.get(s).map_or(0, |v| v.ncols()),
+            _ => buffer.len() / rows,
+        };
+        if buffer.len() != rows * size {
+            return Err(Error::Invalid(format!(
+                "Forward::states: state `{name}`: expected a trace buffer of {} rows, found {} \
+                 values",
+                n_time + delay,
+                buffer.len()
+            )));
+        }
+        let values = buffer[delay * n_batch * size..].to_vec();
+        Ok(Array3::from_shape_vec((n_time, n_batch, size), values).expect("checked length"))
+    }
+}
+
+impl CellSpec {
+    /// The state declaration called `name`.
+    pub fn state(&self, name: &str) -> Result<&StateSpec> {
+        self.states
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Error::UnknownName {
+                kind: "state",
+                name: name.to_string(),
+                known: self.states.iter().map(|s| s.name).collect(),
+            })
+    }
+}

@@ -1,0 +1,344 @@
+//! Matrix products of the runtime.
+//!
+//! The per-step recurrent product `[B, k] @ [k, n]` runs at every step with the same weights,
+//! so the weights are packed once per sequence into column panels of width [`NR`] (zero-padded)
+//! and multiplied by a register-blocked kernel: `MR x NR` accumulators, the `k` loop innermost,
+//! compiled for AVX-512 and AVX2+FMA and chosen at run time (a portable version otherwise). It
+//! allocates nothing, unlike a general GEMM that packs its operands at every call.
+//!
+//! The same kernel runs the hoisted input product (`[T * B, I] @ W`) and the input gradient.
+//! The weight gradients (`[k, T * B] @ [T * B, n]`, once per sequence) use `ndarray`'s GEMM
+//! (matrixmultiply). With more than one thread (see [`crate::set_num_threads`]) every product
+//! splits its output rows between the calling thread and the runtime's persistent helper
+//! threads (`threads::join`, which allocates nothing).
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use crate::kernels::float::Float;
+
+/// Width of a weight panel (two AVX-512 registers of f32).
+pub const NR: usize = 32;
+/// Rows of the register block for a split between threads (the largest block of any kernel).
+const MR: usize = 6;
+/// Below this many multiply-adds a product is not split between threads.
+const PARALLEL_MIN_WORK: usize = 1 << 21;
+
+/// Number of scalars of `[k, n]` weights packed in panels.
+pub fn packed_len(k: usize, n: usize) -> usize {
+    n.div_ceil(NR) * k * NR
+}
+
+/// Packs row-major `w: [k, n]` (row stride `ld`, starting at column `col`) into panel `p`
+/// columns `col..` of the panel layout: panel `p` holds columns `p*NR .. p*NR + NR` as `k` rows
+/// of `NR`, zero-padded.
+pub fn pack_into<F: Float>(
+    packed: &mut [F],
+    k: usize,
+    n_total: usize,
+    col: usize,
+    w: &[F],
+    ld: usize,
+    n: usize,
+) {
+    debug_assert_eq!(packed.len(), packed_len(k, n_total));
+    for r in 0..k {
+        for c in 0..n {
+            let j = col + c;
+            let (p, lane) = (j / NR, j % NR);
+            packed[p * k * NR + r * NR + lane] = w[r * ld + c];
+        }
+    }
+}
+
+/// The transpose `[n, k]` of weights packed as `[k, n]`, packed the same way.
+pub fn transpose_packed<F: Float>(packed: &[F], k: usize, n: usize) -> Vec<F> {
+    let mut out = vec![F::zero(); packed_len(n, k)];
+    transpose_packed_into(packed, k, n, &mut out);
+    out
+}
+
+/// [`transpose_packed`] into `out` (of [`packed_len`]`(n, k)` zeros).
+pub fn transpose_packed_into<F: Float>(packed: &[F], k: usize, n: usize, out: &mut [F]) {
+    for j in 0..n {
+        let (p, lane) = (j / NR, j % NR);
+        for r in 0..k {
+            let v = packed[p * k * NR + r * NR + lane];
+            // Element (j, r) of the transpose: row j, column r.
+            let (q, lane2) = (r / NR, r % NR);
+            out[q * n * NR + j * NR + lane2] = v;
+        }
+    }
+}
+
+/// `c = a @ W + beta * c` for `a: [m, k]` (row-major), `W: [k, n]` packed by [`pack_into`],
+/// `c: [m, n]` (row-major).
+pub fn gemm_packed<F: Float>(
+    a: &[F],
+    m: usize,
+    k: usize,
+    packed: &[F],
+    n: usize,
+    c: &mut [F],
+    beta: F,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let c = &mut c[..m * n];
+    let a = &a[..m * k];
+    let threads = crate::kernels::threads::num_threads().min(m.div_ceil(MR));
+    if threads > 1 && m * n * k >= PARALLEL_MIN_WORK {
+        // Rows in blocks of whole register blocks, split recursively on the worker pool.
+        let rows = m.div_ceil(threads).div_ceil(MR) * MR;
+        split_rows(a, k, c, n, rows, &|a_part, c_part| {
+            dispatch(a_part, a_part.len() / k.max(1), k, packed, n, c_part, beta)
+        });
+    } else {
+        dispatch(a, m, k, packed, n, c, beta);
+    }
+}
+
+/// Runs `f` on consecutive row ranges of at most `rows` rows of `a: [m, k]` and `c: [m, n]`,
+/// in parallel on the runtime's helper threads (`threads::join`, no allocation).
+fn split_rows<F: Float>(
+    a: &[F],
+    k: usize,
+    c: &mut [F],
+    n: usize,
+    rows: usize,
+    f: &(dyn Fn(&[F], &mut [F]) + Sync),
+) {
+    let m = c.len() / n.max(1);
+    if m <= rows {
+        f(a, c);
+        return;
+    }
+    let half = m.div_ceil(2).div_ceil(rows) * rows;
+    let (a0, a1) = a.split_at(half.min(m) * k);
+    let (c0, c1) = c.split_at_mut(half.min(m) * n);
+    crate::kernels::threads::join(
+        || split_rows(a0, k, c0, n, rows, f),
+        || split_rows(a1, k, c1, n, rows, f),
+    );
+}
+
+fn dispatch<F: Float>(a: &[F], m: usize, k: usize, packed: &[F], n: usize, c: &mut [F], beta: F) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { kernel_avx512(a, m, k, packed, n, c, beta) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: as above.
+            return unsafe { kernel_avx2(a, m, k, packed, n, c, beta) };
+        }
+    }
+    kernel::<F, 4, false>(a, m, k, packed, n, c, beta)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn kernel_avx512<F: Float>(
+    a: &[F],
+    m: usize,
+    k: usize,
+    packed: &[F],
+    n: usize,
+    c: &mut [F],
+    beta: F,
+) {
+    // 6 x 32 f32 accumulators: 12 of the 32 zmm registers.
+    kernel::<F, 6, true>(a, m, k, packed, n, c, beta)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn kernel_avx2<F: Float>(
+    a: &[F],
+    m: usize,
+    k: usize,
+    packed: &[F],
+    n: usize,
+    c: &mut [F],
+    beta: F,
+) {
+    // 3 x 32 f32 accumulators: 12 of the 16 ymm registers.
+    kernel::<F, 3, true>(a, m, k, packed, n, c, beta)
+}
+
+#[inline(always)]
+fn kernel<F: Float, const MB: usize, const FMA: bool>(
+    a: &[F],
+    m: usize,
+    k: usize,
+    packed: &[F],
+    n: usize,
+    c: &mut [F],
+    beta: F,
+) {
+    let panels = n.div_ceil(NR);
+    let panel = |p: usize| &packed[p * k * NR..(p + 1) * k * NR];
+    let mut r0 = 0;
+    while r0 + MB <= m {
+        for p in 0..panels {
+            block::<F, MB, FMA>(a, r0, k, panel(p), n, p, c, beta);
+        }
+        r0 += MB;
+    }
+    // The remaining rows in blocks of 4, 2 and 1: a one-row block keeps too few independent
+    // accumulators to hide the multiply-add latency.
+    while r0 + 4 <= m && MB > 4 {
+        for p in 0..panels {
+            block::<F, 4, FMA>(a, r0, k, panel(p), n, p, c, beta);
+        }
+        r0 += 4;
+    }
+    while r0 + 2 <= m && MB > 2 {
+        for p in 0..panels {
+            block::<F, 2, FMA>(a, r0, k, panel(p), n, p, c, beta);
+        }
+        r0 += 2;
+    }
+    while r0 < m {
+        for p in 0..panels {
+            block::<F, 1, FMA>(a, r0, k, panel(p), n, p, c, beta);
+        }
+        r0 += 1;
+    }
+}
+
+/// Rows `r0 .. r0 + R` of `c`, columns of panel `p`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn block<F: Float, const R: usize, const FMA: bool>(
+    a: &[F],
+    r0: usize,
+    k: usize,
+    panel: &[F],
+    n: usize,
+    p: usize,
+    c: &mut [F],
+    beta: F,
+) {
+    let a = &a[r0 * k..(r0 + R) * k];
+    let panel = &panel[..k * NR];
+    let mut acc = [[F::zero(); NR]; R];
+    for kk in 0..k {
+        // SAFETY: `panel` has `k * NR` entries and `a` has `R * k`, checked by the slicing
+        // above, and `kk < k`, `r < R`: every index below is in bounds. Unchecked access keeps
+        // the accumulators in registers (a bounds check's panic path forces them to memory).
+        let b: &[F; NR] = unsafe { &*(panel.as_ptr().add(kk * NR) as *const [F; NR]) };
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = unsafe { *a.get_unchecked(r * k + kk) };
+            for j in 0..NR {
+                row[j] = if FMA {
+                    av.mul_add(b[j], row[j])
+                } else {
+                    row[j] + av * b[j]
+                };
+            }
+        }
+    }
+    let cols = NR.min(n - p * NR);
+    for (r, acc_row) in acc.iter().enumerate() {
+        let out = &mut c[(r0 + r) * n + p * NR..][..cols];
+        if beta == F::zero() {
+            out.copy_from_slice(&acc_row[..cols]);
+        } else {
+            for (o, &v) in out.iter_mut().zip(acc_row) {
+                *o = v + beta * *o;
+            }
+        }
+    }
+}
+
+/// `c = alpha * a @ b + beta * c` with ndarray's GEMM, the rows of `c` split between threads.
+pub fn gemm_views<F: Float>(
+    alpha: F,
+    a: &ArrayView2<'_, F>,
+    b: &ArrayView2<'_, F>,
+    beta: F,
+    c: &mut ArrayViewMut2<'_, F>,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    if m == 0 || n == 0 {
+        return;
+    }
+    let threads = crate::kernels::threads::num_threads().min(m);
+    if threads > 1 && m * n * k >= PARALLEL_MIN_WORK {
+        let rows = m.div_ceil(threads);
+        split_views(alpha, a, b, beta, c.view_mut(), rows);
+    } else {
+        general_mat_mul(alpha, a, b, beta, c);
+    }
+}
+
+fn split_views<F: Float>(
+    alpha: F,
+    a: &ArrayView2<'_, F>,
+    b: &ArrayView2<'_, F>,
+    beta: F,
+    mut c: ArrayViewMut2<'_, F>,
+    rows: usize,
+) {
+    let m = c.nrows();
+    if m <= rows {
+        general_mat_mul(alpha, a, b, beta, &mut c);
+        return;
+    }
+    let half = m.div_ceil(2);
+    let (c0, c1) = c.split_at(ndarray::Axis(0), half);
+    let a0 = a.slice(ndarray::s![..half, ..]);
+    let a1 = a.slice(ndarray::s![half.., ..]);
+    crate::kernels::threads::join(
+        || split_views(alpha, &a0, b, beta, c0, rows),
+        || split_views(alpha, &a1, b, beta, c1, rows),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(a: &[f64], m: usize, k: usize, w: &[f64], n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|l| a[i * k + l] * w[l * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn packed_gemm_matches_the_definition() {
+        for (m, k, n) in [(1, 1, 1), (7, 5, 17), (13, 33, 40), (64, 20, 16), (6, 0, 3)] {
+            let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+            let w: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
+            let mut packed = vec![0.0; packed_len(k, n)];
+            pack_into(&mut packed, k, n, 0, &w, n, n);
+            let mut c = vec![1.0; m * n];
+            gemm_packed(&a, m, k, &packed, n, &mut c, 0.5);
+            let expected = reference(&a, m, k, &w, n);
+            for (x, y) in c.iter().zip(&expected) {
+                assert!((x - (y + 0.5)).abs() < 1e-12, "{m}x{k}x{n}");
+            }
+            // The transpose: d[m, n] @ W^T = [m, k].
+            let wt = transpose_packed(&packed, k, n);
+            let d: Vec<f64> = (0..m * n).map(|i| (i as f64 * 0.7).sin()).collect();
+            let mut e = vec![0.0; m * k];
+            gemm_packed(&d, m, n, &wt, k, &mut e, 0.0);
+            let wt_rows: Vec<f64> = (0..n * k).map(|i| w[(i % k) * n + i / k]).collect();
+            let expected = reference(&d, m, n, &wt_rows, k);
+            for (x, y) in e.iter().zip(&expected) {
+                assert!((x - y).abs() < 1e-12, "transpose {m}x{k}x{n}");
+            }
+        }
+    }
+}
