@@ -103,7 +103,10 @@ fn correct_cells_with_sharp_curvature_pass_at_the_default_settings() {
             ratios_plain.push(seed);
         }
     }
-    assert!(ratios_default.len() <= 5, "Ratios fails at seeds {ratios_default:?}");
+    assert!(
+        ratios_default.len() <= 5,
+        "Ratios fails at seeds {ratios_default:?}"
+    );
     assert!(
         ratios_plain.len() >= 4 * ratios_default.len().max(1),
         "plain fails at {ratios_plain:?}, extrapolated at {ratios_default:?}"
@@ -354,4 +357,3 @@ fn a_backward_pass_missing_one_term_of_one_adjoint_fails_at_the_default_settings
     let v = cell.param("V").unwrap().to_owned();
     assert!(v.iter().map(|x| x.abs()).fold(0.0, f64::max) > 1e-2);
 }
-

@@ -34,6 +34,20 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+/// `message (bytes start..end of the spec)`; [`Source::to_error`](crate::Source::to_error) and
+/// the command-line tool show the line and column instead.
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (bytes {}..{} of the spec)",
+            self.message, self.pos.start, self.pos.end
+        )
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
 /// Collects the errors of a spec so that all of them are reported together.
 #[derive(Debug, Default)]
 pub struct Diagnostics {

@@ -60,7 +60,8 @@ pub struct Compiled {
 }
 
 /// Why a spec did not compile: every error found, and what is known of the cell so that a
-/// skeleton type can still be emitted.
+/// skeleton type can still be emitted. Displays as one line per error.
+#[derive(Debug, Clone)]
 pub struct Failure {
     /// The errors, in source order.
     pub diagnostics: Vec<Diagnostic>,
@@ -71,6 +72,19 @@ pub struct Failure {
 /// The path under which generated code finds the runtime when nothing else says: the facade
 /// crate's own name.
 pub const DEFAULT_CRATE: &str = "recurrent";
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.diagnostics.len();
+        write!(f, "the spec has {n} error{}", if n == 1 { "" } else { "s" })?;
+        for d in &self.diagnostics {
+            write!(f, "\n{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Failure {}
 
 /// The whole compiler: one spec in, Rust tokens out, finding the runtime under
 /// `::recurrent` (see [`compile_for`]).

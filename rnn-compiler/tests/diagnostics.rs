@@ -1604,3 +1604,21 @@ fn literal_outside_the_range_of_f32_is_refused_at_the_token() {
                h[t] = x[t] @ W; }";
     assert!(compile_text(src).is_ok());
 }
+
+/// The failure type is an ordinary error: `Debug`, `Display` with every message, `Error`.
+#[test]
+fn a_failure_is_a_std_error_listing_every_message() {
+    let failure = match compile(&Source::from_text(
+        "cell X { input x: [H]; state h: [H]; h[t] = q + r; }",
+    )) {
+        Err(failure) => failure,
+        Ok(_) => panic!("the spec has unknown names"),
+    };
+    let error: &dyn std::error::Error = &failure;
+    let text = error.to_string();
+    assert!(text.starts_with("the spec has 2 errors"), "{text}");
+    assert!(text.contains("`q`") && text.contains("`r`"), "{text}");
+    assert!(format!("{failure:?}").contains("diagnostics"));
+    let first: &dyn std::error::Error = &failure.diagnostics[0];
+    assert!(first.to_string().contains("bytes"), "{first}");
+}
