@@ -180,9 +180,10 @@ fn claim(n: usize) -> Option<&'static Helper> {
     })
 }
 
-/// Runs `a` and `b`, in parallel when a helper thread is idle (see the [module](self) docs),
-/// and returns both results. Allocates nothing (after the helper threads have started). A panic
-/// of either closure is resumed on the calling thread after both have finished.
+/// Runs `a` and `b`, in parallel when a helper thread is idle (see the docs of the runtime's
+/// `threads` module), and returns both results. Allocates nothing (after the helper threads have
+/// started). A panic of either closure is resumed on the calling thread after both have
+/// finished.
 pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,
