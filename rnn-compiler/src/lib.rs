@@ -193,6 +193,12 @@ fn skeleton(ast: &ast::CellAst, source: &Source, krate: &TokenStream) -> TokenSt
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #vis struct #dims_name { #(pub #fields: usize,)* }
         #[allow(unused_variables, clippy::all)]
+        impl #rt::CellDims for #dims_name {
+            fn names() -> &'static [&'static str] { unreachable!() }
+            fn from_names(sizes: &[(&str, usize)]) -> #rt::Result<Self> { unreachable!() }
+            fn values(&self) -> Vec<usize> { unreachable!() }
+        }
+        #[allow(unused_variables, clippy::all)]
         impl<F: #rt::Float> #name<F> {
             pub fn new(dims: #dims_name, rng: &mut dyn #rt::RngCore) -> Self { unreachable!() }
             pub fn zeros(dims: #dims_name) -> Self { unreachable!() }

@@ -16,6 +16,9 @@ pub use crate::{Result, StateSpec, States, Trace};
 pub use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewD};
 pub use ndarray::{ArrayViewMut1, ArrayViewMut2};
 pub use rand::RngCore;
+// Named dimensions (`CellDims`).
+pub use crate::cell::dims_from_names;
+pub use crate::CellDims;
 
 use ndarray::{ArrayViewMut2 as Mut2, Ix1, Ix2};
 

@@ -118,8 +118,9 @@ pub struct Gradients<F> {
 ///
 /// Shapes: `T` steps, `B` examples, input size `I`, output size `O`; sequences are time-major.
 pub trait Cell<F: Float>: Sized + Clone {
-    /// The cell's named dimensions (a struct with one `usize` field per dimension name).
-    type Dims: Copy + std::fmt::Debug + PartialEq;
+    /// The cell's named dimensions (a struct with one `usize` field per dimension name), which
+    /// generic code builds from names with [`CellDims::from_names`].
+    type Dims: CellDims;
 
     /// The static description of the cell.
     fn spec() -> &'static CellSpec;
@@ -277,4 +278,98 @@ impl CellSpec {
                 known: self.states.iter().map(|s| s.name).collect(),
             })
     }
+}
+
+/// The named dimensions of a cell: implemented by the `<Name>Dims` struct that `rnn_cell!`
+/// generates beside every cell (one `usize` field per dimension name, e.g.
+/// `LstmDims { I, H }`), so that generic code builds any cell's dimensions from names (read from
+/// a configuration file, a command line, a checkpoint's description) without knowing the
+/// struct.
+///
+/// ```
+/// use rnn_runtime::{Cell, CellDims, Result};
+///
+/// /// Any cell, from sizes by name: `[("I", 3), ("H", 4)]` for an LSTM.
+/// fn build<C: Cell<f32>>(sizes: &[(&str, usize)]) -> Result<C> {
+///     let dims = C::Dims::from_names(sizes)?; // names checked: missing, unknown, zero
+///     Ok(C::zeros(dims))
+/// }
+///
+/// /// The sizes of any cell's dimensions, by name: `[("I", 3), ("H", 4)]`.
+/// fn sizes<C: Cell<f32>>(cell: &C) -> Vec<(&'static str, usize)> {
+///     cell.dims().sizes()
+/// }
+/// ```
+pub trait CellDims: Copy + std::fmt::Debug + PartialEq + Send + Sync + 'static {
+    /// The dimension names (`["I", "H"]`), in the order of the struct's fields (the order of
+    /// first appearance in the spec, as [`CellSpec::dims`]).
+    fn names() -> &'static [&'static str];
+
+    /// The dimensions from `(name, size)` pairs, in any order: every name of
+    /// [`CellDims::names`] exactly once, each size at least 1.
+    ///
+    /// Errors ([`Error::Invalid`]): a missing, unknown or repeated name, or a size of zero; the
+    /// message names every problem, the expected names and the pairs given.
+    fn from_names(sizes: &[(&str, usize)]) -> Result<Self>;
+
+    /// The sizes, in the order of [`CellDims::names`].
+    fn values(&self) -> Vec<usize>;
+
+    /// The size of the dimension called `name` (`None` when the cell has no such dimension).
+    fn get(&self, name: &str) -> Option<usize> {
+        let i = Self::names().iter().position(|n| *n == name)?;
+        self.values().get(i).copied()
+    }
+
+    /// `(name, size)` pairs, in the order of [`CellDims::names`]: what
+    /// [`CellDims::from_names`] takes back.
+    fn sizes(&self) -> Vec<(&'static str, usize)> {
+        Self::names().iter().copied().zip(self.values()).collect()
+    }
+}
+
+/// Checks `(name, size)` pairs against the dimension names `names` of `dims_type` (for
+/// [`CellDims::from_names`]; reached through `__private`) and returns the sizes in the order of
+/// `names`.
+pub fn dims_from_names(
+    dims_type: &str,
+    names: &[&str],
+    sizes: &[(&str, usize)],
+) -> Result<Vec<usize>> {
+    let mut values: Vec<Option<usize>> = vec![None; names.len()];
+    let mut problems: Vec<String> = Vec::new();
+    for &(name, size) in sizes {
+        match names.iter().position(|n| *n == name) {
+            None => problems.push(format!("unknown dimension `{name}`")),
+            Some(i) if values[i].is_some() => {
+                problems.push(format!("dimension `{name}` given twice"))
+            }
+            Some(i) => {
+                if size == 0 {
+                    problems.push(format!("dimension `{name}` is 0, expected at least 1"));
+                }
+                values[i] = Some(size);
+            }
+        }
+    }
+    let missing: Vec<String> = names
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(n, _)| format!("`{n}`"))
+        .collect();
+    if !missing.is_empty() {
+        problems.insert(0, format!("missing {}", missing.join(", ")));
+    }
+    if problems.is_empty() {
+        return Ok(values.into_iter().flatten().collect());
+    }
+    let given: Vec<String> = sizes.iter().map(|(n, s)| format!("{n} = {s}")).collect();
+    Err(Error::Invalid(format!(
+        "{dims_type}::from_names: {}; expected each of [{}] once with a size of at least 1, \
+         found [{}]",
+        problems.join("; "),
+        names.join(", "),
+        given.join(", ")
+    )))
 }

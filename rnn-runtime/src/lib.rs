@@ -50,7 +50,9 @@ pub mod train;
 #[doc(hidden)]
 pub mod __private;
 
-pub use cell::{Cell, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace};
+pub use cell::{
+    Cell, CellDims, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace,
+};
 pub use checkpoint::{load_foreign_tensors, load_tensors, save_tensors, TensorFile};
 pub use data::Vocab;
 pub use dyn_cell::DynCell;

@@ -193,6 +193,9 @@ impl Emitter<'_> {
             quote!(#[doc = #doc] pub #f: usize)
         });
         let dim_names = &cell.dims;
+        let dims_str = format!("{}Dims", cell.name);
+        let dim_idents: Vec<Ident> = cell.dims.iter().map(|d| ident(d)).collect();
+        let dim_indices = 0..cell.dims.len();
 
         // Static spec.
         let state_specs = cell.states.iter().map(|s| {
@@ -287,6 +290,22 @@ impl Emitter<'_> {
             #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
             #vis struct #dims_name {
                 #(#dim_fields,)*
+            }
+
+            #[allow(non_snake_case, unused_variables, clippy::all)]
+            impl #rt::CellDims for #dims_name {
+                fn names() -> &'static [&'static str] {
+                    &[#(#dim_names),*]
+                }
+
+                fn from_names(sizes: &[(&str, usize)]) -> #rt::Result<Self> {
+                    let values = #rt::dims_from_names(#dims_str, <Self as #rt::CellDims>::names(), sizes)?;
+                    Ok(Self { #(#dim_idents: values[#dim_indices],)* })
+                }
+
+                fn values(&self) -> Vec<usize> {
+                    vec![#(self.#dim_idents),*]
+                }
             }
 
             #[allow(non_snake_case, dead_code)]
