@@ -1,8 +1,11 @@
-//! The API without string lookups: dimensions from names (`CellDims`), for built-in cells and a
-//! cell defined here.
+//! The API without string lookups: dimensions from names (`CellDims`), typed state views
+//! (`<Name>States`) and states built by entry names (`States::set`, `States::from_named`), for
+//! built-in cells and a cell defined here.
 
-use recurrent::cells::{Lstm, LstmDims, Narx, NarxDims};
-use recurrent::{rnn_cell, Cell, CellDims, Error};
+use recurrent::cells::{Lstm, LstmDims, LstmStates, LstmStatesMut, Narx, NarxDims, NarxStates};
+use recurrent::ndarray::{Array2, Array3};
+use recurrent::rand::Rng;
+use recurrent::{rnn_cell, Cell, CellDims, DynCell, Error, States};
 
 rnn_cell! {
     /// Two states of different sizes, one read with a delay of three, an input read as x[t-2].
@@ -20,6 +23,16 @@ rnn_cell! {
         m[t] = tanh(h[t] @ V + m[t-1] @ R);
         output m[t];
     }
+}
+
+fn random3(shape: (usize, usize, usize), seed: u64) -> Array3<f64> {
+    let mut rng = recurrent::seeded_rng(seed);
+    Array3::from_shape_fn(shape, |_| rng.gen_range(-1.0..1.0))
+}
+
+fn random2(shape: (usize, usize), seed: u64) -> Array2<f64> {
+    let mut rng = recurrent::seeded_rng(seed);
+    Array2::from_shape_fn(shape, |_| rng.gen_range(-1.0..1.0))
 }
 
 /// Any cell, built from dimension sizes by name.
@@ -84,4 +97,205 @@ fn dimensions_from_names() {
         text.contains("missing `I`") && text.contains("unknown dimension `X`"),
         "{text}"
     );
+}
+
+#[test]
+fn typed_state_views_read_and_write_every_state_and_history() {
+    let cell = Odd::<f64>::new(OddDims { I: 2, H: 3, M: 4 }, &mut recurrent::seeded_rng(1));
+    let x = random3((6, 2, 2), 2);
+    let fwd = cell.forward(x.view(), None, Some(&[6, 4])).unwrap();
+    let s = OddStates::of(&fwd.final_states).unwrap();
+    assert_eq!(s.h.shape(), &[2, 3]); // dereferences to the value [B, H]
+    assert_eq!(s.m.value.shape(), &[2, 4]);
+    assert_eq!(s.h.history.len(), 2, "h[t-2], h[t-3]");
+    assert!(s.m.history.is_empty());
+    assert_eq!(s.h.value, fwd.final_states.get("h").unwrap());
+    assert_eq!(s.h.history, fwd.final_states.history("h").unwrap());
+    assert_eq!(s.m.value, fwd.final_states.get("m").unwrap());
+    // The typed view agrees with the per-step states of the trace.
+    let every = fwd.states("m").unwrap();
+    assert_eq!(s.m.row(0), every.slice(recurrent::ndarray::s![5, 0, ..]));
+    assert_eq!(s.m.row(1), every.slice(recurrent::ndarray::s![3, 1, ..]));
+
+    // Writing through the mutable view changes what the next pass reads.
+    let mut init = cell.zero_states(2);
+    {
+        let mut v = OddStatesMut::of(&mut init).unwrap();
+        v.h.fill(0.5);
+        v.h.history[1].fill(-0.25);
+        v.m.value[[1, 2]] = 0.75;
+    }
+    assert!(init.values[0].iter().all(|&v| v == 0.5));
+    assert!(init.history[0][1].iter().all(|&v| v == -0.25));
+    assert_eq!(init.values[1][[1, 2]], 0.75);
+    let a = cell.forward(x.view(), Some(&init), None).unwrap();
+    let b = cell.forward(x.view(), None, None).unwrap();
+    assert_ne!(a.outputs, b.outputs);
+
+    // Gradients of initial states are typed the same way.
+    let d = random3((6, 2, 4), 3);
+    let g = cell.backward(&a, d.view(), None).unwrap();
+    let dg = OddStates::of(&g.initial_states).unwrap();
+    assert_eq!(dg.h.history.len(), 2);
+    assert!(dg.h.history[1].iter().any(|&v| v != 0.0), "h[t-3] matters");
+
+    // The states of another cell, or states built with too few arrays, are errors.
+    let lstm = Lstm::<f64>::new(LstmDims { I: 2, H: 3 }, &mut recurrent::seeded_rng(2));
+    let text = OddStates::of(&lstm.zero_states(2)).unwrap_err().to_string();
+    assert!(
+        text.contains("states of a `Odd`") && text.contains("those of a `Lstm`"),
+        "{text}"
+    );
+    let mut broken = lstm.zero_states(2);
+    broken.values.pop();
+    let text = LstmStates::of(&broken).unwrap_err().to_string();
+    assert!(
+        text.contains("expected 2 state values") && text.contains("found 1"),
+        "{text}"
+    );
+    assert!(LstmStatesMut::of(&mut broken).is_err());
+    let mut ok = lstm.zero_states(1);
+    LstmStatesMut::of(&mut ok).unwrap().c.fill(2.0);
+    assert!(LstmStates::of(&ok).unwrap().c.iter().all(|&v| v == 2.0));
+}
+
+#[test]
+fn states_by_entry_names_with_histories_and_input_history() {
+    let cell = Odd::<f64>::new(OddDims { I: 2, H: 3, M: 4 }, &mut recurrent::seeded_rng(4));
+    let zero = cell.zero_states(2);
+    assert_eq!(
+        zero.entry_names(),
+        ["h", "m", "h[t-2]", "h[t-3]", "x[t-1]", "x[t-2]"]
+    );
+    let entries = [
+        ("h", random2((2, 3), 1)),
+        ("m", random2((2, 4), 2)),
+        ("h[t-2]", random2((2, 3), 3)),
+        ("h[t-3]", random2((2, 3), 4)),
+        ("x[t-1]", random2((2, 2), 5)),
+        ("x[t-2]", random2((2, 2), 6)),
+    ];
+    let views: Vec<(&str, _)> = entries.iter().map(|(n, a)| (*n, a.view())).collect();
+    let built = States::from_named(&cell, &views).unwrap();
+    // The same as setting the fields by hand.
+    let mut by_hand = cell.zero_states(2);
+    by_hand.values = vec![entries[0].1.clone(), entries[1].1.clone()];
+    by_hand.history[0] = vec![entries[2].1.clone(), entries[3].1.clone()];
+    by_hand.inputs = vec![entries[4].1.clone(), entries[5].1.clone()];
+    assert_eq!(built, by_hand);
+    for (name, value) in &entries {
+        assert_eq!(built.get(name).unwrap(), value.view(), "{name}");
+    }
+    assert_eq!(built.get("h[t-1]").unwrap(), entries[0].1.view());
+    assert_eq!(built.get(" h [ t - 3 ] ").unwrap(), entries[3].1.view());
+    // ... and what a forward pass reads: the states of a previous chunk.
+    let x = random3((7, 2, 2), 7);
+    let whole = cell.forward(x.view(), None, None).unwrap();
+    let first = cell
+        .forward(x.slice(recurrent::ndarray::s![..3, .., ..]), None, None)
+        .unwrap();
+    let carried: Vec<(String, Array2<f64>)> = first
+        .final_states
+        .entry_names()
+        .into_iter()
+        .map(|n| {
+            let v = first.final_states.get(&n).unwrap().to_owned();
+            (n, v)
+        })
+        .collect();
+    let named: Vec<(&str, _)> = carried
+        .iter()
+        .map(|(n, a)| (n.as_str(), a.view()))
+        .collect();
+    let init = States::from_named(&cell as &dyn DynCell<f64>, &named).unwrap();
+    assert_eq!(init, first.final_states);
+    let second = cell
+        .forward(
+            x.slice(recurrent::ndarray::s![3.., .., ..]),
+            Some(&init),
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        second.outputs,
+        whole.outputs.slice(recurrent::ndarray::s![3.., .., ..])
+    );
+
+    // `set` on zero states: one entry, the others stay zero.
+    let mut s = cell.zero_states(2);
+    s.set("h[t-3]", entries[3].1.view()).unwrap();
+    s.set("x[t-2]", entries[5].1.view()).unwrap();
+    assert_eq!(s.history[0][1], entries[3].1);
+    assert_eq!(s.inputs[1], entries[5].1);
+    assert!(s.values[0].iter().all(|&v| v == 0.0));
+    s.get_mut("m").unwrap()[[0, 0]] = 9.0;
+    assert_eq!(s.values[1][[0, 0]], 9.0);
+
+    // Errors name the entry, the expected and the actual shapes.
+    let wrong = Array2::<f64>::zeros((2, 5));
+    let err = s.set("h[t-2]", wrong.view()).unwrap_err();
+    assert!(matches!(err, Error::Shape { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("`h[t-2]`") && text.contains("[2, 3]") && text.contains("[2, 5]"),
+        "{text}"
+    );
+    for bad in [
+        "h[t-4]", "x[t-3]", "x", "m[t-2]", "h[t+1]", "h[t]", "q[t-1]",
+    ] {
+        let text = s.set(bad, wrong.view()).unwrap_err().to_string();
+        assert!(
+            text.contains(bad) && text.contains("h[t-2], h[t-3], x[t-1], x[t-2]"),
+            "{bad}: {text}"
+        );
+    }
+    // A plain unknown name stays the `UnknownName` it was.
+    assert!(matches!(
+        s.get("q").unwrap_err(),
+        Error::UnknownName { kind: "state", .. }
+    ));
+
+    // from_named: missing, repeated, unknown entries and mismatched batches.
+    let partial: Vec<(&str, _)> = views[..2].to_vec();
+    let text = States::from_named(&cell, &partial).unwrap_err().to_string();
+    assert!(
+        text.contains("missing h[t-2], h[t-3], x[t-1], x[t-2]")
+            && text.contains("h [2, 3], m [2, 4], h[t-2] [2, 3]")
+            && text.contains("x[t-2] [2, 2]"),
+        "{text}"
+    );
+    let mut twice = views.clone();
+    twice.push(("h[t-1]", entries[0].1.view()));
+    let text = States::from_named(&cell, &twice).unwrap_err().to_string();
+    assert!(text.contains("`h[t-1]` given twice"), "{text}");
+    let text = States::from_named(&cell, &[]).unwrap_err().to_string();
+    assert!(
+        text.contains("found none") && text.contains("h [0, 3]"),
+        "{text}"
+    );
+    let three = random2((3, 4), 1);
+    let mut batch = views.clone();
+    batch[1] = ("m", three.view());
+    let text = States::from_named(&cell, &batch).unwrap_err().to_string();
+    assert!(
+        text.contains("`m`") && text.contains("[2, 4]") && text.contains("[3, 4]"),
+        "{text}"
+    );
+
+    // The NARX cell: its input history is named after its input.
+    let narx = Narx::<f64>::new(NarxDims { I: 2, H: 3 }, &mut recurrent::seeded_rng(1));
+    assert_eq!(narx.zero_states(1).entry_names(), ["h", "h[t-2]", "x[t-1]"]);
+    let (h, h2, x1) = (random2((1, 3), 1), random2((1, 3), 2), random2((1, 2), 3));
+    let s = States::from_named(
+        &narx,
+        &[
+            ("x[t-1]", x1.view()),
+            ("h[t-2]", h2.view()),
+            ("h", h.view()),
+        ],
+    )
+    .unwrap();
+    let v = NarxStates::of(&s).unwrap();
+    assert_eq!((v.h.value, &v.h.history[0]), (h.view(), &h2));
+    assert_eq!(s.input_history()[0], x1);
 }

@@ -16,9 +16,18 @@ pub use crate::{Result, StateSpec, States, Trace};
 pub use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewD};
 pub use ndarray::{ArrayViewMut1, ArrayViewMut2};
 pub use rand::RngCore;
-// Named dimensions (`CellDims`).
+// Named dimensions (`CellDims`) and typed state views.
 pub use crate::cell::dims_from_names;
+pub use crate::states::{state_views, state_views_mut};
 pub use crate::CellDims;
+pub use crate::{StateView, StateViewMut};
+
+/// The next of the typed views [`state_views`] returned (one per state, checked there).
+pub fn next_view<T>(views: &mut impl Iterator<Item = T>) -> Result<T> {
+    views
+        .next()
+        .ok_or_else(|| Error::Invalid("typed state views: expected one view per state".into()))
+}
 
 use ndarray::{ArrayViewMut2 as Mut2, Ix1, Ix2};
 

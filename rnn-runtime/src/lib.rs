@@ -74,7 +74,7 @@ pub use pool::release_pooled_memory;
 #[cfg(feature = "progress")]
 pub use progress::TrainingProgress;
 pub use seq2seq::Seq2Seq;
-pub use states::States;
+pub use states::{StateView, StateViewMut, States};
 pub use tensors::{NamedTensors, Parameters};
 pub use threads::{num_threads, set_num_threads};
 
