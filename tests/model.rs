@@ -515,3 +515,103 @@ fn padding_batching_vocab_and_windows() {
     assert_eq!(tbptt_windows(10, 4), vec![0..4, 4..8, 8..10]);
     assert_eq!(window_lengths(&[10, 5, 0], &(4..8)), vec![4, 1, 0]);
 }
+
+fn features(t: usize, b: usize, i: usize, seed: u64) -> Array3<f64> {
+    let mut rng = recurrent::seeded_rng(seed);
+    Array3::from_shape_fn((t, b, i), |_| rng.gen_range(-1.0..1.0))
+}
+
+fn transposed(x: &Array3<f64>) -> Array3<f64> {
+    x.view()
+        .permuted_axes([1, 0, 2])
+        .as_standard_layout()
+        .into_owned()
+}
+
+#[test]
+fn batch_first_models_give_the_time_major_numbers_exactly() {
+    let mut rng = recurrent::seeded_rng(31);
+    let model = SequenceModel::new(vec![
+        RecurrentLayer::bidirectional(lstm(3, 2, 1), gru(3, 2, 2)).unwrap(),
+        RecurrentLayer::unidirectional(gru(4, 3, 3)),
+        RecurrentLayer::unidirectional(lstm(3, 2, 4)),
+    ])
+    .unwrap()
+    .with_dropout(0.3)
+    .unwrap()
+    .with_head(2, &mut rng)
+    .unwrap();
+    let x = features(5, 3, 3, 1); // [T, B, I]
+    let xb = transposed(&x); // [B, T, I]
+    let lengths = [5, 1, 3];
+    let init = model
+        .infer(Input::Features(x.view()), Some(&lengths), None)
+        .unwrap()
+        .1;
+
+    let (h_tm, s_tm) = model
+        .infer(Input::Features(x.view()), Some(&lengths), Some(&init))
+        .unwrap();
+    let (h_bf, s_bf) = model
+        .infer_batch_first(xb.view(), Some(&lengths), Some(&init))
+        .unwrap();
+    assert_eq!(h_bf, transposed(&h_tm));
+    assert_eq!(s_bf, s_tm);
+
+    let tm = model
+        .forward(
+            Input::Features(x.view()),
+            Some(&lengths),
+            Some(&init),
+            Some(&mut recurrent::seeded_rng(5)),
+        )
+        .unwrap();
+    let bf = model
+        .forward_batch_first(
+            xb.view(),
+            Some(&lengths),
+            Some(&init),
+            Some(&mut recurrent::seeded_rng(5)),
+        )
+        .unwrap();
+    assert_eq!(tm.layout(), recurrent::Layout::TimeMajor);
+    assert_eq!(bf.layout(), recurrent::Layout::BatchFirst);
+    assert_eq!(bf.hidden, transposed(&tm.hidden), "[B, T, H]");
+    assert_eq!(bf.final_states, tm.final_states);
+    let d = features(5, 3, 2, 2);
+    let g_tm = model.backward(&tm, d.view(), None, None).unwrap();
+    let g_bf = model
+        .backward(&bf, transposed(&d).view(), None, None)
+        .unwrap();
+    assert_eq!(
+        g_bf.inputs.as_ref().map(transposed),
+        g_tm.inputs,
+        "the input gradient comes back [B, T, I]"
+    );
+    assert_eq!(g_bf.params, g_tm.params);
+    assert_eq!(g_bf.initial_states, g_tm.initial_states);
+    // A time-major gradient for a batch-first pass is an error naming both shapes.
+    let err = model
+        .backward(&bf, d.view(), None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[3, 5, 2]") && err.contains("[5, 3, 2]"),
+        "{err}"
+    );
+    // Bad input is an error, not a panic.
+    let bad = Array3::<f64>::zeros((3, 5, 4));
+    let err = model
+        .forward_batch_first(bad.view(), Some(&lengths), None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[B, T, 3]") && err.contains("[3, 5, 4]"),
+        "{err}"
+    );
+    let err = model
+        .infer_batch_first(xb.view(), Some(&[6, 1, 1]), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expected at most T = 5, found 6"), "{err}");
+}

@@ -1,11 +1,12 @@
 //! The API without string lookups: dimensions from names (`CellDims`), typed state views
-//! (`<Name>States`) and states built by entry names (`States::set`, `States::from_named`), for
-//! built-in cells and a cell defined here.
+//! (`<Name>States`), states built by entry names (`States::set`, `States::from_named`), and
+//! batch-first sequences (`Cell::forward_batch_first`, ...), for built-in cells and a cell
+//! defined here.
 
 use recurrent::cells::{Lstm, LstmDims, LstmStates, LstmStatesMut, Narx, NarxDims, NarxStates};
 use recurrent::ndarray::{Array2, Array3};
 use recurrent::rand::Rng;
-use recurrent::{rnn_cell, Cell, CellDims, DynCell, Error, States};
+use recurrent::{rnn_cell, Cell, CellDims, DynCell, Error, Layout, States};
 
 rnn_cell! {
     /// Two states of different sizes, one read with a delay of three, an input read as x[t-2].
@@ -298,4 +299,106 @@ fn states_by_entry_names_with_histories_and_input_history() {
     let v = NarxStates::of(&s).unwrap();
     assert_eq!((v.h.value, &v.h.history[0]), (h.view(), &h2));
     assert_eq!(s.input_history()[0], x1);
+}
+
+fn transposed(x: &Array3<f64>) -> Array3<f64> {
+    x.view()
+        .permuted_axes([1, 0, 2])
+        .as_standard_layout()
+        .into_owned()
+}
+
+fn batch_first_equals_time_major<C: Cell<f64>>(cell: &C, input: usize, seed: u64) {
+    let (t, b) = (5, 3);
+    let x = random3((t, b, input), seed); // time-major
+    let xb = transposed(&x); // [B, T, I]
+    let lengths = [5, 2, 0];
+    let init = {
+        let mut s = cell.zero_states(b);
+        for a in s.arrays_mut() {
+            a.mapv_inplace(|_| 0.0);
+            a.iter_mut()
+                .enumerate()
+                .for_each(|(k, v)| *v = 0.1 * k as f64);
+        }
+        s
+    };
+    let tm = cell.forward(x.view(), Some(&init), Some(&lengths)).unwrap();
+    let bf = cell
+        .forward_batch_first(xb.view(), Some(&init), Some(&lengths))
+        .unwrap();
+    assert_eq!(bf.outputs, transposed(&tm.outputs), "outputs [B, T, O]");
+    assert_eq!(bf.final_states, tm.final_states);
+    let name = C::spec().states[0].name;
+    assert_eq!(
+        bf.states(name).unwrap(),
+        transposed(&tm.states(name).unwrap())
+    );
+    let inf = cell
+        .infer_batch_first(xb.view(), Some(&init), Some(&lengths))
+        .unwrap();
+    assert_eq!(inf.outputs, bf.outputs);
+    assert_eq!(inf.final_states, bf.final_states);
+
+    let d = random3(tm.outputs.dim(), seed + 1);
+    let d_final = {
+        let mut s = cell.zero_states(b);
+        s.arrays_mut().for_each(|a| a.fill(0.3));
+        s
+    };
+    let g_tm = cell.backward(&tm, d.view(), Some(&d_final)).unwrap();
+    let g_bf = cell
+        .backward_batch_first(&bf, transposed(&d).view(), Some(&d_final))
+        .unwrap();
+    assert_eq!(
+        g_bf.inputs,
+        transposed(&g_tm.inputs),
+        "input gradient [B, T, I]"
+    );
+    assert_eq!(g_bf.params, g_tm.params);
+    assert_eq!(g_bf.initial_states, g_tm.initial_states);
+
+    // A gradient in the wrong layout is an error naming both shapes.
+    let text = cell
+        .backward_batch_first(&bf, d.view(), None)
+        .unwrap_err()
+        .to_string();
+    let o = tm.outputs.dim().2;
+    assert!(
+        text.contains(&format!("[{b}, {t}, {o}]")) && text.contains(&format!("[{t}, {b}, {o}]")),
+        "{text}"
+    );
+    // A batch-first input of the wrong size is named in its own layout.
+    let bad = Array3::<f64>::zeros((b, t, input + 1));
+    let text = cell
+        .forward_batch_first(bad.view(), None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains(&format!("[B, T, {input}]"))
+            && text.contains(&format!("[{b}, {t}, {}]", input + 1)),
+        "{text}"
+    );
+    assert!(cell.infer_batch_first(bad.view(), None, None).is_err());
+}
+
+#[test]
+fn batch_first_cells_give_the_time_major_numbers_exactly() {
+    batch_first_equals_time_major(
+        &Lstm::<f64>::new(LstmDims { I: 3, H: 4 }, &mut recurrent::seeded_rng(1)),
+        3,
+        10,
+    );
+    batch_first_equals_time_major(
+        &Odd::<f64>::new(OddDims { I: 2, H: 3, M: 2 }, &mut recurrent::seeded_rng(2)),
+        2,
+        20,
+    );
+    assert_eq!(Layout::default(), Layout::TimeMajor);
+    let x = random3((2, 3, 4), 1);
+    assert_eq!(
+        Layout::BatchFirst.to_time_major(x.view()).shape(),
+        &[3, 2, 4]
+    );
+    assert_eq!(Layout::TimeMajor.arrange(x.view()), x);
 }

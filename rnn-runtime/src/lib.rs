@@ -51,7 +51,8 @@ pub mod train;
 pub mod __private;
 
 pub use cell::{
-    Cell, CellDims, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace,
+    Cell, CellDims, CellSpec, Forward, ForwardBatchFirst, Gradients, Inference, Layout, ParamSpec,
+    StateSpec, Trace,
 };
 pub use checkpoint::{load_foreign_tensors, load_tensors, save_tensors, TensorFile};
 pub use data::Vocab;

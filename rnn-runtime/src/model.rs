@@ -8,6 +8,7 @@ use rand::{Rng, RngCore};
 
 use crate::layer::{LayerStates, LayerTrace};
 use crate::tensors::check_finite_array;
+use crate::Layout;
 use crate::{
     DynCell, Embedding, Error, Float, Linear, LinearGrads, NamedTensors, Parameters,
     RecurrentLayer, Result,
@@ -50,11 +51,12 @@ pub struct SequenceModel<F: Float> {
     pub head: Option<Linear<F>>,
 }
 
-/// The result of [`SequenceModel::forward`].
+/// The result of [`SequenceModel::forward`] (or [`SequenceModel::forward_batch_first`]).
 #[derive(Debug, Clone)]
 #[must_use = "a forward pass computes outputs, final states and traces for the backward pass"]
 pub struct ModelForward<F: Float> {
-    /// The top layer's outputs `[T, B, H]` (before the head).
+    /// The top layer's outputs `[T, B, H]` (before the head); `[B, T, H]` from
+    /// [`SequenceModel::forward_batch_first`] (see [`ModelForward::layout`]).
     pub hidden: Array3<F>,
     /// Every layer's final states, bottom first: feed them back as `init` to carry the state
     /// into the next chunk (truncated BPTT) or to start a decoder.
@@ -64,6 +66,15 @@ pub struct ModelForward<F: Float> {
     tokens: Option<Array2<usize>>,
     traces: Vec<LayerTrace<F>>,
     masks: Vec<Option<Array3<F>>>,
+    layout: Layout,
+}
+
+impl<F: Float> ModelForward<F> {
+    /// The layout of [`ModelForward::hidden`], in which [`SequenceModel::backward`] takes its
+    /// gradient and returns the input gradient.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
 }
 
 /// The gradients from [`SequenceModel::backward`].
@@ -73,7 +84,8 @@ pub struct ModelGradients<F> {
     /// Of every parameter, by the model's names and in the order of
     /// [`Parameters::tensors`] (the head's are zero unless given).
     pub params: NamedTensors<F>,
-    /// Of the feature inputs `[T, B, I]` (`None` for token inputs).
+    /// Of the feature inputs `[T, B, I]` (`[B, T, I]` after
+    /// [`SequenceModel::forward_batch_first`]; `None` for token inputs).
     pub inputs: Option<Array3<F>>,
     /// Of every layer's initial states: what an encoder receives from its decoder.
     pub initial_states: Vec<LayerStates<F>>,
@@ -290,6 +302,7 @@ impl<F: Float> SequenceModel<F> {
             tokens,
             traces,
             masks,
+            layout: Layout::TimeMajor,
         })
     }
 
@@ -320,9 +333,46 @@ impl<F: Float> SequenceModel<F> {
         Ok((x, final_states))
     }
 
-    /// Back-propagates `d_hidden: [T, B, H]` (the gradient of [`ModelForward::hidden`]) and
+    /// [`SequenceModel::forward`] on batch-first features `x: [B, T, I]` (as burn, candle and
+    /// Keras lay them out): [`ModelForward::hidden`] is `[B, T, H]`, and
+    /// [`SequenceModel::backward`] then takes `d_hidden: [B, T, H]` and returns the input
+    /// gradient `[B, T, I]`. The numbers are those of the time-major pass on the transposed
+    /// input, exactly (the input, the outputs and their gradients are transposed at the
+    /// boundary). Lengths, initial and final states are the same in both layouts.
+    pub fn forward_batch_first(
+        &self,
+        x: ArrayView3<'_, F>,
+        lengths: Option<&[usize]>,
+        init: Option<&[LayerStates<F>]>,
+        dropout_rng: Option<&mut dyn RngCore>,
+    ) -> Result<ModelForward<F>> {
+        crate::cell::check_batch_first_input(x, self.input_size()?)?;
+        let time_major = Layout::BatchFirst.to_time_major(x);
+        let mut fwd = self.forward(Input::Features(time_major), lengths, init, dropout_rng)?;
+        fwd.hidden = Layout::BatchFirst.arrange(fwd.hidden.view());
+        fwd.layout = Layout::BatchFirst;
+        Ok(fwd)
+    }
+
+    /// [`SequenceModel::infer`] on batch-first features `x: [B, T, I]`: returns the top layer's
+    /// outputs `[B, T, H]` and every layer's final states.
+    pub fn infer_batch_first(
+        &self,
+        x: ArrayView3<'_, F>,
+        lengths: Option<&[usize]>,
+        init: Option<&[LayerStates<F>]>,
+    ) -> Result<(Array3<F>, Vec<LayerStates<F>>)> {
+        crate::cell::check_batch_first_input(x, self.input_size()?)?;
+        let time_major = Layout::BatchFirst.to_time_major(x);
+        let (hidden, states) = self.infer(Input::Features(time_major), lengths, init)?;
+        Ok((Layout::BatchFirst.arrange(hidden.view()), states))
+    }
+
+    /// Back-propagates `d_hidden: [T, B, H]` (the gradient of [`ModelForward::hidden`], in its
+    /// [`ModelForward::layout`]: `[B, T, H]` after [`SequenceModel::forward_batch_first`]) and
     /// `d_final` (of the final states, e.g. from a decoder) through every layer and the
-    /// embedding. `head` holds the head's gradients when the caller applied the head.
+    /// embedding. `head` holds the head's gradients when the caller applied the head. The input
+    /// gradient comes back in the forward pass's layout.
     pub fn backward(
         &self,
         fwd: &ModelForward<F>,
@@ -338,7 +388,11 @@ impl<F: Float> SequenceModel<F> {
             ));
         }
         self.check_init(d_final)?;
-        let mut d = d_hidden.to_owned();
+        let mut d = fwd
+            .layout
+            .to_time_major(d_hidden)
+            .as_standard_layout()
+            .into_owned();
         let mut per_layer = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate().rev() {
             let g = layer.backward(&fwd.traces[l], d.view(), d_final.map(|s| &s[l]))?;
@@ -382,7 +436,10 @@ impl<F: Float> SequenceModel<F> {
         }
         Ok(ModelGradients {
             params,
-            inputs: d_input,
+            inputs: match fwd.layout {
+                Layout::TimeMajor => d_input,
+                Layout::BatchFirst => d_input.map(|d| Layout::BatchFirst.arrange(d.view())),
+            },
             initial_states,
         })
     }
