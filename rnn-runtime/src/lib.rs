@@ -62,7 +62,7 @@ pub use error::{Error, Result};
 pub use float::Float;
 pub use gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
 pub use init::Init;
-pub use layer::{LayerStates, RecurrentLayer};
+pub use layer::{Direction, LayerStates, RecurrentLayer};
 pub use linear::{Linear, LinearGrads};
 pub use metrics::{Curve, TrainingLog};
 pub use model::{Input, ModelForward, ModelGradients, SequenceModel};

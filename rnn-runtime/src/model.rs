@@ -1,5 +1,6 @@
 //! [`SequenceModel`]: an optional embedding, stacked recurrent layers (any cells, each
-//! unidirectional or bidirectional) with dropout between them, and an optional linear head.
+//! unidirectional, reverse or bidirectional) with dropout between them, and an optional linear
+//! head.
 //! The application modes (classification, tagging, regression, generation) are built on its
 //! [`SequenceModel::forward`] and [`SequenceModel::backward`]; see [`crate::modes`].
 
@@ -38,7 +39,8 @@ impl<F> Input<'_, F> {
 ///
 /// Parameter names (in this order): `embedding.weight`; per layer `l`, `layer{l}.{name}` for
 /// the forward cell's parameters (the spec's names) and `layer{l}.reverse.{name}` for the
-/// reverse cell's; `head.weight`, `head.bias`.
+/// reverse cell's (of a bidirectional layer, or the only cell of a reverse layer);
+/// `head.weight`, `head.bias`.
 #[derive(Debug, Clone)]
 pub struct SequenceModel<F: Float> {
     /// Token embedding, when the model reads token ids.
@@ -145,6 +147,11 @@ impl<F: Float> SequenceModel<F> {
         let first = self.layers.first().ok_or_else(|| {
             Error::Invalid("a sequence model needs at least one recurrent layer".into())
         })?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            layer
+                .check_direction()
+                .map_err(|e| Error::Invalid(format!("layer {l}: {e}")))?;
+        }
         if let Some(e) = &self.embedding {
             if e.dim() != first.input_size() {
                 return Err(Error::Invalid(format!(
@@ -213,9 +220,10 @@ impl<F: Float> SequenceModel<F> {
                     c.cell_spec().fingerprint()
                 )
             };
-            out.push((format!("layer{l}"), cell(layer.forward.as_ref())));
-            if let Some(r) = &layer.reverse {
-                out.push((format!("layer{l}.reverse"), cell(r.as_ref())));
+            for (prefix, c) in layer.named_cells() {
+                // `layer0`, `layer0.reverse`: a reverse layer is told from a forward one.
+                let part = format!("layer{l}.{prefix}");
+                out.push((part.trim_end_matches('.').to_string(), cell(c)));
             }
         }
         if let Some(h) = &self.head {
@@ -420,7 +428,12 @@ impl<F: Float> SequenceModel<F> {
         };
         let mut initial_states = Vec::with_capacity(per_layer.len());
         for (l, g) in per_layer.into_iter().enumerate() {
-            params.extend_prefixed(&format!("layer{l}."), &g.forward);
+            let first = if self.layers[l].reversed {
+                "reverse."
+            } else {
+                ""
+            };
+            params.extend_prefixed(&format!("layer{l}.{first}"), &g.forward);
             if let Some(r) = &g.reverse {
                 params.extend_prefixed(&format!("layer{l}.reverse."), r);
             }
@@ -475,6 +488,7 @@ impl<F: Float> SequenceModel<F> {
         let (layer, rest) = name.split_once('.').expect("layer name");
         let l: usize = layer["layer".len()..].parse().expect("layer index");
         let (cell, param) = match rest.strip_prefix("reverse.") {
+            Some(p) if self.layers[l].reversed => (self.layers[l].forward.as_ref(), p),
             Some(p) => (self.layers[l].reverse.as_deref().expect("reverse cell"), p),
             None => (self.layers[l].forward.as_ref(), rest),
         };
@@ -531,12 +545,9 @@ impl<F: Float> Parameters<F> for SequenceModel<F> {
             ));
         }
         for (l, layer) in self.layers.iter().enumerate() {
-            for (name, v) in layer.forward.params().tensors() {
-                out.push((format!("layer{l}.{name}"), v));
-            }
-            if let Some(r) = &layer.reverse {
-                for (name, v) in r.params().tensors() {
-                    out.push((format!("layer{l}.reverse.{name}"), v));
+            for (prefix, cell) in layer.named_cells() {
+                for (name, v) in cell.params().tensors() {
+                    out.push((format!("layer{l}.{prefix}{name}"), v));
                 }
             }
         }
@@ -562,12 +573,9 @@ impl<F: Float> Parameters<F> for SequenceModel<F> {
             ));
         }
         for (l, layer) in self.layers.iter_mut().enumerate() {
-            for (name, v) in layer.forward.params_mut().tensors_mut() {
-                out.push((format!("layer{l}.{name}"), v));
-            }
-            if let Some(r) = &mut layer.reverse {
-                for (name, v) in r.params_mut().tensors_mut() {
-                    out.push((format!("layer{l}.reverse.{name}"), v));
+            for (prefix, cell) in layer.named_cells_mut() {
+                for (name, v) in cell.params_mut().tensors_mut() {
+                    out.push((format!("layer{l}.{prefix}{name}"), v));
                 }
             }
         }
