@@ -301,6 +301,7 @@ pub(crate) fn check_batch_first_input<F>(x: ArrayView3<'_, F>, input_size: usize
 /// Keras, PyTorch's `batch_first=True`). The `*_batch_first` methods ([`Cell::forward_batch_first`],
 /// [`crate::SequenceModel::forward_batch_first`], ...) transpose at the boundary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Layout {
     /// `[T, B, ...]`.
     #[default]

@@ -40,6 +40,7 @@ pub struct RecurrentLayer<F: Float> {
 
 /// The direction(s) in which a [`RecurrentLayer`] runs through time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Direction {
     /// One cell, forward in time ([`RecurrentLayer::unidirectional`]).
     Forward,

@@ -23,6 +23,7 @@ use crate::{
 
 /// How a sequence becomes one vector for classification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Pooling {
     /// The top layer's output at each example's last step (`t = len - 1`); for a bidirectional
     /// top layer, the reverse half is taken at `t = 0`, where the reverse cell ends (and for a
