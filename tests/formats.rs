@@ -1,11 +1,20 @@
 //! File formats: serde round-trips of `Vocab` and the configuration types (feature `serde`,
-//! which the facade's tests enable).
+//! which the facade's tests enable), and safetensors files in half precision (`F16`, `BF16`,
+//! as PyTorch checkpoints often are) loaded into cells.
 
-use recurrent::cells::LstmDims;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use half::{bf16, f16};
+use recurrent::cells::{GruTorch, GruTorchDims, Lstm, LstmDims};
 use recurrent::gradcheck::GradcheckConfig;
 use recurrent::modes::Pooling;
+use recurrent::ndarray::ArrayD;
+use recurrent::torch::{export_torch, import_torch};
 use recurrent::train::Schedule;
-use recurrent::{Curve, Direction, Layout, Vocab};
+use recurrent::{load_foreign_tensors, load_tensors, Cell, Curve, Direction, Layout, Vocab};
+use safetensors::tensor::TensorView;
+use safetensors::Dtype;
 
 fn roundtrip<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
     let text = serde_json::to_string(value).unwrap();
@@ -119,5 +128,139 @@ fn configuration_types_round_trip_through_serde() {
     assert_eq!(
         LstmDims::from_names(&named).unwrap(),
         LstmDims { I: 8, H: 16 }
+    );
+}
+
+fn temp_file(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rnn-formats-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Writes `tensors` to a safetensors file in `dtype` (F16 or BF16), as
+/// `safetensors.torch.save_file(module.half().state_dict())` would (no checksum).
+fn write_half(path: &PathBuf, tensors: &[(String, ArrayD<f64>)], dtype: Dtype) {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, t)| {
+            t.iter()
+                .flat_map(|&v| match dtype {
+                    Dtype::F16 => f16::from_f64(v).to_le_bytes(),
+                    Dtype::BF16 => bf16::from_f64(v).to_le_bytes(),
+                    other => panic!("not a half dtype: {other:?}"),
+                })
+                .collect()
+        })
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, t), b)| {
+            (
+                name.clone(),
+                TensorView::new(dtype, t.shape().to_vec(), b).unwrap(),
+            )
+        })
+        .collect();
+    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    let file = safetensors::serialize(views, Some(metadata)).unwrap();
+    std::fs::write(path, file).unwrap();
+}
+
+/// A value rounded to the format, as a PyTorch `.half()` / `.bfloat16()` would store it.
+fn rounded(v: f64, dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::F16 => f16::from_f64(v).to_f64(),
+        _ => bf16::from_f64(v).to_f64(),
+    }
+}
+
+/// The largest relative error of rounding to the format: half an ulp, 2^-11 for F16 (11
+/// significant bits), 2^-8 for BF16 (8).
+fn precision(dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::F16 => 2f64.powi(-11),
+        _ => 2f64.powi(-8),
+    }
+}
+
+#[test]
+fn half_precision_state_dicts_load_into_cells() {
+    let dims = LstmDims { I: 3, H: 4 };
+    let lstm = Lstm::<f64>::new(dims, &mut recurrent::seeded_rng(1));
+    // One cell type serves f32 and f64: `Lstm<f64>` is the original, `Lstm<f32>` loads.
+    fn load_both<C64, C32>(original: &C64, fresh: C32, case: &str)
+    where
+        C64: Cell<f64>,
+        C32: Cell<f32> + Clone,
+    {
+        let exported = export_torch::<f64, C64>(original, "rnn.", 0, false).unwrap();
+        for dtype in [Dtype::F16, Dtype::BF16] {
+            let path = temp_file(&format!("{case}-{dtype:?}.safetensors"));
+            write_half(&path, &exported, dtype);
+            let file32 = load_foreign_tensors::<f32>(&path).unwrap();
+            let file64 = load_foreign_tensors::<f64>(&path).unwrap();
+            for (name, value) in &exported {
+                let (a, b) = (file32.get(name).unwrap(), file64.get(name).unwrap());
+                assert_eq!(a.shape(), value.shape(), "{name}");
+                for ((&x, &y), &v) in a.iter().zip(b.iter()).zip(value.iter()) {
+                    assert_eq!(y, rounded(v, dtype), "{dtype:?} {name}: exact conversion");
+                    assert_eq!(x as f64, y, "{dtype:?} {name}: f32 and f64 agree");
+                    assert!(
+                        (y - v).abs() <= precision(dtype) * v.abs(),
+                        "{dtype:?} {name}: {y} vs {v}"
+                    );
+                }
+            }
+            let mut cell = fresh.clone();
+            import_torch(&mut cell, &file32, "rnn.", 0, false).unwrap();
+            let mut compared = 0;
+            for (name, loaded) in cell.params().iter() {
+                let want = original.params().get(name).unwrap();
+                for (&x, &v) in loaded.iter().zip(want.iter()) {
+                    let x = x as f64;
+                    assert!(
+                        (x - v).abs() <= precision(dtype) * v.abs(),
+                        "{dtype:?} {case} {name}: loaded {x}, original {v}"
+                    );
+                    compared += 1;
+                }
+            }
+            assert_eq!(compared, original.params().num_scalars(), "{case}");
+            // The file has no checksum: a foreign file, not a checkpoint.
+            assert!(load_tensors::<f32>(&path).is_err());
+        }
+    }
+    load_both(&lstm, Lstm::<f32>::zeros(dims), "lstm");
+    let gdims = GruTorchDims { I: 2, H: 3 };
+    let gru = GruTorch::<f64>::new(gdims, &mut recurrent::seeded_rng(2));
+    load_both(&gru, GruTorch::<f32>::zeros(gdims), "gru_torch");
+}
+
+#[test]
+fn half_precision_files_refuse_non_finite_values_and_other_dtypes() {
+    let path = temp_file("inf.safetensors");
+    let mut w = ArrayD::from_elem(vec![2, 3], 0.5);
+    w[[1, 2]] = 1e6; // beyond f16's largest finite value, 65504: infinite in F16
+    write_half(&path, &[("W".to_string(), w.clone())], Dtype::F16);
+    let err = load_foreign_tensors::<f32>(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("tensor `W`") && err.contains("[1, 2]") && err.contains("inf"),
+        "{err}"
+    );
+    // BF16 has f32's range.
+    write_half(&path, &[("W".to_string(), w)], Dtype::BF16);
+    let file = load_foreign_tensors::<f64>(&path).unwrap();
+    assert_eq!(file.get("W").unwrap()[[1, 2]], bf16::from_f64(1e6).to_f64());
+
+    // An integer tensor is still refused, naming the dtypes that load.
+    let data = [1u8, 0, 0, 0, 2, 0, 0, 0];
+    let view = TensorView::new(Dtype::I32, vec![2], &data).unwrap();
+    let bytes = safetensors::serialize(vec![("n".to_string(), view)], None).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let err = load_foreign_tensors::<f32>(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("tensor `n`") && err.contains("F16 or BF16") && err.contains("I32"),
+        "{err}"
     );
 }
