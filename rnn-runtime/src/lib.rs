@@ -50,10 +50,7 @@ pub mod train;
 #[doc(hidden)]
 pub mod __private;
 
-pub use cell::{
-    Cell, CellDims, CellSpec, Forward, ForwardBatchFirst, Gradients, Inference, Layout, ParamSpec,
-    StateSpec, Trace,
-};
+pub use cell::{Cell, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace};
 pub use checkpoint::{load_foreign_tensors, load_tensors, save_tensors, TensorFile};
 pub use data::Vocab;
 pub use dyn_cell::DynCell;
@@ -62,7 +59,7 @@ pub use error::{Error, Result};
 pub use float::Float;
 pub use gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
 pub use init::Init;
-pub use layer::{Direction, LayerStates, RecurrentLayer};
+pub use layer::{LayerStates, RecurrentLayer};
 pub use linear::{Linear, LinearGrads};
 pub use metrics::{Curve, TrainingLog};
 pub use model::{Input, ModelForward, ModelGradients, SequenceModel};
@@ -75,9 +72,13 @@ pub use pool::release_pooled_memory;
 #[cfg(feature = "progress")]
 pub use progress::TrainingProgress;
 pub use seq2seq::Seq2Seq;
-pub use states::{StateView, StateViewMut, States};
+pub use states::States;
 pub use tensors::{NamedTensors, Parameters};
 pub use threads::{num_threads, set_num_threads};
+// Named dimensions, typed state views, batch-first layouts, layer directions.
+pub use cell::{CellDims, ForwardBatchFirst, Layout};
+pub use layer::Direction;
+pub use states::{StateView, StateViewMut};
 
 pub use ndarray;
 pub use rand;

@@ -1,6 +1,7 @@
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-use crate::{CellSpec, DynCell, Error, Float, Result};
+use crate::DynCell;
+use crate::{CellSpec, Error, Float, Result};
 
 /// The recurrent states of a batch, by the DSL's state names: for each state `h: [H]` its value
 /// `[B, H]`, and, for a state read with delays up to `D > 1` (`h[t-D]`), its history: the `D - 1`
