@@ -515,3 +515,285 @@ fn padding_batching_vocab_and_windows() {
     assert_eq!(tbptt_windows(10, 4), vec![0..4, 4..8, 8..10]);
     assert_eq!(window_lengths(&[10, 5, 0], &(4..8)), vec![4, 1, 0]);
 }
+
+fn features(t: usize, b: usize, i: usize, seed: u64) -> Array3<f64> {
+    let mut rng = recurrent::seeded_rng(seed);
+    Array3::from_shape_fn((t, b, i), |_| rng.random_range(-1.0..1.0))
+}
+
+#[test]
+fn reverse_layer_gradients_through_the_model() {
+    let mut rng = recurrent::seeded_rng(21);
+    let mut model = SequenceModel::new(vec![
+        RecurrentLayer::reverse(lstm(2, 3, 1)),
+        RecurrentLayer::unidirectional(gru(3, 2, 2)),
+    ])
+    .unwrap()
+    .with_head(3, &mut rng)
+    .unwrap()
+    .with_dropout(0.25)
+    .unwrap();
+    let names: Vec<String> = model.tensors().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names[0], "layer0.reverse.W_xi");
+    assert!(
+        names.iter().all(|n| !n.starts_with("layer0.W")),
+        "{names:?}"
+    );
+    assert_eq!(model.layers[0].direction(), recurrent::Direction::Reverse);
+    let x = features(5, 3, 2, 3);
+    let lengths = [5, 2, 0];
+    // Initial states carried in (for the reverse layer: the state its first step, at
+    // `len - 1`, reads).
+    let init = model
+        .infer(Input::Features(x.view()), Some(&lengths), None)
+        .unwrap()
+        .1;
+    let targets = random_tokens(5, 3, 3, 4);
+    let run = |m: &SequenceModel<f64>| {
+        let mut drop_rng = recurrent::seeded_rng(7);
+        m.tag_step(
+            Input::Features(x.view()),
+            Some(&lengths),
+            targets.view(),
+            Some(&init),
+            Some(&mut drop_rng),
+        )
+        .unwrap()
+    };
+    let step = run(&model);
+    check_gradients(&mut model, &step.grads, |m| run(m).loss);
+
+    // Pooled classification from the reverse layer on top, with token inputs.
+    let mut model = SequenceModel::new(vec![
+        RecurrentLayer::unidirectional(lstm(2, 3, 5)),
+        RecurrentLayer::reverse(gru(3, 3, 6)),
+    ])
+    .unwrap()
+    .with_embedding(4, &mut rng)
+    .unwrap()
+    .with_head(2, &mut rng)
+    .unwrap();
+    let tokens = random_tokens(4, 3, 4, 8);
+    // `Pooling::Last` of a reverse top layer is where its cell ends, at t = 0.
+    let (hidden, _) = model
+        .infer(Input::Tokens(tokens.view()), Some(&[4, 3, 1]), None)
+        .unwrap();
+    let logits = model
+        .classify(
+            Input::Tokens(tokens.view()),
+            Some(&[4, 3, 1]),
+            Pooling::Last,
+        )
+        .unwrap();
+    let head = model.head.as_ref().unwrap();
+    let at_zero = head
+        .forward(hidden.slice(recurrent::ndarray::s![0, .., ..]))
+        .unwrap();
+    assert_eq!(logits, at_zero);
+    for pooling in [Pooling::Last, Pooling::Mean] {
+        let run = |m: &SequenceModel<f64>| {
+            m.classify_step(
+                Input::Tokens(tokens.view()),
+                Some(&[4, 3, 1]),
+                &[1, 0, 1],
+                pooling,
+                None,
+            )
+            .unwrap()
+        };
+        let step = run(&model);
+        check_gradients(&mut model, &step.grads, |m| run(m).loss);
+    }
+}
+
+#[test]
+fn reverse_layer_runs_backward_within_each_length() {
+    let cell = lstm(2, 3, 1);
+    let reverse = SequenceModel::new(vec![RecurrentLayer::reverse(cell.clone())]).unwrap();
+    let mut x = features(6, 2, 2, 5);
+    let lengths = [6, 3];
+    let (out, states) = reverse
+        .infer(Input::Features(x.view()), Some(&lengths), None)
+        .unwrap();
+    assert_eq!(out.dim(), (6, 2, 3));
+    // Padding changes nothing.
+    for t in 3..6 {
+        x[[t, 1, 0]] = 100.0;
+    }
+    let (again, _) = reverse
+        .infer(Input::Features(x.view()), Some(&lengths), None)
+        .unwrap();
+    assert_eq!(out, again);
+    // Example 1 equals the cell run forward over its steps reversed, the outputs put back.
+    let mut rev = Array3::zeros((3, 1, 2));
+    for t in 0..3 {
+        for i in 0..2 {
+            rev[[t, 0, i]] = x[[2 - t, 1, i]];
+        }
+    }
+    let fwd = cell.infer(rev.view(), None, None).unwrap();
+    for t in 0..3 {
+        for j in 0..3 {
+            assert_eq!(out[[t, 1, j]], fwd.outputs[[2 - t, 0, j]], "t = {t}");
+        }
+    }
+    assert!(out
+        .slice(recurrent::ndarray::s![3.., 1, ..])
+        .iter()
+        .all(|&v| v == 0.0));
+    // Its final state is the cell's after reading x[0].
+    assert_eq!(
+        states[0].forward.get("h").unwrap().row(1),
+        fwd.final_states.get("h").unwrap().row(0)
+    );
+    // The same numbers as the reverse half of a bidirectional layer with the same cell.
+    let bi = SequenceModel::new(vec![RecurrentLayer::bidirectional(
+        lstm(2, 4, 9),
+        cell.clone(),
+    )
+    .unwrap()])
+    .unwrap();
+    let (both, _) = bi
+        .infer(Input::Features(x.view()), Some(&lengths), None)
+        .unwrap();
+    assert_eq!(both.slice(recurrent::ndarray::s![.., .., 4..]), out);
+
+    // Generation and decoders need layers that run forward.
+    let mut rng = recurrent::seeded_rng(1);
+    let lm = SequenceModel::new(vec![RecurrentLayer::reverse(lstm(2, 3, 1))])
+        .unwrap()
+        .with_embedding(3, &mut rng)
+        .unwrap()
+        .with_head(3, &mut rng)
+        .unwrap();
+    let err = lm.generate(&[0], 3, 0.0, &mut rng).unwrap_err().to_string();
+    assert!(err.contains("layer 0 is Reverse"), "{err}");
+    let enc = SequenceModel::new(vec![RecurrentLayer::reverse(lstm(3, 4, 1))])
+        .unwrap()
+        .with_embedding(3, &mut rng)
+        .unwrap();
+    let dec = SequenceModel::new(vec![RecurrentLayer::reverse(lstm(3, 4, 2))])
+        .unwrap()
+        .with_embedding(3, &mut rng)
+        .unwrap()
+        .with_head(3, &mut rng)
+        .unwrap();
+    let err = Seq2Seq::new(enc.clone(), dec, 0, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("decoder layer 0") && err.contains("Reverse"),
+        "{err}"
+    );
+    // A reverse encoder is fine (it reads the source backwards, as Sutskever et al.).
+    let dec = SequenceModel::stack(vec![lstm(3, 4, 2)])
+        .unwrap()
+        .with_embedding(3, &mut rng)
+        .unwrap()
+        .with_head(3, &mut rng)
+        .unwrap();
+    assert!(Seq2Seq::new(enc, dec, 0, 1).is_ok());
+    // A layer set to both a reverse layer and a bidirectional one is refused.
+    let mut both = RecurrentLayer::bidirectional(lstm(2, 3, 1), lstm(2, 3, 2)).unwrap();
+    both.reversed = true;
+    let err = SequenceModel::new(vec![both]).unwrap_err().to_string();
+    assert!(
+        err.contains("layer 0") && err.contains("found both"),
+        "{err}"
+    );
+}
+
+fn transposed(x: &Array3<f64>) -> Array3<f64> {
+    x.view()
+        .permuted_axes([1, 0, 2])
+        .as_standard_layout()
+        .into_owned()
+}
+
+#[test]
+fn batch_first_models_give_the_time_major_numbers_exactly() {
+    let mut rng = recurrent::seeded_rng(31);
+    let model = SequenceModel::new(vec![
+        RecurrentLayer::bidirectional(lstm(3, 2, 1), gru(3, 2, 2)).unwrap(),
+        RecurrentLayer::reverse(gru(4, 3, 3)),
+        RecurrentLayer::unidirectional(lstm(3, 2, 4)),
+    ])
+    .unwrap()
+    .with_dropout(0.3)
+    .unwrap()
+    .with_head(2, &mut rng)
+    .unwrap();
+    let x = features(5, 3, 3, 1); // [T, B, I]
+    let xb = transposed(&x); // [B, T, I]
+    let lengths = [5, 1, 3];
+    let init = model
+        .infer(Input::Features(x.view()), Some(&lengths), None)
+        .unwrap()
+        .1;
+
+    let (h_tm, s_tm) = model
+        .infer(Input::Features(x.view()), Some(&lengths), Some(&init))
+        .unwrap();
+    let (h_bf, s_bf) = model
+        .infer_batch_first(xb.view(), Some(&lengths), Some(&init))
+        .unwrap();
+    assert_eq!(h_bf, transposed(&h_tm));
+    assert_eq!(s_bf, s_tm);
+
+    let tm = model
+        .forward(
+            Input::Features(x.view()),
+            Some(&lengths),
+            Some(&init),
+            Some(&mut recurrent::seeded_rng(5)),
+        )
+        .unwrap();
+    let bf = model
+        .forward_batch_first(
+            xb.view(),
+            Some(&lengths),
+            Some(&init),
+            Some(&mut recurrent::seeded_rng(5)),
+        )
+        .unwrap();
+    assert_eq!(tm.layout(), recurrent::Layout::TimeMajor);
+    assert_eq!(bf.layout(), recurrent::Layout::BatchFirst);
+    assert_eq!(bf.hidden, transposed(&tm.hidden), "[B, T, H]");
+    assert_eq!(bf.final_states, tm.final_states);
+    let d = features(5, 3, 2, 2);
+    let g_tm = model.backward(&tm, d.view(), None, None).unwrap();
+    let g_bf = model
+        .backward(&bf, transposed(&d).view(), None, None)
+        .unwrap();
+    assert_eq!(
+        g_bf.inputs.as_ref().map(transposed),
+        g_tm.inputs,
+        "the input gradient comes back [B, T, I]"
+    );
+    assert_eq!(g_bf.params, g_tm.params);
+    assert_eq!(g_bf.initial_states, g_tm.initial_states);
+    // A time-major gradient for a batch-first pass is an error naming both shapes.
+    let err = model
+        .backward(&bf, d.view(), None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[3, 5, 2]") && err.contains("[5, 3, 2]"),
+        "{err}"
+    );
+    // Bad input is an error, not a panic.
+    let bad = Array3::<f64>::zeros((3, 5, 4));
+    let err = model
+        .forward_batch_first(bad.view(), Some(&lengths), None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[B, T, 3]") && err.contains("[3, 5, 4]"),
+        "{err}"
+    );
+    let err = model
+        .infer_batch_first(xb.view(), Some(&[6, 1, 1]), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expected at most T = 5, found 6"), "{err}");
+}

@@ -110,3 +110,81 @@ fn a_checkpoint_resumes_training_exactly() {
     assert_eq!(params(&c), before);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A model whose first layer is `direction`: forward, reverse (one LSTM run backward in time)
+/// or bidirectional.
+fn directed(direction: recurrent::Direction, seed: u64) -> SequenceModel<f32> {
+    let mut rng = recurrent::seeded_rng(seed);
+    let mut cell = || -> Box<dyn DynCell<f32>> {
+        Box::new(Lstm::<f32>::new(LstmDims { I: 4, H: 3 }, &mut rng))
+    };
+    let layer = match direction {
+        recurrent::Direction::Forward => RecurrentLayer::unidirectional(cell()),
+        recurrent::Direction::Reverse => RecurrentLayer::reverse(cell()),
+        recurrent::Direction::Bidirectional => {
+            RecurrentLayer::bidirectional(cell(), cell()).unwrap()
+        }
+    };
+    let mut rng = recurrent::seeded_rng(seed + 100);
+    SequenceModel::new(vec![layer])
+        .unwrap()
+        .with_embedding(6, &mut rng)
+        .unwrap()
+        .with_head(6, &mut rng)
+        .unwrap()
+}
+
+#[test]
+fn reverse_layers_checkpoint_and_are_told_from_forward_ones() {
+    use recurrent::Direction::{Bidirectional, Forward, Reverse};
+    let dir = std::env::temp_dir().join(format!("rnn-reverse-ckpt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("reverse.safetensors");
+    let mut a = directed(Reverse, 1);
+    let mut adam = Adam::new(0.01);
+    train_step(&mut a, &mut adam, 0);
+    let described = a.describe();
+    assert!(
+        described
+            .iter()
+            .any(|(p, d)| p == "layer0.reverse" && d.starts_with("Lstm")),
+        "{described:?}"
+    );
+    assert!(
+        !described.iter().any(|(p, _)| p == "layer0"),
+        "{described:?}"
+    );
+    save_checkpoint(&path, &a, Some(&adam), &BTreeMap::new()).unwrap();
+
+    let mut b = directed(Reverse, 2);
+    let mut adam_b = Adam::new(0.01);
+    load_checkpoint(&path, &mut b, Some(&mut adam_b)).unwrap();
+    assert_eq!(params(&a), params(&b));
+    assert_eq!(
+        train_step(&mut a, &mut adam, 3),
+        train_step(&mut b, &mut adam_b, 3)
+    );
+    assert_eq!(params(&a), params(&b), "training resumes identically");
+
+    // Same parameter shapes, other direction: refused, naming the part, nothing changed.
+    for other in [Forward, Bidirectional] {
+        let mut m = directed(other, 3);
+        let before = params(&m);
+        let err = load_checkpoint(&path, &mut m, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("layer0"), "{other:?}: {err}");
+        assert_eq!(params(&m), before);
+    }
+    let forward_path = dir.join("forward.safetensors");
+    save_checkpoint(&forward_path, &directed(Forward, 4), None, &BTreeMap::new()).unwrap();
+    let mut r = directed(Reverse, 5);
+    let err = load_checkpoint(&forward_path, &mut r, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the model has layer0.reverse") && err.contains("the checkpoint has none"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

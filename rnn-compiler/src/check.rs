@@ -235,9 +235,9 @@ const RUST_KEYWORDS: &[&str] = &[
     "override", "priv", "try", "typeof", "unsized", "virtual", "yield", "_",
 ];
 
-/// Names of parameters, dimensions and the cell become Rust identifiers (accessor methods,
-/// fields of the dimensions struct, the type): a Rust keyword would make the expansion fail far
-/// from the user's token.
+/// Names of parameters, states, dimensions and the cell become Rust identifiers (accessor
+/// methods, fields of the state views and of the dimensions struct, the type): a Rust keyword
+/// would make the expansion fail far from the user's token.
 pub fn rust_identifier(name: &str, what: &str, pos: Pos, diags: &mut Diagnostics) -> bool {
     if RUST_KEYWORDS.contains(&name) {
         diags.error(
@@ -307,6 +307,9 @@ pub const GENERATED_METHODS: &[&str] = &[
     "forward",
     "infer",
     "backward",
+    "forward_batch_first",
+    "infer_batch_first",
+    "backward_batch_first",
     "step",
     "input_size",
     "output_size",

@@ -210,6 +210,26 @@ fn skeleton(ast: &ast::CellAst, source: &Source, krate: &TokenStream) -> TokenSt
         .iter()
         .filter(|d| syn::parse_str::<syn::Ident>(d).is_ok())
         .map(|d| proc_macro2::Ident::new(d, Span::call_site()));
+    let mut states: Vec<&str> = vec![];
+    for d in &ast.decls {
+        let name = d.name.text.as_str();
+        if d.kind == ast::DeclKind::State
+            && !states.contains(&name)
+            && syn::parse_str::<syn::Ident>(name).is_ok()
+        {
+            states.push(name);
+        }
+    }
+    let state_fields: Vec<proc_macro2::Ident> = states
+        .iter()
+        .map(|s| proc_macro2::Ident::new(s, Span::call_site()))
+        .collect();
+    // Without states (itself an error), a marker uses the lifetime and the float type.
+    let marker = states
+        .is_empty()
+        .then(|| quote!(__marker: ::core::marker::PhantomData<&'a F>,));
+    let states_name = format_ident!("{}States", ast.name.text, span = span);
+    let states_mut_name = format_ident!("{}StatesMut", ast.name.text, span = span);
     let rt = quote!(#krate::__private);
     // The bodies are never run: the `compile_error!`s beside the skeleton stop the build. They
     // exist so that the user's calls type-check and report nothing of their own.
@@ -222,6 +242,26 @@ fn skeleton(ast: &ast::CellAst, source: &Source, krate: &TokenStream) -> TokenSt
         #[allow(non_snake_case, non_camel_case_types)]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #vis struct #dims_name { #(pub #fields: usize,)* }
+        #[allow(non_snake_case, non_camel_case_types)]
+        #[derive(Debug, Clone)]
+        #vis struct #states_name<'a, F = f32> { #(pub #state_fields: #rt::StateView<'a, F>,)* #marker }
+        #[allow(non_snake_case, non_camel_case_types)]
+        #[derive(Debug)]
+        #vis struct #states_mut_name<'a, F = f32> { #(pub #state_fields: #rt::StateViewMut<'a, F>,)* #marker }
+        #[allow(unused_variables, clippy::all)]
+        impl<'a, F: #rt::Float> #states_name<'a, F> {
+            pub fn of(states: &'a #rt::States<F>) -> #rt::Result<Self> { unreachable!() }
+        }
+        #[allow(unused_variables, clippy::all)]
+        impl<'a, F: #rt::Float> #states_mut_name<'a, F> {
+            pub fn of(states: &'a mut #rt::States<F>) -> #rt::Result<Self> { unreachable!() }
+        }
+        #[allow(unused_variables, clippy::all)]
+        impl #rt::CellDims for #dims_name {
+            fn names() -> &'static [&'static str] { unreachable!() }
+            fn from_names(sizes: &[(&str, usize)]) -> #rt::Result<Self> { unreachable!() }
+            fn values(&self) -> Vec<usize> { unreachable!() }
+        }
         #[allow(unused_variables, clippy::all)]
         impl<F: #rt::Float> #name<F> {
             pub fn new(dims: #dims_name, rng: &mut dyn #rt::Rng) -> Self { unreachable!() }

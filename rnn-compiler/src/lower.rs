@@ -285,6 +285,10 @@ impl Declarations {
             {
                 check::parameter_accessors(name, decl.name.pos, diags);
             }
+            // A state names a field of the generated `<Name>States` views.
+            if decl.kind == DeclKind::State {
+                check::rust_identifier(name, "state", decl.name.pos, diags);
+            }
             for dim in &decl.shape.dims {
                 for (_, sym) in &dim.terms {
                     if let Some(sym) = sym {

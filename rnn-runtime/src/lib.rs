@@ -87,6 +87,10 @@ pub use crate::training::metrics::{Curve, TrainingLog};
 pub use crate::training::plot::{plot_curves, PlotOptions, CURVE_COLORS};
 #[cfg(feature = "progress")]
 pub use crate::training::progress::TrainingProgress;
+// Named dimensions, typed state views, batch-first layouts, layer directions.
+pub use crate::core::cell::{CellDims, ForwardBatchFirst, Layout};
+pub use crate::core::states::{StateView, StateViewMut};
+pub use crate::nn::layer::Direction;
 
 pub use ndarray;
 pub use rand;

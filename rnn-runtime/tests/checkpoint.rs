@@ -145,7 +145,8 @@ fn other_dtypes_and_missing_checksum_are_errors() {
     // A foreign file needs no checksum, but its dtype still has to be a float.
     let text = load_foreign_tensors::<f64>(&path).unwrap_err().to_string();
     assert!(
-        text.contains("tensor `ids`") && text.contains("expected dtype F32 or F64, found I64"),
+        text.contains("tensor `ids`")
+            && text.contains("expected dtype F32, F64, F16 or BF16, found I64"),
         "{text}"
     );
 

@@ -193,6 +193,53 @@ impl Emitter<'_> {
             quote!(#[doc = #doc] pub #f: usize)
         });
         let dim_names = &cell.dims;
+        let dims_str = format!("{}Dims", cell.name);
+        let dim_idents: Vec<Ident> = cell.dims.iter().map(|d| ident(d)).collect();
+        let dim_indices = 0..cell.dims.len();
+        let states_name = format_ident!("{}States", cell.name, span = name_span);
+        let states_mut_name = format_ident!("{}StatesMut", cell.name, span = name_span);
+        let state_idents: Vec<Ident> = cell.states.iter().map(|s| ident(&s.name)).collect();
+        let state_docs: Vec<String> = cell
+            .states
+            .iter()
+            .map(|s| {
+                let history = match s.delay {
+                    1 => String::new(),
+                    2 => format!(
+                        " and its history `{}[t-2]` (one entry `[B, {}]`)",
+                        s.name, s.dim
+                    ),
+                    d => format!(
+                        " and its history `{0}[t-2]` .. `{0}[t-{d}]` ({1} entries `[B, {2}]`, most \
+                         recent first)",
+                        s.name,
+                        d - 1,
+                        s.dim
+                    ),
+                };
+                format!(
+                    " State `{}: [{}]`: its value `[B, {}]`{history}.",
+                    s.name, s.dim, s.dim
+                )
+            })
+            .collect();
+        let states_doc = format!(
+            " Typed views of the states of a [`{0}`] (`States` from `{0}::zero_states`, a forward \
+             pass's `final_states`, a gradient's `initial_states`): one field per state, each a \
+             `StateView` that dereferences to the value `[B, size]`. The input history is \
+             `States::input_history`.",
+            cell.name
+        );
+        let states_mut_doc = format!(
+            " Typed views of the states of a [`{0}`], mutably: one field per state, each a \
+             `StateViewMut` that dereferences to the value `[B, size]`.",
+            cell.name
+        );
+        let of_doc = format!(
+            " The states of a `{0}`, by field. Errors when `states` are those of another cell (or \
+             were built with the wrong number of arrays).",
+            cell.name
+        );
 
         // Static spec.
         let state_specs = cell.states.iter().map(|s| {
@@ -287,6 +334,54 @@ impl Emitter<'_> {
             #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
             #vis struct #dims_name {
                 #(#dim_fields,)*
+            }
+
+            #[allow(non_snake_case, unused_variables, clippy::all)]
+            impl #rt::CellDims for #dims_name {
+                fn names() -> &'static [&'static str] {
+                    &[#(#dim_names),*]
+                }
+
+                fn from_names(sizes: &[(&str, usize)]) -> #rt::Result<Self> {
+                    let values = #rt::dims_from_names(#dims_str, <Self as #rt::CellDims>::names(), sizes)?;
+                    Ok(Self { #(#dim_idents: values[#dim_indices],)* })
+                }
+
+                fn values(&self) -> Vec<usize> {
+                    vec![#(self.#dim_idents),*]
+                }
+            }
+
+            #[doc = #states_doc]
+            #[allow(non_snake_case)]
+            #[derive(Debug, Clone)]
+            #vis struct #states_name<'a, F = f32> {
+                #(#[doc = #state_docs] pub #state_idents: #rt::StateView<'a, F>,)*
+            }
+
+            #[allow(non_snake_case, clippy::all)]
+            impl<'a, F: #rt::Float> #states_name<'a, F> {
+                #[doc = #of_doc]
+                pub fn of(states: &'a #rt::States<F>) -> #rt::Result<Self> {
+                    let mut views = #rt::state_views(states, <#name<F> as #rt::Cell<F>>::spec())?.into_iter();
+                    Ok(Self { #(#state_idents: #rt::next_view(&mut views)?,)* })
+                }
+            }
+
+            #[doc = #states_mut_doc]
+            #[allow(non_snake_case)]
+            #[derive(Debug)]
+            #vis struct #states_mut_name<'a, F = f32> {
+                #(#[doc = #state_docs] pub #state_idents: #rt::StateViewMut<'a, F>,)*
+            }
+
+            #[allow(non_snake_case, clippy::all)]
+            impl<'a, F: #rt::Float> #states_mut_name<'a, F> {
+                #[doc = #of_doc]
+                pub fn of(states: &'a mut #rt::States<F>) -> #rt::Result<Self> {
+                    let mut views = #rt::state_views_mut(states, <#name<F> as #rt::Cell<F>>::spec())?.into_iter();
+                    Ok(Self { #(#state_idents: #rt::next_view(&mut views)?,)* })
+                }
             }
 
             #[allow(non_snake_case, dead_code)]

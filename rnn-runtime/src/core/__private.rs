@@ -20,6 +20,16 @@ pub use crate::kernels::threads::join;
 pub use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewD};
 pub use ndarray::{ArrayViewMut1, ArrayViewMut2};
 pub use rand::Rng;
+// Named dimensions (`CellDims`) and typed state views.
+pub use crate::core::cell::{dims_from_names, CellDims};
+pub use crate::core::states::{state_views, state_views_mut, StateView, StateViewMut};
+
+/// The next of the typed views [`state_views`] returned (one per state, checked there).
+pub fn next_view<T>(views: &mut impl Iterator<Item = T>) -> Result<T> {
+    views
+        .next()
+        .ok_or_else(|| Error::Invalid("typed state views: expected one view per state".into()))
+}
 
 use ndarray::{ArrayViewMut2 as Mut2, Ix1, Ix2};
 

@@ -123,8 +123,9 @@ pub struct Gradients<F> {
 ///
 /// Shapes: `T` steps, `B` examples, input size `I`, output size `O`; sequences are time-major.
 pub trait Cell<F: Float>: Sized + Clone {
-    /// The cell's named dimensions (a struct with one `usize` field per dimension name).
-    type Dims: Copy + std::fmt::Debug + PartialEq;
+    /// The cell's named dimensions (a struct with one `usize` field per dimension name), which
+    /// generic code builds from names with [`CellDims::from_names`].
+    type Dims: CellDims;
 
     /// The static description of the cell.
     fn spec() -> &'static CellSpec;
@@ -222,6 +223,137 @@ pub trait Cell<F: Float>: Sized + Clone {
         let out = inference.outputs.index_axis_move(Axis(0), 0);
         Ok((out, inference.final_states))
     }
+
+    /// [`Cell::forward`] on a batch-first sequence, as burn, candle and Keras lay them out:
+    /// `x: [B, T, I]` in, outputs `[B, T, O]` out (in [`ForwardBatchFirst::outputs`]); for
+    /// [`Cell::backward_batch_first`]. The numbers are those of the time-major pass on the
+    /// transposed input, exactly (the input and outputs are transposed at the boundary, a copy
+    /// each). Initial and final states are `[B, size]` in either layout.
+    fn forward_batch_first(
+        &self,
+        x: ArrayView3<'_, F>,
+        init: Option<&States<F>>,
+        lengths: Option<&[usize]>,
+    ) -> Result<ForwardBatchFirst<F>> {
+        check_batch_first_input(x, self.input_size())?;
+        let mut forward = self.forward(Layout::BatchFirst.to_time_major(x), init, lengths)?;
+        let outputs = Layout::BatchFirst.arrange(forward.outputs.view());
+        // The trace is what backward needs; the outputs live on, transposed, in the result.
+        forward.outputs = Array3::zeros((0, 0, 0));
+        Ok(ForwardBatchFirst {
+            outputs,
+            final_states: forward.final_states.clone(),
+            forward,
+        })
+    }
+
+    /// [`Cell::infer`] on a batch-first sequence: `x: [B, T, I]` in, outputs `[B, T, O]`.
+    fn infer_batch_first(
+        &self,
+        x: ArrayView3<'_, F>,
+        init: Option<&States<F>>,
+        lengths: Option<&[usize]>,
+    ) -> Result<Inference<F>> {
+        check_batch_first_input(x, self.input_size())?;
+        let inference = self.infer(Layout::BatchFirst.to_time_major(x), init, lengths)?;
+        Ok(Inference {
+            outputs: Layout::BatchFirst.arrange(inference.outputs.view()),
+            final_states: inference.final_states,
+        })
+    }
+
+    /// [`Cell::backward`] of a [`Cell::forward_batch_first`] pass: `d_outputs: [B, T, O]` (the
+    /// gradient of [`ForwardBatchFirst::outputs`]) in; the input gradient
+    /// ([`Gradients::inputs`]) comes back batch-first too, `[B, T, I]`. Parameter and
+    /// initial-state gradients are those of the time-major pass.
+    fn backward_batch_first(
+        &self,
+        forward: &ForwardBatchFirst<F>,
+        d_outputs: ArrayView3<'_, F>,
+        d_final: Option<&States<F>>,
+    ) -> Result<Gradients<F>> {
+        let (b, t) = (forward.forward.trace.n_batch, forward.forward.trace.n_time);
+        let (db, dt, o) = d_outputs.dim();
+        if (db, dt) != (b, t) {
+            return Err(Error::shape(
+                "output gradient (batch-first)",
+                format!("[{b}, {t}, {o}] (batch, time, output size), as the outputs"),
+                d_outputs.shape(),
+            ));
+        }
+        let d = Layout::BatchFirst.to_time_major(d_outputs);
+        let mut grads = self.backward(&forward.forward, d, d_final)?;
+        grads.inputs = Layout::BatchFirst.arrange(grads.inputs.view());
+        Ok(grads)
+    }
+}
+
+/// Refuses a batch-first input `[B, T, I]` whose feature size is not `input_size`, naming the
+/// shapes in the batch-first order the caller used.
+pub(crate) fn check_batch_first_input<F>(x: ArrayView3<'_, F>, input_size: usize) -> Result<()> {
+    if x.dim().2 != input_size {
+        return Err(Error::shape(
+            "input sequence (batch-first)",
+            format!("[B, T, {input_size}] (batch, time, input size)"),
+            x.shape(),
+        ));
+    }
+    Ok(())
+}
+
+/// How a sequence batch is laid out: time-major `[T, B, ...]` (what cells and models take and
+/// return by default, PyTorch's `batch_first=False`) or batch-first `[B, T, ...]` (burn, candle,
+/// Keras, PyTorch's `batch_first=True`). The `*_batch_first` methods ([`Cell::forward_batch_first`],
+/// [`crate::SequenceModel::forward_batch_first`], ...) transpose at the boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Layout {
+    /// `[T, B, ...]`.
+    #[default]
+    TimeMajor,
+    /// `[B, T, ...]`.
+    BatchFirst,
+}
+
+impl Layout {
+    /// A view of `x` (in this layout) as time-major `[T, B, ...]`: the same view for
+    /// [`Layout::TimeMajor`], the first two axes swapped (no copy) for [`Layout::BatchFirst`].
+    pub fn to_time_major<'a, F>(self, x: ArrayView3<'a, F>) -> ArrayView3<'a, F> {
+        match self {
+            Layout::TimeMajor => x,
+            Layout::BatchFirst => x.permuted_axes([1, 0, 2]),
+        }
+    }
+
+    /// A time-major `x: [T, B, ...]` in this layout, as an array in standard (row-major) order.
+    pub fn arrange<F: Clone>(self, x: ArrayView3<'_, F>) -> Array3<F> {
+        match self {
+            Layout::TimeMajor => x.to_owned(),
+            Layout::BatchFirst => x.permuted_axes([1, 0, 2]).as_standard_layout().into_owned(),
+        }
+    }
+}
+
+/// The result of [`Cell::forward_batch_first`]: the outputs `[B, T, O]`, the final states, and
+/// what [`Cell::backward_batch_first`] needs (a time-major [`Forward`], whose `outputs` are
+/// left empty: they are here).
+#[derive(Debug, Clone)]
+#[must_use = "a forward pass computes outputs, final states and a trace for the backward pass"]
+pub struct ForwardBatchFirst<F: Float> {
+    /// The output at every step, batch-first `[B, T, O]`; zero after an example's length.
+    pub outputs: Array3<F>,
+    /// The states after each example's last step (and their history), `[B, size]` each.
+    pub final_states: States<F>,
+    forward: Forward<F>,
+}
+
+impl<F: Float> ForwardBatchFirst<F> {
+    /// The value of the state called `name` after every step, batch-first `[B, T, size]` (see
+    /// [`Forward::states`]).
+    pub fn states(&self, name: &str) -> Result<Array3<F>> {
+        let time_major = self.forward.states(name)?;
+        Ok(Layout::BatchFirst.arrange(time_major.view()))
+    }
 }
 
 impl<F: Float> Forward<F> {
@@ -282,4 +414,98 @@ impl CellSpec {
                 known: self.states.iter().map(|s| s.name).collect(),
             })
     }
+}
+
+/// The named dimensions of a cell: implemented by the `<Name>Dims` struct that `rnn_cell!`
+/// generates beside every cell (one `usize` field per dimension name, e.g.
+/// `LstmDims { I, H }`), so that generic code builds any cell's dimensions from names (read from
+/// a configuration file, a command line, a checkpoint's description) without knowing the
+/// struct.
+///
+/// ```
+/// use rnn_runtime::{Cell, CellDims, Result};
+///
+/// /// Any cell, from sizes by name: `[("I", 3), ("H", 4)]` for an LSTM.
+/// fn build<C: Cell<f32>>(sizes: &[(&str, usize)]) -> Result<C> {
+///     let dims = C::Dims::from_names(sizes)?; // names checked: missing, unknown, zero
+///     Ok(C::zeros(dims))
+/// }
+///
+/// /// The sizes of any cell's dimensions, by name: `[("I", 3), ("H", 4)]`.
+/// fn sizes<C: Cell<f32>>(cell: &C) -> Vec<(&'static str, usize)> {
+///     cell.dims().sizes()
+/// }
+/// ```
+pub trait CellDims: Copy + std::fmt::Debug + PartialEq + Send + Sync + 'static {
+    /// The dimension names (`["I", "H"]`), in the order of the struct's fields (the order of
+    /// first appearance in the spec, as [`CellSpec::dims`]).
+    fn names() -> &'static [&'static str];
+
+    /// The dimensions from `(name, size)` pairs, in any order: every name of
+    /// [`CellDims::names`] exactly once, each size at least 1.
+    ///
+    /// Errors ([`Error::Invalid`]): a missing, unknown or repeated name, or a size of zero; the
+    /// message names every problem, the expected names and the pairs given.
+    fn from_names(sizes: &[(&str, usize)]) -> Result<Self>;
+
+    /// The sizes, in the order of [`CellDims::names`].
+    fn values(&self) -> Vec<usize>;
+
+    /// The size of the dimension called `name` (`None` when the cell has no such dimension).
+    fn get(&self, name: &str) -> Option<usize> {
+        let i = Self::names().iter().position(|n| *n == name)?;
+        self.values().get(i).copied()
+    }
+
+    /// `(name, size)` pairs, in the order of [`CellDims::names`]: what
+    /// [`CellDims::from_names`] takes back.
+    fn sizes(&self) -> Vec<(&'static str, usize)> {
+        Self::names().iter().copied().zip(self.values()).collect()
+    }
+}
+
+/// Checks `(name, size)` pairs against the dimension names `names` of `dims_type` (for
+/// [`CellDims::from_names`]; reached through `__private`) and returns the sizes in the order of
+/// `names`.
+pub fn dims_from_names(
+    dims_type: &str,
+    names: &[&str],
+    sizes: &[(&str, usize)],
+) -> Result<Vec<usize>> {
+    let mut values: Vec<Option<usize>> = vec![None; names.len()];
+    let mut problems: Vec<String> = Vec::new();
+    for &(name, size) in sizes {
+        match names.iter().position(|n| *n == name) {
+            None => problems.push(format!("unknown dimension `{name}`")),
+            Some(i) if values[i].is_some() => {
+                problems.push(format!("dimension `{name}` given twice"))
+            }
+            Some(i) => {
+                if size == 0 {
+                    problems.push(format!("dimension `{name}` is 0, expected at least 1"));
+                }
+                values[i] = Some(size);
+            }
+        }
+    }
+    let missing: Vec<String> = names
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(n, _)| format!("`{n}`"))
+        .collect();
+    if !missing.is_empty() {
+        problems.insert(0, format!("missing {}", missing.join(", ")));
+    }
+    if problems.is_empty() {
+        return Ok(values.into_iter().flatten().collect());
+    }
+    let given: Vec<String> = sizes.iter().map(|(n, s)| format!("{n} = {s}")).collect();
+    Err(Error::Invalid(format!(
+        "{dims_type}::from_names: {}; expected each of [{}] once with a size of at least 1, \
+         found [{}]",
+        problems.join("; "),
+        names.join(", "),
+        given.join(", ")
+    )))
 }

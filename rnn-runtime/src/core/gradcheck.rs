@@ -32,6 +32,7 @@ use crate::core::states::States;
 /// `1e-7 + 1e-6 * |numeric|` per entry, with Richardson
 /// extrapolation of the finite differences (see the [module documentation](self)).
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GradcheckConfig {
     /// Seed of the random inputs, states and loss weights.
     pub seed: u64,

@@ -31,9 +31,16 @@
 //! # Dtypes
 //!
 //! Loading as `f64` accepts `F64` tensors and `F32` tensors (widened exactly); loading as `f32`
-//! accepts `F32` tensors only: narrowing `F64` to `f32` would silently lose precision, so it is an
-//! error (load as `f64` and convert explicitly if that is what you want). Any other dtype (`F16`,
-//! `BF16`, integers, ...) is an error.
+//! accepts `F32` tensors, but not `F64`: narrowing `F64` to `f32` would silently lose precision,
+//! so it is an error (load as `f64` and convert explicitly if that is what you want).
+//!
+//! Half-precision tensors, as PyTorch checkpoints often store them, load as either: `F16`
+//! (IEEE 754 binary16: 11 significant bits, finite values up to 65504) and `BF16` (bfloat16: 8
+//! significant bits, the range of `f32`) convert to `f32` and `f64` exactly, so the values
+//! loaded are the file's, to the precision the file kept (a relative 2⁻¹¹ ≈ 4.9e-4 of the
+//! original for `F16`, 2⁻⁸ ≈ 3.9e-3 for `BF16`, when they were rounded from `f32`). The
+//! [`save_tensors`] writer keeps `F32`/`F64`. Any other dtype (`F8_*`, integers, booleans, ...)
+//! is an error naming it.
 //!
 //! [safetensors]: https://huggingface.co/docs/safetensors
 
@@ -214,15 +221,16 @@ fn write_tensors<F: Float>(
 /// cannot be read; it is not a valid safetensors file (truncated, or a corrupted header); it has
 /// no checksum (e.g. written by another tool: see [`load_foreign_tensors`]) or an unknown format
 /// version; the checksum does not match (corrupted bytes); a tensor's dtype cannot be loaded as
-/// `F` (see the [module documentation](self): `F32` loads as `f64`, `F64` does not load as
-/// `f32`); a value is `NaN` or infinite (the error names the tensor and the entry).
+/// `F` (see the [module documentation](self): `F32`, `F16` and `BF16` load as `f32` and `f64`,
+/// `F64` does not load as `f32`); a value is `NaN` or infinite (the error names the tensor and the entry).
 pub fn load_tensors<F: Float>(path: impl AsRef<Path>) -> Result<TensorFile<F>> {
     load(path.as_ref(), true)
 }
 
 /// Reads any safetensors file as `F`, e.g. a PyTorch `state_dict` written by
 /// `safetensors.torch.save_file`: as [`load_tensors`], but a file without a checksum is accepted
-/// (a file with one is still verified). `NaN` and infinite values are refused as by
+/// (a file with one is still verified). Half-precision `F16` and `BF16` tensors (a
+/// `model.half()` or `model.bfloat16()` state dict) convert to `F` exactly. `NaN` and infinite values are refused as by
 /// [`load_tensors`].
 pub fn load_foreign_tensors<F: Float>(path: impl AsRef<Path>) -> Result<TensorFile<F>> {
     load(path.as_ref(), false)
@@ -379,6 +387,14 @@ fn load<F: Float>(path: &Path, require_checksum: bool) -> Result<TensorFile<F>> 
                     .chunks_exact(8)
                     .map(|c| F::from_f64(f64::from_le_bytes(c.try_into().unwrap())))
                     .collect(),
+                (Dtype::F16, _) => data
+                    .chunks_exact(2)
+                    .map(|c| F::from_f64(half::f16::from_le_bytes([c[0], c[1]]).to_f64()))
+                    .collect(),
+                (Dtype::BF16, _) => data
+                    .chunks_exact(2)
+                    .map(|c| F::from_f64(half::bf16::from_le_bytes([c[0], c[1]]).to_f64()))
+                    .collect(),
                 (Dtype::F64, _) => {
                     return Err(Error::Checkpoint(format!(
                         "{shown}: tensor `{name}`: expected dtype {want:?}, found F64 (narrowing \
@@ -387,7 +403,8 @@ fn load<F: Float>(path: &Path, require_checksum: bool) -> Result<TensorFile<F>> 
                 }
                 (other, _) => {
                     return Err(Error::Checkpoint(format!(
-                        "{shown}: tensor `{name}`: expected dtype F32 or F64, found {other:?}"
+                        "{shown}: tensor `{name}`: expected dtype F32, F64, F16 or BF16, found \
+                         {other:?}"
                     )))
                 }
             };

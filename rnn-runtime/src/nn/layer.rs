@@ -1,5 +1,6 @@
-//! [`RecurrentLayer`]: one layer of a model, a cell run forward in time, or two cells run in
-//! both directions (bidirectional) with their outputs concatenated.
+//! [`RecurrentLayer`]: one layer of a model, a cell run forward in time, a cell run backward in
+//! time (reverse), or two cells run in both directions (bidirectional) with their outputs
+//! concatenated.
 
 use ndarray::{concatenate, s, Array3, ArrayView3, Axis};
 
@@ -14,7 +15,8 @@ use crate::kernels::float::Float;
 /// layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerStates<F> {
-    /// States of the cell that runs forward in time.
+    /// States of the cell that runs forward in time (of the layer's only cell for a reverse
+    /// layer, [`RecurrentLayer::reverse`]).
     pub forward: States<F>,
     /// States of the cell that runs backward in time (bidirectional layers only).
     pub reverse: Option<States<F>>,
@@ -23,12 +25,34 @@ pub struct LayerStates<F> {
 /// A layer: `forward` runs over `x[0..len]`; `reverse`, when present, over each example's own
 /// steps in reverse order (`x[len-1], ..., x[0]`, so padding never enters it), and its outputs
 /// are put back in time order and concatenated after the forward cell's: `[T, B, O_f + O_r]`.
+///
+/// A reverse layer ([`RecurrentLayer::reverse`], `reversed` set) runs its one cell, held in
+/// `forward`, over each example's own steps in reverse order, and puts its outputs back in time
+/// order: `[T, B, O]`, the output at `t` aligned with the input at `t` (it has read
+/// `x[len-1], ..., x[t]`).
+///
+/// Build layers with [`RecurrentLayer::unidirectional`], [`RecurrentLayer::reverse`] and
+/// [`RecurrentLayer::bidirectional`]; [`RecurrentLayer::direction`] tells which one a layer is.
 #[derive(Debug, Clone)]
 pub struct RecurrentLayer<F: Float> {
-    /// The cell run forward in time.
+    /// The cell run forward in time (for a reverse layer: its only cell, run backward).
     pub forward: Box<dyn DynCell<F>>,
     /// The cell run backward in time, for a bidirectional layer.
     pub reverse: Option<Box<dyn DynCell<F>>>,
+    /// Whether `forward` runs backward in time: a reverse layer (then `reverse` is `None`).
+    pub reversed: bool,
+}
+
+/// The direction(s) in which a [`RecurrentLayer`] runs through time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Direction {
+    /// One cell, forward in time ([`RecurrentLayer::unidirectional`]).
+    Forward,
+    /// One cell, backward in time within each example's length ([`RecurrentLayer::reverse`]).
+    Reverse,
+    /// Two cells, one each way, outputs concatenated ([`RecurrentLayer::bidirectional`]).
+    Bidirectional,
 }
 
 /// What [`RecurrentLayer::backward`] needs from [`RecurrentLayer::forward`].
@@ -44,7 +68,7 @@ pub struct LayerTrace<F: Float> {
 pub struct LayerGradients<F> {
     /// Of the input `[T, B, I]`.
     pub inputs: Array3<F>,
-    /// Of the forward cell's parameters.
+    /// Of the forward cell's parameters (of the only cell's, for a reverse layer).
     pub forward: ParamSet<F>,
     /// Of the reverse cell's parameters.
     pub reverse: Option<ParamSet<F>>,
@@ -71,7 +95,65 @@ impl<F: Float> RecurrentLayer<F> {
         RecurrentLayer {
             forward: cell,
             reverse: None,
+            reversed: false,
         }
+    }
+
+    /// A layer running `cell` backward in time: over each example's own steps in reverse order
+    /// (`x[len-1], ..., x[0]`, so padding never enters it), with its outputs put back in time
+    /// order, `[T, B, O]`: the output at step `t` is the cell's after reading
+    /// `x[len-1], ..., x[t]`. Its states are in [`LayerStates::forward`]; its final states are
+    /// those after reading `x[0]`. Its parameters are named `layer{l}.reverse.{name}` in a
+    /// [`crate::SequenceModel`], as the reverse cell of a bidirectional layer.
+    pub fn reverse(cell: Box<dyn DynCell<F>>) -> Self {
+        RecurrentLayer {
+            forward: cell,
+            reverse: None,
+            reversed: true,
+        }
+    }
+
+    /// Which way the layer runs.
+    pub fn direction(&self) -> Direction {
+        match (self.reversed, self.reverse.is_some()) {
+            (false, false) => Direction::Forward,
+            (true, _) => Direction::Reverse,
+            (false, true) => Direction::Bidirectional,
+        }
+    }
+
+    /// Refuses a layer whose fields were set to a reverse layer with a second cell.
+    pub(crate) fn check_direction(&self) -> Result<()> {
+        if self.reversed && self.reverse.is_some() {
+            return Err(Error::Invalid(
+                "layer: expected a reverse layer (`reversed`, one cell) or a bidirectional one \
+                 (a `reverse` cell), found both"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The prefixes of the layer's cells' parameter names in a model, with the cells:
+    /// `("", forward)` and `("reverse.", reverse)`, or `("reverse.", cell)` for a reverse layer.
+    pub(crate) fn named_cells(&self) -> Vec<(&'static str, &dyn DynCell<F>)> {
+        let first = if self.reversed { "reverse." } else { "" };
+        let mut cells: Vec<(&'static str, &dyn DynCell<F>)> = vec![(first, self.forward.as_ref())];
+        if let Some(r) = &self.reverse {
+            cells.push(("reverse.", r.as_ref()));
+        }
+        cells
+    }
+
+    /// [`RecurrentLayer::named_cells`], mutably.
+    pub(crate) fn named_cells_mut(&mut self) -> Vec<(&'static str, &mut dyn DynCell<F>)> {
+        let first = if self.reversed { "reverse." } else { "" };
+        let mut cells: Vec<(&'static str, &mut dyn DynCell<F>)> =
+            vec![(first, self.forward.as_mut())];
+        if let Some(r) = &mut self.reverse {
+            cells.push(("reverse.", r.as_mut()));
+        }
+        cells
     }
 
     /// A bidirectional layer; both cells must read inputs of the same size.
@@ -89,6 +171,7 @@ impl<F: Float> RecurrentLayer<F> {
         Ok(RecurrentLayer {
             forward,
             reverse: Some(reverse),
+            reversed: false,
         })
     }
 
@@ -118,10 +201,18 @@ impl<F: Float> RecurrentLayer<F> {
         lengths: &[usize],
         init: Option<&LayerStates<F>>,
     ) -> Result<(Array3<F>, LayerStates<F>, LayerTrace<F>)> {
-        let fwd = self
-            .forward
-            .forward(x, init.map(|s| &s.forward), Some(lengths))?;
-        let mut outputs = fwd.outputs.clone();
+        self.check_direction()?;
+        crate::training::data::check_lengths(lengths, x.dim().0, x.dim().1)?;
+        let reversed = self.reversed.then(|| reverse_within_lengths(x, lengths));
+        let fwd = self.forward.forward(
+            reversed.as_ref().map_or_else(|| x.view(), |r| r.view()),
+            init.map(|s| &s.forward),
+            Some(lengths),
+        )?;
+        let mut outputs = match reversed {
+            Some(_) => reverse_within_lengths(fwd.outputs.view(), lengths),
+            None => fwd.outputs.clone(),
+        };
         let mut final_states = LayerStates {
             forward: fwd.final_states.clone(),
             reverse: None,
@@ -151,14 +242,22 @@ impl<F: Float> RecurrentLayer<F> {
         lengths: &[usize],
         init: Option<&LayerStates<F>>,
     ) -> Result<(Array3<F>, LayerStates<F>)> {
-        let fwd = self
-            .forward
-            .infer(x, init.map(|s| &s.forward), Some(lengths))?;
+        self.check_direction()?;
+        crate::training::data::check_lengths(lengths, x.dim().0, x.dim().1)?;
+        let reversed = self.reversed.then(|| reverse_within_lengths(x, lengths));
+        let fwd = self.forward.infer(
+            reversed.as_ref().map_or_else(|| x.view(), |r| r.view()),
+            init.map(|s| &s.forward),
+            Some(lengths),
+        )?;
         let mut final_states = LayerStates {
             forward: fwd.final_states,
             reverse: None,
         };
-        let mut outputs = fwd.outputs;
+        let mut outputs = match reversed {
+            Some(_) => reverse_within_lengths(fwd.outputs.view(), lengths),
+            None => fwd.outputs,
+        };
         if let Some(reverse) = &self.reverse {
             let x_rev = reverse_within_lengths(x, lengths);
             let init_rev = init.and_then(|s| s.reverse.as_ref());
@@ -179,6 +278,7 @@ impl<F: Float> RecurrentLayer<F> {
         d_outputs: ArrayView3<'_, F>,
         d_final: Option<&LayerStates<F>>,
     ) -> Result<LayerGradients<F>> {
+        self.check_direction()?;
         let of = self.forward.output_size();
         if d_outputs.dim().2 != self.output_size() {
             return Err(Error::shape(
@@ -187,13 +287,30 @@ impl<F: Float> RecurrentLayer<F> {
                 d_outputs.shape(),
             ));
         }
+        let (n_time, n_batch) = (trace.forward.trace.n_time, trace.forward.trace.n_batch);
+        if d_outputs.dim().0 != n_time || d_outputs.dim().1 != n_batch {
+            return Err(Error::shape(
+                "layer output gradient",
+                format!("[T={n_time}, B={n_batch}, O={}]", self.output_size()),
+                d_outputs.shape(),
+            ));
+        }
+        let d_forward = d_outputs.slice(s![.., .., ..of]);
+        let d_reversed = self
+            .reversed
+            .then(|| reverse_within_lengths(d_forward, &trace.lengths));
         let g = self.forward.backward(
             &trace.forward,
-            d_outputs.slice(s![.., .., ..of]),
+            d_reversed
+                .as_ref()
+                .map_or_else(|| d_forward.view(), |d| d.view()),
             d_final.map(|s| &s.forward),
         )?;
         let mut grads = LayerGradients {
-            inputs: g.inputs,
+            inputs: match d_reversed {
+                Some(_) => reverse_within_lengths(g.inputs.view(), &trace.lengths),
+                None => g.inputs,
+            },
             forward: g.params,
             reverse: None,
             initial_states: LayerStates {

@@ -1,11 +1,13 @@
 //! [`SequenceModel`]: an optional embedding, stacked recurrent layers (any cells, each
-//! unidirectional or bidirectional) with dropout between them, and an optional linear head.
+//! unidirectional, reverse or bidirectional) with dropout between them, and an optional linear
+//! head.
 //! The application modes (classification, tagging, regression, generation) are built on its
 //! [`SequenceModel::forward`] and [`SequenceModel::backward`]; see [`crate::modes`].
 
 use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3};
 use rand::{Rng, RngExt};
 
+use crate::core::cell::Layout;
 use crate::core::dyn_cell::DynCell;
 use crate::core::error::{Error, Result};
 use crate::core::tensors::{check_finite_array, NamedTensors, Parameters};
@@ -39,7 +41,8 @@ impl<F> Input<'_, F> {
 ///
 /// Parameter names (in this order): `embedding.weight`; per layer `l`, `layer{l}.{name}` for
 /// the forward cell's parameters (the spec's names) and `layer{l}.reverse.{name}` for the
-/// reverse cell's; `head.weight`, `head.bias`.
+/// reverse cell's (of a bidirectional layer, or the only cell of a reverse layer);
+/// `head.weight`, `head.bias`.
 #[derive(Debug, Clone)]
 pub struct SequenceModel<F: Float> {
     /// Token embedding, when the model reads token ids.
@@ -52,11 +55,12 @@ pub struct SequenceModel<F: Float> {
     pub head: Option<Linear<F>>,
 }
 
-/// The result of [`SequenceModel::forward`].
+/// The result of [`SequenceModel::forward`] (or [`SequenceModel::forward_batch_first`]).
 #[derive(Debug, Clone)]
 #[must_use = "a forward pass computes outputs, final states and traces for the backward pass"]
 pub struct ModelForward<F: Float> {
-    /// The top layer's outputs `[T, B, H]` (before the head).
+    /// The top layer's outputs `[T, B, H]` (before the head); `[B, T, H]` from
+    /// [`SequenceModel::forward_batch_first`] (see [`ModelForward::layout`]).
     pub hidden: Array3<F>,
     /// Every layer's final states, bottom first: feed them back as `init` to carry the state
     /// into the next chunk (truncated BPTT) or to start a decoder.
@@ -66,6 +70,15 @@ pub struct ModelForward<F: Float> {
     tokens: Option<Array2<usize>>,
     traces: Vec<LayerTrace<F>>,
     masks: Vec<Option<Array3<F>>>,
+    layout: Layout,
+}
+
+impl<F: Float> ModelForward<F> {
+    /// The layout of [`ModelForward::hidden`], in which [`SequenceModel::backward`] takes its
+    /// gradient and returns the input gradient.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
 }
 
 /// The gradients from [`SequenceModel::backward`].
@@ -75,7 +88,8 @@ pub struct ModelGradients<F> {
     /// Of every parameter, by the model's names and in the order of
     /// [`Parameters::tensors`] (the head's are zero unless given).
     pub params: NamedTensors<F>,
-    /// Of the feature inputs `[T, B, I]` (`None` for token inputs).
+    /// Of the feature inputs `[T, B, I]` (`[B, T, I]` after
+    /// [`SequenceModel::forward_batch_first`]; `None` for token inputs).
     pub inputs: Option<Array3<F>>,
     /// Of every layer's initial states: what an encoder receives from its decoder.
     pub initial_states: Vec<LayerStates<F>>,
@@ -135,6 +149,11 @@ impl<F: Float> SequenceModel<F> {
         let first = self.layers.first().ok_or_else(|| {
             Error::Invalid("a sequence model needs at least one recurrent layer".into())
         })?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            layer
+                .check_direction()
+                .map_err(|e| Error::Invalid(format!("layer {l}: {e}")))?;
+        }
         if let Some(e) = &self.embedding {
             if e.dim() != first.input_size() {
                 return Err(Error::Invalid(format!(
@@ -203,9 +222,10 @@ impl<F: Float> SequenceModel<F> {
                     c.cell_spec().fingerprint()
                 )
             };
-            out.push((format!("layer{l}"), cell(layer.forward.as_ref())));
-            if let Some(r) = &layer.reverse {
-                out.push((format!("layer{l}.reverse"), cell(r.as_ref())));
+            for (prefix, c) in layer.named_cells() {
+                // `layer0`, `layer0.reverse`: a reverse layer is told from a forward one.
+                let part = format!("layer{l}.{prefix}");
+                out.push((part.trim_end_matches('.').to_string(), cell(c)));
             }
         }
         if let Some(h) = &self.head {
@@ -292,6 +312,7 @@ impl<F: Float> SequenceModel<F> {
             tokens,
             traces,
             masks,
+            layout: Layout::TimeMajor,
         })
     }
 
@@ -322,9 +343,46 @@ impl<F: Float> SequenceModel<F> {
         Ok((x, final_states))
     }
 
-    /// Back-propagates `d_hidden: [T, B, H]` (the gradient of [`ModelForward::hidden`]) and
+    /// [`SequenceModel::forward`] on batch-first features `x: [B, T, I]` (as burn, candle and
+    /// Keras lay them out): [`ModelForward::hidden`] is `[B, T, H]`, and
+    /// [`SequenceModel::backward`] then takes `d_hidden: [B, T, H]` and returns the input
+    /// gradient `[B, T, I]`. The numbers are those of the time-major pass on the transposed
+    /// input, exactly (the input, the outputs and their gradients are transposed at the
+    /// boundary). Lengths, initial and final states are the same in both layouts.
+    pub fn forward_batch_first(
+        &self,
+        x: ArrayView3<'_, F>,
+        lengths: Option<&[usize]>,
+        init: Option<&[LayerStates<F>]>,
+        dropout_rng: Option<&mut dyn Rng>,
+    ) -> Result<ModelForward<F>> {
+        crate::core::cell::check_batch_first_input(x, self.input_size()?)?;
+        let time_major = Layout::BatchFirst.to_time_major(x);
+        let mut fwd = self.forward(Input::Features(time_major), lengths, init, dropout_rng)?;
+        fwd.hidden = Layout::BatchFirst.arrange(fwd.hidden.view());
+        fwd.layout = Layout::BatchFirst;
+        Ok(fwd)
+    }
+
+    /// [`SequenceModel::infer`] on batch-first features `x: [B, T, I]`: returns the top layer's
+    /// outputs `[B, T, H]` and every layer's final states.
+    pub fn infer_batch_first(
+        &self,
+        x: ArrayView3<'_, F>,
+        lengths: Option<&[usize]>,
+        init: Option<&[LayerStates<F>]>,
+    ) -> Result<(Array3<F>, Vec<LayerStates<F>>)> {
+        crate::core::cell::check_batch_first_input(x, self.input_size()?)?;
+        let time_major = Layout::BatchFirst.to_time_major(x);
+        let (hidden, states) = self.infer(Input::Features(time_major), lengths, init)?;
+        Ok((Layout::BatchFirst.arrange(hidden.view()), states))
+    }
+
+    /// Back-propagates `d_hidden: [T, B, H]` (the gradient of [`ModelForward::hidden`], in its
+    /// [`ModelForward::layout`]: `[B, T, H]` after [`SequenceModel::forward_batch_first`]) and
     /// `d_final` (of the final states, e.g. from a decoder) through every layer and the
-    /// embedding. `head` holds the head's gradients when the caller applied the head.
+    /// embedding. `head` holds the head's gradients when the caller applied the head. The input
+    /// gradient comes back in the forward pass's layout.
     pub fn backward(
         &self,
         fwd: &ModelForward<F>,
@@ -340,7 +398,11 @@ impl<F: Float> SequenceModel<F> {
             ));
         }
         self.check_init(d_final)?;
-        let mut d = d_hidden.to_owned();
+        let mut d = fwd
+            .layout
+            .to_time_major(d_hidden)
+            .as_standard_layout()
+            .into_owned();
         let mut per_layer = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate().rev() {
             let g = layer.backward(&fwd.traces[l], d.view(), d_final.map(|s| &s[l]))?;
@@ -368,7 +430,12 @@ impl<F: Float> SequenceModel<F> {
         };
         let mut initial_states = Vec::with_capacity(per_layer.len());
         for (l, g) in per_layer.into_iter().enumerate() {
-            params.extend_prefixed(&format!("layer{l}."), &g.forward);
+            let first = if self.layers[l].reversed {
+                "reverse."
+            } else {
+                ""
+            };
+            params.extend_prefixed(&format!("layer{l}.{first}"), &g.forward);
             if let Some(r) = &g.reverse {
                 params.extend_prefixed(&format!("layer{l}.reverse."), r);
             }
@@ -384,7 +451,10 @@ impl<F: Float> SequenceModel<F> {
         }
         Ok(ModelGradients {
             params,
-            inputs: d_input,
+            inputs: match fwd.layout {
+                Layout::TimeMajor => d_input,
+                Layout::BatchFirst => d_input.map(|d| Layout::BatchFirst.arrange(d.view())),
+            },
             initial_states,
         })
     }
@@ -420,6 +490,7 @@ impl<F: Float> SequenceModel<F> {
         let (layer, rest) = name.split_once('.').expect("layer name");
         let l: usize = layer["layer".len()..].parse().expect("layer index");
         let (cell, param) = match rest.strip_prefix("reverse.") {
+            Some(p) if self.layers[l].reversed => (self.layers[l].forward.as_ref(), p),
             Some(p) => (self.layers[l].reverse.as_deref().expect("reverse cell"), p),
             None => (self.layers[l].forward.as_ref(), rest),
         };
@@ -476,12 +547,9 @@ impl<F: Float> Parameters<F> for SequenceModel<F> {
             ));
         }
         for (l, layer) in self.layers.iter().enumerate() {
-            for (name, v) in layer.forward.params().tensors() {
-                out.push((format!("layer{l}.{name}"), v));
-            }
-            if let Some(r) = &layer.reverse {
-                for (name, v) in r.params().tensors() {
-                    out.push((format!("layer{l}.reverse.{name}"), v));
+            for (prefix, cell) in layer.named_cells() {
+                for (name, v) in cell.params().tensors() {
+                    out.push((format!("layer{l}.{prefix}{name}"), v));
                 }
             }
         }
@@ -507,12 +575,9 @@ impl<F: Float> Parameters<F> for SequenceModel<F> {
             ));
         }
         for (l, layer) in self.layers.iter_mut().enumerate() {
-            for (name, v) in layer.forward.params_mut().tensors_mut() {
-                out.push((format!("layer{l}.{name}"), v));
-            }
-            if let Some(r) = &mut layer.reverse {
-                for (name, v) in r.params_mut().tensors_mut() {
-                    out.push((format!("layer{l}.reverse.{name}"), v));
+            for (prefix, cell) in layer.named_cells_mut() {
+                for (name, v) in cell.params_mut().tensors_mut() {
+                    out.push((format!("layer{l}.{prefix}{name}"), v));
                 }
             }
         }

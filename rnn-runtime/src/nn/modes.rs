@@ -25,9 +25,11 @@ use crate::training::loss::{
 
 /// How a sequence becomes one vector for classification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Pooling {
     /// The top layer's output at each example's last step (`t = len - 1`); for a bidirectional
-    /// top layer, the reverse half is taken at `t = 0`, where the reverse cell ends. An example
+    /// top layer, the reverse half is taken at `t = 0`, where the reverse cell ends (and for a
+    /// reverse top layer, the whole output is taken there). An example
     /// of length 0 pools to zeros.
     Last,
     /// The mean of the top layer's outputs over each example's steps (zeros for length 0).
@@ -157,9 +159,16 @@ impl<F: Float> SequenceModel<F> {
         })
     }
 
-    /// Where the top layer's forward half ends (the reverse half follows).
+    /// Where the top layer's forward half ends (the reverse half follows; a reverse layer is all
+    /// reverse half).
     fn forward_width(&self) -> usize {
-        self.layers.last().map_or(0, |l| l.forward.output_size())
+        self.layers.last().map_or(0, |l| {
+            if l.reversed {
+                0
+            } else {
+                l.forward.output_size()
+            }
+        })
     }
 
     fn pool(&self, hidden: ArrayView3<'_, F>, lengths: &[usize], pooling: Pooling) -> Array2<F> {
@@ -405,10 +414,15 @@ impl<F: Float> SequenceModel<F> {
         if self.embedding.is_none() {
             return Err(Error::Invalid("generation needs a token embedding".into()));
         }
-        if self.layers.iter().any(|l| l.reverse.is_some()) {
-            return Err(Error::Invalid(
-                "generation needs unidirectional layers; the model has a bidirectional one".into(),
-            ));
+        if let Some(l) = self
+            .layers
+            .iter()
+            .position(|l| l.reverse.is_some() || l.reversed)
+        {
+            return Err(Error::Invalid(format!(
+                "generation needs layers that run forward in time; layer {l} is {:?}",
+                self.layers[l].direction()
+            )));
         }
         if prompt.is_empty() {
             return Err(Error::Invalid("generation: expected a prompt of at least one token (e.g. a start symbol), found none".into()));

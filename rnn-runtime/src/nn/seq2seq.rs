@@ -54,9 +54,10 @@ impl<F: Float> Seq2Seq<F> {
             )));
         }
         for (l, (e, d)) in encoder.layers.iter().zip(&decoder.layers).enumerate() {
-            if d.reverse.is_some() {
+            if d.reverse.is_some() || d.reversed {
                 return Err(Error::Invalid(format!(
-                    "decoder layer {l}: expected a unidirectional layer"
+                    "decoder layer {l}: expected a unidirectional layer, found {:?}",
+                    d.direction()
                 )));
             }
             let (es, ds) = (e.forward.cell_spec(), d.forward.cell_spec());

@@ -109,7 +109,17 @@ pub fn one_hot<F: Float>(
 
 /// A token vocabulary: ids `0..len` for a set of tokens (characters or words), with optional
 /// special tokens (`<pad>`, `<s>`, `</s>`, `<unk>`, ...) first.
+///
+/// With the feature `serde`, a vocabulary serializes as its tokens by id and the id of the
+/// unknown token (`{"tokens": ["<pad>", "a", "b"], "unknown": null}`), so that a model's
+/// token ids survive a save; deserializing refuses a token listed twice and an unknown id out of
+/// range.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "VocabRepr", into = "VocabRepr")
+)]
 pub struct Vocab {
     tokens: Vec<String>,
     index: HashMap<String, usize>,
@@ -195,6 +205,51 @@ impl Vocab {
     /// Every token, by id.
     pub fn tokens(&self) -> &[String] {
         &self.tokens
+    }
+}
+
+/// What a [`Vocab`] serializes as: its tokens by id and the id of the unknown token.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct VocabRepr {
+    tokens: Vec<String>,
+    unknown: Option<usize>,
+}
+
+#[cfg(feature = "serde")]
+impl From<Vocab> for VocabRepr {
+    fn from(v: Vocab) -> Self {
+        VocabRepr {
+            tokens: v.tokens,
+            unknown: v.unknown,
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<VocabRepr> for Vocab {
+    type Error = Error;
+
+    fn try_from(repr: VocabRepr) -> Result<Self> {
+        let mut index = HashMap::with_capacity(repr.tokens.len());
+        for (id, token) in repr.tokens.iter().enumerate() {
+            if let Some(first) = index.insert(token.clone(), id) {
+                return Err(Error::Invalid(format!(
+                    "vocabulary: expected unique tokens, found {token:?} at ids {first} and {id}"
+                )));
+            }
+        }
+        if let Some(u) = repr.unknown.filter(|&u| u >= repr.tokens.len()) {
+            return Err(Error::Invalid(format!(
+                "vocabulary: expected the unknown token's id below {}, found {u}",
+                repr.tokens.len()
+            )));
+        }
+        Ok(Vocab {
+            tokens: repr.tokens,
+            index,
+            unknown: repr.unknown,
+        })
     }
 }
 

@@ -20,6 +20,7 @@ use std::fmt;
 /// A named curve of `(x, y)` points, e.g. one metric per epoch; what `plot_curves` draws (with
 /// the `plot` feature).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Curve {
     /// The curve's name, shown in the legend.
     pub name: String,

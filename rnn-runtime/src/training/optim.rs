@@ -733,6 +733,7 @@ impl<F: Float> Optimizer<F> for Adam<F> {
 
 /// A learning-rate schedule: the rate for step (or epoch) `k` from the base rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Schedule {
     /// The base rate throughout.
     Constant,
