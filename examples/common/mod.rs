@@ -13,3 +13,19 @@ pub mod flags;
 pub mod mackey_glass;
 pub mod reber;
 pub mod temporal_order;
+
+/// Fraction of `(prediction, target)` pairs for which `hit` holds (0 for none).
+///
+/// Panics if the slices differ in length.
+pub fn hit_rate<P, T>(predictions: &[P], targets: &[T], hit: impl Fn(&P, &T) -> bool) -> f64 {
+    assert_eq!(predictions.len(), targets.len());
+    if targets.is_empty() {
+        return 0.0;
+    }
+    let hits = predictions
+        .iter()
+        .zip(targets)
+        .filter(|(p, t)| hit(p, t))
+        .count();
+    hits as f64 / targets.len() as f64
+}
