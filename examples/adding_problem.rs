@@ -17,10 +17,10 @@ use std::time::Instant;
 
 use common::adding;
 use common::flags::Flags;
+use common::train::{RunningLoss, Trainer};
 use recurrent::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
 use recurrent::data::batch_indices;
 use recurrent::ndarray::{Array2, Array3};
-use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
 use recurrent::{Cell, DynCell, Input, Pooling, SequenceModel};
 
 /// The three cells compared.
@@ -140,16 +140,11 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
     let mut rng = recurrent::seeded_rng(cfg.seed);
     let mut model = SequenceModel::stack(vec![kind.cell(cfg.hidden, cfg.gate_bias, &mut rng)?])?
         .with_head(1, &mut rng)?;
-    let mut adam = Adam::new(cfg.lr as f32);
-    let schedule = Schedule::Cosine {
-        total: cfg.iterations,
-        min_lr: cfg.lr / 10.0,
-    };
+    let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 10.0, cfg.iterations, 1.0);
     let start = Instant::now();
     let mut progress = recurrent::TrainingProgress::new(cfg.iterations as u64).unit("seq");
     progress.println(format!("training the {}", kind.name()));
-    let mut running = None;
-    let mut curve = Vec::new();
+    let mut running = RunningLoss::new(50);
     for it in 0..cfg.iterations {
         let seqs = adding::batch(&mut rng, cfg.t, cfg.batch);
         let (x, lengths, y) = to_batch(&seqs);
@@ -160,16 +155,10 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
             Pooling::Last,
             None,
         )?;
-        clip_grad_norm(&mut step.grads, 1.0)?;
-        schedule.apply(&mut adam, cfg.lr, it);
-        adam.step(&mut model, &step.grads)?;
+        trainer.step(&mut model, &mut step.grads)?;
         let loss = f64::from(step.loss);
         progress.step(loss, cfg.batch as u64);
-        let r = running.map_or(loss, |r: f64| 0.95 * r + 0.05 * loss);
-        running = Some(r);
-        if (it + 1) % 50 == 0 {
-            curve.push(((it + 1) as f64, r));
-        }
+        running.add(it + 1, loss);
     }
     progress.finish();
     let seconds = start.elapsed().as_secs_f64();
@@ -191,7 +180,7 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
     Ok(Outcome {
         solved: adding::accuracy(&predictions, &targets),
         mean_abs_error,
-        curve,
+        curve: running.curve(),
         seconds,
     })
 }

@@ -20,10 +20,10 @@ use std::time::Instant;
 
 use common::corpus;
 use common::flags::Flags;
+use common::train::{parameter_count, Trainer};
 use recurrent::cells::{Lstm, LstmDims};
 use recurrent::loss::sequence_cross_entropy;
 use recurrent::ndarray::Array2;
-use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
 use recurrent::{DynCell, Input, SequenceModel, Vocab};
 
 /// The default text (re-exported for the test that includes this file).
@@ -191,19 +191,11 @@ pub fn run(text: &str, cfg: &Config) -> recurrent::Result<Outcome> {
 
     let mut rng = recurrent::seeded_rng(cfg.seed);
     let mut model = build(cfg, vocab.len(), &mut rng)?;
-    let params = recurrent::Parameters::tensors(&model)
-        .iter()
-        .map(|(_, v)| v.len())
-        .sum();
-    let mut adam = Adam::new(cfg.lr as f32);
+    let params = parameter_count(&model);
     let total = cfg.epochs * windows.len();
-    let schedule = Schedule::Cosine {
-        total,
-        min_lr: cfg.lr / 10.0,
-    };
+    let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 10.0, total, cfg.clip);
     let verbose = std::env::var_os("CHAR_LM_VERBOSE").is_some();
     let mut seconds = 0.0;
-    let mut step = 0;
     let mut curve = Vec::new();
     let mut train_bpc = f64::NAN;
     for epoch in 0..cfg.epochs {
@@ -215,14 +207,12 @@ pub fn run(text: &str, cfg: &Config) -> recurrent::Result<Outcome> {
             let y = targets.slice(recurrent::ndarray::s![window.clone(), ..]);
             let mut out =
                 model.tag_step(Input::Tokens(x), None, y, state.as_deref(), Some(&mut rng))?;
-            clip_grad_norm(&mut out.grads, cfg.clip)?;
-            schedule.apply(&mut adam, cfg.lr, step);
-            adam.step(&mut model, &out.grads)?;
+            trainer.step(&mut model, &mut out.grads)?;
             // The states carry into the next chunk; the gradient stops here.
             state = Some(out.final_states);
             sum += f64::from(out.loss) / std::f64::consts::LN_2;
-            step += 1;
-            if verbose && step % 10 == 0 {
+            let step = trainer.updates();
+            if verbose && step.is_multiple_of(10) {
                 eprintln!(
                     "step {step}/{total}: {:.3} bpc",
                     f64::from(out.loss) / std::f64::consts::LN_2
@@ -265,7 +255,7 @@ pub fn run(text: &str, cfg: &Config) -> recurrent::Result<Outcome> {
         sample,
         vocab: vocab.len(),
         chars: (train.chars().count(), valid.chars().count()),
-        steps: step,
+        steps: trainer.updates(),
         params,
         seconds,
     })

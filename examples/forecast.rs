@@ -16,10 +16,10 @@ use std::time::Instant;
 
 use common::flags::Flags;
 use common::mackey_glass;
+use common::train::Trainer;
 use recurrent::cells::{Lstm, LstmDims, Narx, NarxDims};
 use recurrent::modes::tbptt_windows;
 use recurrent::ndarray::{s, Array3, Axis};
-use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
 use recurrent::{DynCell, Input, SequenceModel};
 
 /// The models compared.
@@ -125,14 +125,9 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
         SequenceModel::stack(vec![kind.cell(cfg.hidden, &mut rng)])?.with_head(1, &mut rng)?;
     let windows = tbptt_windows(per, cfg.chunk);
     let total = cfg.epochs * windows.len();
-    let schedule = Schedule::Cosine {
-        total,
-        min_lr: cfg.lr / 10.0,
-    };
-    let mut adam = Adam::new(cfg.lr as f32);
+    let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 10.0, total, 1.0);
     let start = Instant::now();
     let mut curve = Vec::new();
-    let mut k = 0;
     for epoch in 0..cfg.epochs {
         let mut states = None;
         let mut sum = 0.0;
@@ -141,12 +136,9 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
             let ys = y.slice(s![w.clone(), .., ..]);
             let mut step =
                 model.regress_step(Input::Features(xs), None, ys, states.as_deref(), None)?;
-            clip_grad_norm(&mut step.grads, 1.0)?;
-            schedule.apply(&mut adam, cfg.lr, k);
-            adam.step(&mut model, &step.grads)?;
+            trainer.step(&mut model, &mut step.grads)?;
             states = Some(step.final_states);
             sum += f64::from(step.loss);
-            k += 1;
         }
         curve.push(((epoch + 1) as f64, sum / windows.len() as f64));
     }

@@ -33,10 +33,10 @@ use std::time::Instant;
 
 use common::flags::Flags;
 use common::reber;
+use common::train::Trainer;
 use recurrent::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
 use recurrent::data::{batch_indices, pad_tokens};
 use recurrent::ndarray::Array2;
-use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
 use recurrent::{DynCell, Input, SequenceModel};
 
 /// The cells compared.
@@ -206,15 +206,11 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
     let mut model = SequenceModel::stack(vec![kind.cell(cfg.embed, cfg.hidden, &mut rng)])?
         .with_embedding(reber::NUM_SYMBOLS, &mut rng)?
         .with_head(reber::NUM_SYMBOLS, &mut rng)?;
-    let mut adam = Adam::new(cfg.lr as f32).with_weight_decay(cfg.weight_decay as f32);
     let per_epoch = cfg.train.div_ceil(cfg.batch.max(1));
-    let schedule = Schedule::Cosine {
-        total: cfg.epochs * per_epoch,
-        min_lr: cfg.lr / 10.0,
-    };
+    let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 10.0, cfg.epochs * per_epoch, 1.0)
+        .with_weight_decay(cfg.weight_decay);
     let start = Instant::now();
     let mut curve = Vec::new();
-    let mut k = 0;
     for epoch in 0..cfg.epochs {
         let mut total = 0.0;
         let batches = batch_indices(train.len(), cfg.batch, true, &mut rng);
@@ -228,11 +224,8 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
                 None,
                 None,
             )?;
-            clip_grad_norm(&mut step.grads, 1.0)?;
-            schedule.apply(&mut adam, cfg.lr, k);
-            adam.step(&mut model, &step.grads)?;
+            trainer.step(&mut model, &mut step.grads)?;
             total += f64::from(step.loss);
-            k += 1;
         }
         let mean = total / batches.len().max(1) as f64;
         curve.push(((epoch + 1) as f64, mean));

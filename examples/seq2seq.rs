@@ -25,9 +25,9 @@ use std::time::Instant;
 
 use common::arith;
 use common::flags::Flags;
+use common::train::{parameter_count, RunningLoss, Trainer};
 use recurrent::cells::{Lstm, LstmDims};
 use recurrent::data::pad_tokens;
-use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
 use recurrent::{Seq2Seq, SequenceModel};
 
 /// Training settings.
@@ -85,7 +85,7 @@ pub struct Outcome {
     /// prediction and target).
     pub char_accuracy: f64,
     /// (iteration, running training loss) every 100 iterations.
-    pub curve: Vec<(usize, f64)>,
+    pub curve: Vec<(f64, f64)>,
     /// A few held-out (source, target, prediction) triples.
     pub examples: Vec<(String, String, String)>,
     /// Trainable parameters.
@@ -153,19 +153,11 @@ pub fn run(cfg: &Config) -> recurrent::Result<Outcome> {
     let held_out: HashSet<(u64, u64)> = test.iter().map(|e| (e.a, e.b)).collect();
     let mut rng = recurrent::seeded_rng(cfg.seed);
     let mut model = build(cfg, &mut rng)?;
-    let params = recurrent::Parameters::tensors(&model)
-        .iter()
-        .map(|(_, v)| v.len())
-        .sum();
-    let mut adam = Adam::new(cfg.lr as f32);
-    let schedule = Schedule::Cosine {
-        total: cfg.iterations,
-        min_lr: cfg.lr / 20.0,
-    };
+    let params = parameter_count(&model);
+    let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 20.0, cfg.iterations, cfg.clip);
     let verbose = std::env::var_os("SEQ2SEQ_VERBOSE").is_some();
     let start = Instant::now();
-    let mut running = None;
-    let mut curve = Vec::new();
+    let mut running = RunningLoss::new(100);
     for it in 0..cfg.iterations {
         let mut batch = Vec::with_capacity(cfg.batch);
         while batch.len() < cfg.batch {
@@ -187,14 +179,8 @@ pub fn run(cfg: &Config) -> recurrent::Result<Outcome> {
             Some(&tgt_lengths),
             None,
         )?;
-        clip_grad_norm(&mut step.grads, cfg.clip)?;
-        schedule.apply(&mut adam, cfg.lr, it);
-        adam.step(&mut model, &step.grads)?;
-        let loss = f64::from(step.loss);
-        let r = running.map_or(loss, |r: f64| 0.95 * r + 0.05 * loss);
-        running = Some(r);
-        if (it + 1) % 100 == 0 {
-            curve.push((it + 1, r));
+        trainer.step(&mut model, &mut step.grads)?;
+        if let Some(r) = running.add(it + 1, f64::from(step.loss)) {
             if verbose {
                 eprintln!(
                     "iteration {}: loss {r:.4} ({:.1} s)",
@@ -227,7 +213,7 @@ pub fn run(cfg: &Config) -> recurrent::Result<Outcome> {
     Ok(Outcome {
         accuracy: arith::sequence_accuracy(&predicted, &targets),
         char_accuracy: hits as f64 / chars.max(1) as f64,
-        curve,
+        curve: running.curve(),
         examples,
         params,
         seconds,

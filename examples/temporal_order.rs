@@ -26,11 +26,11 @@ use std::time::Instant;
 
 use common::flags::Flags;
 use common::temporal_order as to;
+use common::train::{RunningLoss, Trainer};
 use recurrent::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
 use recurrent::data::{batch_indices, pad_tokens};
 use recurrent::loss::softmax;
 use recurrent::ndarray::{Array1, Array2};
-use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
 use recurrent::{Cell, DynCell, Input, Pooling, SequenceModel};
 
 /// The cells compared.
@@ -201,14 +201,9 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
     )?])?
     .with_embedding(to::NUM_SYMBOLS, &mut rng)?
     .with_head(to::NUM_CLASSES, &mut rng)?;
-    let mut adam = Adam::new(cfg.lr as f32);
-    let schedule = Schedule::Cosine {
-        total: cfg.iterations,
-        min_lr: cfg.lr / 10.0,
-    };
+    let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 10.0, cfg.iterations, 1.0);
     let start = Instant::now();
-    let mut running = None;
-    let mut curve = Vec::new();
+    let mut running = RunningLoss::new(50);
     for it in 0..cfg.iterations {
         let seqs = draw(&mut rng, cfg.batch, cfg.truncate);
         let refs: Vec<&to::Sequence> = seqs.iter().collect();
@@ -220,14 +215,8 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
             Pooling::Last,
             None,
         )?;
-        clip_grad_norm(&mut step.grads, 1.0)?;
-        schedule.apply(&mut adam, cfg.lr, it);
-        adam.step(&mut model, &step.grads)?;
-        let loss = f64::from(step.loss);
-        let r = running.map_or(loss, |r: f64| 0.95 * r + 0.05 * loss);
-        running = Some(r);
-        if (it + 1) % 50 == 0 {
-            curve.push(((it + 1) as f64, r));
+        trainer.step(&mut model, &mut step.grads)?;
+        if let Some(r) = running.add(it + 1, f64::from(step.loss)) {
             if std::env::var_os("TEMPORAL_VERBOSE").is_some() {
                 eprintln!("{} iteration {}: loss {r:.4}", kind.name(), it + 1);
             }
@@ -258,7 +247,7 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
         paper: paper as f64 / n,
         test_loss: loss / n,
         sequences: cfg.iterations * cfg.batch,
-        curve,
+        curve: running.curve(),
         seconds,
     })
 }

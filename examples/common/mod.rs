@@ -1,9 +1,10 @@
-//! Data generators and evaluation criteria for the example applications.
+//! Data generators and evaluation criteria for the example applications, and the pieces of
+//! their training loops (`train`).
 //!
-//! Each example includes this directory with `mod common;` and uses only the tasks it needs,
-//! hence the module-wide `dead_code` allowance. Every generator takes a caller-seeded
-//! `&mut impl Rng` and returns plain `Vec`s; no module depends on the training code.
-//! `tests/tasks.rs` checks the properties each module documents.
+//! Each example includes this directory with `mod common;` and uses only what it needs, hence
+//! the module-wide `dead_code` allowance. Every generator takes a caller-seeded `&mut impl Rng`
+//! and returns plain `Vec`s; no task module depends on the training code.
+//! `tests/tasks.rs` checks the properties each task module documents.
 #![allow(dead_code)]
 
 pub mod adding;
@@ -13,6 +14,7 @@ pub mod flags;
 pub mod mackey_glass;
 pub mod reber;
 pub mod temporal_order;
+pub mod train;
 
 /// Fraction of `(prediction, target)` pairs for which `hit` holds (0 for none).
 ///
