@@ -340,20 +340,21 @@ fn cli() -> recurrent::Result<()> {
         if ratio <= 0.75 { "passed" } else { "FAILED" }
     );
     println!();
-    println!("| model | parameters | vocabulary | train / held-out chars | held-out bpc | unigram entropy | training time |");
-    println!("|---|---|---|---|---|---|---|");
-    println!(
-        "| {} x LSTM({}) | {} | {} | {} / {} | {:.3} | {:.3} | {:.0} s ({} steps) |",
-        cfg.layers,
-        cfg.hidden,
-        o.params,
-        o.vocab,
-        o.chars.0,
-        o.chars.1,
-        o.bpc,
-        o.unigram_bits,
-        o.seconds,
-        o.steps
+    common::table::print(
+        "model | parameters | vocabulary | train / held-out chars | held-out bpc | unigram entropy | training time",
+        [format!(
+            "{} x LSTM({}) | {} | {} | {} / {} | {:.3} | {:.3} | {:.0} s ({} steps)",
+            cfg.layers,
+            cfg.hidden,
+            o.params,
+            o.vocab,
+            o.chars.0,
+            o.chars.1,
+            o.bpc,
+            o.unigram_bits,
+            o.seconds,
+            o.steps
+        )],
     );
     println!();
     println!(

@@ -182,18 +182,20 @@ fn cli() -> recurrent::Result<()> {
         "Mackey-Glass (tau 17), {}-step-ahead prediction: {} training samples in {} streams, chunks of {}, {} epochs, hidden {}",
         cfg.horizon, cfg.train_len, cfg.streams, cfg.chunk, cfg.epochs, cfg.hidden
     );
-    println!("| model | NRMSE on {} held-out samples | persistence NRMSE | persistence / model | training time |", cfg.test_len);
-    println!("|---|---|---|---|---|");
+    common::table::header(&format!(
+        "model | NRMSE on {} held-out samples | persistence NRMSE | persistence / model | training time",
+        cfg.test_len
+    ));
     for kind in [Kind::Narx, Kind::Lstm] {
         let o = run(kind, &cfg)?;
-        println!(
-            "| {} | {:.4} | {:.4} | {:.1}x | {:.0} s |",
+        common::table::row(&format!(
+            "{} | {:.4} | {:.4} | {:.1}x | {:.0} s",
             kind.name(),
             o.nrmse,
             o.persistence,
             o.persistence / o.nrmse,
             o.seconds
-        );
+        ));
     }
     Ok(())
 }

@@ -284,19 +284,18 @@ fn cli() -> recurrent::Result<()> {
         );
     }
     println!();
-    println!(
-        "| model | parameters | held-out problems | exact match | characters | training time |"
-    );
-    println!("|---|---|---|---|---|---|");
-    println!(
-        "| LSTM({}) encoder-decoder, {} digits | {} | {} | {:.1}% | {:.1}% | {:.0} s |",
-        cfg.hidden,
-        cfg.digits,
-        o.params,
-        cfg.test,
-        100.0 * o.accuracy,
-        100.0 * o.char_accuracy,
-        o.seconds
+    common::table::print(
+        "model | parameters | held-out problems | exact match | characters | training time",
+        [format!(
+            "LSTM({}) encoder-decoder, {} digits | {} | {} | {:.1}% | {:.1}% | {:.0} s",
+            cfg.hidden,
+            cfg.digits,
+            o.params,
+            cfg.test,
+            100.0 * o.accuracy,
+            100.0 * o.char_accuracy,
+            o.seconds
+        )],
     );
     Ok(())
 }

@@ -24,82 +24,17 @@ mod common;
 
 use std::time::Instant;
 
+use common::cells::GateBiases;
 use common::flags::Flags;
 use common::temporal_order as to;
 use common::train::{RunningLoss, Trainer};
-use recurrent::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
 use recurrent::data::{batch_indices, pad_tokens};
 use recurrent::loss::softmax;
-use recurrent::ndarray::{Array1, Array2};
-use recurrent::{Cell, DynCell, Input, Pooling, SequenceModel};
+use recurrent::ndarray::Array2;
+use recurrent::{Input, Pooling, SequenceModel};
 
 /// The cells compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// LSTM with forget gate.
-    Lstm,
-    /// Textbook GRU.
-    Gru,
-    /// Elman network, tanh.
-    Rnn,
-}
-
-impl Kind {
-    /// Display name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Lstm => "LSTM",
-            Kind::Gru => "GRU",
-            Kind::Rnn => "simple RNN (tanh)",
-        }
-    }
-
-    /// A cell reading `input`-wide embeddings; the gate that keeps memory (LSTM forget gate,
-    /// GRU update gate) starts with bias `keep_bias`.
-    fn cell(
-        self,
-        input: usize,
-        hidden: usize,
-        keep_bias: f32,
-        input_bias: f32,
-        rng: &mut recurrent::rand::rngs::ChaCha8Rng,
-    ) -> recurrent::Result<Box<dyn DynCell<f32>>> {
-        let keep = Array1::from_elem(hidden, keep_bias);
-        let gate = Array1::from_elem(hidden, input_bias);
-        Ok(match self {
-            Kind::Lstm => {
-                let mut cell = Lstm::<f32>::new(
-                    LstmDims {
-                        I: input,
-                        H: hidden,
-                    },
-                    rng,
-                );
-                cell.set_param("b_f", keep.view())?;
-                cell.set_param("b_i", gate.view())?;
-                Box::new(cell)
-            }
-            Kind::Gru => {
-                let mut cell = Gru::<f32>::new(
-                    GruDims {
-                        I: input,
-                        H: hidden,
-                    },
-                    rng,
-                );
-                cell.set_param("b_z", keep.view())?;
-                Box::new(cell)
-            }
-            Kind::Rnn => Box::new(RnnTanh::<f32>::new(
-                RnnTanhDims {
-                    I: input,
-                    H: hidden,
-                },
-                rng,
-            )),
-        })
-    }
-}
+pub use common::cells::Kind;
 
 /// Training settings.
 #[derive(Debug, Clone)]
@@ -192,15 +127,14 @@ fn to_batch(seqs: &[&to::Sequence]) -> (Array2<usize>, Vec<usize>, Vec<usize>) {
 /// Trains `kind` on the temporal order problem and evaluates it on fresh sequences.
 pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
     let mut rng = recurrent::seeded_rng(cfg.seed);
-    let mut model = SequenceModel::stack(vec![kind.cell(
-        cfg.embed,
-        cfg.hidden,
-        cfg.keep_bias,
-        cfg.input_bias,
-        &mut rng,
-    )?])?
-    .with_embedding(to::NUM_SYMBOLS, &mut rng)?
-    .with_head(to::NUM_CLASSES, &mut rng)?;
+    let biases = GateBiases {
+        keep: Some(cfg.keep_bias),
+        lstm_input: Some(cfg.input_bias),
+    };
+    let mut model =
+        SequenceModel::stack(vec![kind.cell(cfg.embed, cfg.hidden, biases, &mut rng)?])?
+            .with_embedding(to::NUM_SYMBOLS, &mut rng)?
+            .with_head(to::NUM_CLASSES, &mut rng)?;
     let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 10.0, cfg.iterations, 1.0);
     let start = Instant::now();
     let mut running = RunningLoss::new(50);
@@ -288,46 +222,39 @@ fn cli() -> recurrent::Result<()> {
     cfg.input_bias = flags.get("input-bias", cfg.input_bias)?;
     cfg.truncate = flags.get_opt("truncate")?;
     cfg.test = flags.get("test", cfg.test)?;
-    let cells: String = flags.get("cells", "rnn,lstm,gru".to_string())?;
     println!(
         "temporal order (Experiment 6a), lengths 100..=110, 4 classes, {} iterations of {} sequences, hidden {}",
         cfg.iterations, cfg.batch, cfg.hidden
     );
-    let mut rows = Vec::new();
-    for kind in [Kind::Rnn, Kind::Lstm, Kind::Gru] {
-        if !cells
-            .split(',')
-            .any(|c| c.eq_ignore_ascii_case(&format!("{kind:?}")))
-        {
-            continue;
-        }
-        let o = run(kind, &cfg)?;
-        println!(
-            "{:<18} accuracy {:>6.2}%  (paper's criterion {:.2}%, test loss {:.4}, {:.1} s)",
-            kind.name(),
-            100.0 * o.accuracy,
-            100.0 * o.paper,
-            o.test_loss,
-            o.seconds
-        );
-        rows.push((kind, o));
-    }
-    println!();
-    println!(
-        "| cell | accuracy (of {} test sequences; chance 25%) | paper's criterion | test loss | training sequences | training time |",
-        cfg.test
+    let rows = common::cells::train_each(
+        &flags,
+        |kind| run(kind, &cfg),
+        |o| {
+            format!(
+                "accuracy {:>6.2}%  (paper's criterion {:.2}%, test loss {:.4}, {:.1} s)",
+                100.0 * o.accuracy,
+                100.0 * o.paper,
+                o.test_loss,
+                o.seconds
+            )
+        },
+    )?;
+    common::cells::print_table(
+        &rows,
+        &format!(
+            "accuracy (of {} test sequences; chance 25%) | paper's criterion | test loss | training sequences | training time",
+            cfg.test
+        ),
+        |o| {
+            format!(
+                "{:.1}% | {:.1}% | {:.4} | {} | {:.0} s",
+                100.0 * o.accuracy,
+                100.0 * o.paper,
+                o.test_loss,
+                o.sequences,
+                o.seconds
+            )
+        },
     );
-    println!("|---|---|---|---|---|---|");
-    for (kind, o) in &rows {
-        println!(
-            "| {} | {:.1}% | {:.1}% | {:.4} | {} | {:.0} s |",
-            kind.name(),
-            100.0 * o.accuracy,
-            100.0 * o.paper,
-            o.test_loss,
-            o.sequences,
-            o.seconds
-        );
-    }
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! Data generators and evaluation criteria for the example applications, and the pieces of
-//! their training loops (`train`).
+//! Code the example applications share: data generators and evaluation criteria per task
+//! (`adding`, `arith`, `corpus`, `mackey_glass`, `reber`, `temporal_order`), and the examples'
+//! plumbing: the command line (`flags`), the cells compared and the driver that trains each
+//! (`cells`), the optimizer loop's pieces (`train`) and the result tables (`table`).
 //!
 //! Each example includes this directory with `mod common;` and uses only what it needs, hence
 //! the module-wide `dead_code` allowance. Every generator takes a caller-seeded `&mut impl Rng`
@@ -9,10 +11,12 @@
 
 pub mod adding;
 pub mod arith;
+pub mod cells;
 pub mod corpus;
 pub mod flags;
 pub mod mackey_glass;
 pub mod reber;
+pub mod table;
 pub mod temporal_order;
 pub mod train;
 
