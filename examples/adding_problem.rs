@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use common::adding;
 use common::cells::GateBiases;
-use common::flags::Flags;
+use common::flags::{Flags, Settings};
 use common::train::{RunningLoss, Trainer};
 use recurrent::data::batch_indices;
 use recurrent::ndarray::{Array2, Array3};
@@ -59,6 +59,19 @@ impl Default for Config {
             seed: 1,
             gate_bias: 5.0,
         }
+    }
+}
+
+impl Settings for Config {
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()> {
+        self.t = flags.get_checked("t", self.t, "at least 22", |&t| t >= 22)?;
+        self.iterations = flags.get("iterations", self.iterations)?;
+        self.hidden = flags.get("hidden", self.hidden)?;
+        self.seed = flags.get("seed", self.seed)?;
+        self.lr = flags.get("lr", self.lr)?;
+        self.batch = flags.get("batch", self.batch)?;
+        self.gate_bias = flags.get("gate-bias", self.gate_bias)?;
+        Ok(())
     }
 }
 
@@ -151,33 +164,11 @@ const USAGE: &str =
 [--lr X] [--batch N] [--gate-bias X] [--cells rnn,lstm,gru]\n";
 
 fn main() -> std::process::ExitCode {
-    common::flags::report(cli())
+    common::flags::main(USAGE, cli)
 }
 
-/// The example's command line: parse the flags, run, print the table.
-fn cli() -> recurrent::Result<()> {
-    let flags = Flags::from_env(
-        USAGE,
-        &[
-            "t",
-            "iterations",
-            "hidden",
-            "seed",
-            "lr",
-            "batch",
-            "gate-bias",
-            "cells",
-        ],
-        &[],
-    )?;
-    let mut cfg = Config::default();
-    cfg.t = flags.get_checked("t", cfg.t, "at least 22", |&t| t >= 22)?;
-    cfg.iterations = flags.get("iterations", cfg.iterations)?;
-    cfg.hidden = flags.get("hidden", cfg.hidden)?;
-    cfg.seed = flags.get("seed", cfg.seed)?;
-    cfg.lr = flags.get("lr", cfg.lr)?;
-    cfg.batch = flags.get("batch", cfg.batch)?;
-    cfg.gate_bias = flags.get("gate-bias", cfg.gate_bias)?;
+/// The example proper: runs with the settings the command line gives and prints the results.
+fn cli(cfg: Config, flags: &Flags) -> recurrent::Result<()> {
     println!(
         "adding problem, T = {} (lengths {}..={}), {} iterations of {} sequences, hidden {}",
         cfg.t,
@@ -188,7 +179,7 @@ fn cli() -> recurrent::Result<()> {
         cfg.hidden
     );
     let rows = common::cells::train_each(
-        &flags,
+        flags,
         |kind| run(kind, &cfg),
         |o| {
             format!(

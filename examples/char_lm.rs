@@ -19,7 +19,7 @@ mod common;
 use std::time::Instant;
 
 use common::corpus;
-use common::flags::Flags;
+use common::flags::{Flags, Settings};
 use common::train::{parameter_count, Trainer};
 use recurrent::cells::{Lstm, LstmDims};
 use recurrent::loss::sequence_cross_entropy;
@@ -87,6 +87,24 @@ impl Default for Config {
             prompt: "The ".into(),
             eval_every_epoch: true,
         }
+    }
+}
+
+impl Settings for Config {
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()> {
+        self.epochs = flags.get("epochs", self.epochs)?;
+        self.hidden = flags.get("hidden", self.hidden)?;
+        self.layers = flags.get_checked("layers", self.layers, "at least 1", |&n| n >= 1)?;
+        self.embed = flags.get("embed", self.embed)?;
+        self.streams = flags.get("streams", self.streams)?;
+        self.chunk = flags.get("chunk", self.chunk)?;
+        self.seed = flags.get("seed", self.seed)?;
+        self.sample = flags.get("sample", self.sample)?;
+        self.dropout = flags.get("dropout", self.dropout)?;
+        self.lr = flags.get("lr", self.lr)?;
+        self.temperature = flags.get("temperature", self.temperature)?;
+        self.prompt = flags.get("prompt", self.prompt.clone())?;
+        Ok(())
     }
 }
 
@@ -266,42 +284,11 @@ const USAGE: &str = "usage: char_lm [TEXT_FILE] [--epochs N] [--hidden N] [--lay
 [--temperature X] [--prompt TEXT]\n";
 
 fn main() -> std::process::ExitCode {
-    common::flags::report(cli())
+    common::flags::main(USAGE, cli)
 }
 
-/// The example's command line: parse the flags, run, print the table.
-fn cli() -> recurrent::Result<()> {
-    let flags = Flags::from_env(
-        USAGE,
-        &[
-            "epochs",
-            "hidden",
-            "layers",
-            "embed",
-            "streams",
-            "chunk",
-            "seed",
-            "sample",
-            "dropout",
-            "lr",
-            "temperature",
-            "prompt",
-        ],
-        &[],
-    )?;
-    let mut cfg = Config::default();
-    cfg.epochs = flags.get("epochs", cfg.epochs)?;
-    cfg.hidden = flags.get("hidden", cfg.hidden)?;
-    cfg.layers = flags.get_checked("layers", cfg.layers, "at least 1", |&n| n >= 1)?;
-    cfg.embed = flags.get("embed", cfg.embed)?;
-    cfg.streams = flags.get("streams", cfg.streams)?;
-    cfg.chunk = flags.get("chunk", cfg.chunk)?;
-    cfg.seed = flags.get("seed", cfg.seed)?;
-    cfg.sample = flags.get("sample", cfg.sample)?;
-    cfg.dropout = flags.get("dropout", cfg.dropout)?;
-    cfg.lr = flags.get("lr", cfg.lr)?;
-    cfg.temperature = flags.get("temperature", cfg.temperature)?;
-    cfg.prompt = flags.get("prompt", cfg.prompt.clone())?;
+/// The example proper: runs with the settings the command line gives and prints the results.
+fn cli(cfg: Config, flags: &Flags) -> recurrent::Result<()> {
     let (source, text) = match flags.positional() {
         [] => ("the default corpus".to_string(), corpus::default_corpus()),
         [path] => {

@@ -14,7 +14,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::flags::Flags;
+use common::flags::{Flags, Settings};
 use common::mackey_glass;
 use common::train::Trainer;
 use recurrent::cells::{Lstm, LstmDims, Narx, NarxDims};
@@ -88,6 +88,16 @@ impl Default for Config {
             lr: 3e-3,
             seed: 1,
         }
+    }
+}
+
+impl Settings for Config {
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()> {
+        self.epochs = flags.get("epochs", self.epochs)?;
+        self.hidden = flags.get("hidden", self.hidden)?;
+        self.horizon = flags.get_checked("horizon", self.horizon, "at least 1", |&h| h >= 1)?;
+        self.seed = flags.get("seed", self.seed)?;
+        Ok(())
     }
 }
 
@@ -167,17 +177,11 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
 const USAGE: &str = "usage: forecast [--epochs N] [--hidden N] [--horizon N (>= 1)] [--seed N]\n";
 
 fn main() -> std::process::ExitCode {
-    common::flags::report(cli())
+    common::flags::main(USAGE, cli)
 }
 
-/// The example's command line: parse the flags, run, print the table.
-fn cli() -> recurrent::Result<()> {
-    let flags = Flags::from_env(USAGE, &["epochs", "hidden", "horizon", "seed"], &[])?;
-    let mut cfg = Config::default();
-    cfg.epochs = flags.get("epochs", cfg.epochs)?;
-    cfg.hidden = flags.get("hidden", cfg.hidden)?;
-    cfg.horizon = flags.get_checked("horizon", cfg.horizon, "at least 1", |&h| h >= 1)?;
-    cfg.seed = flags.get("seed", cfg.seed)?;
+/// The example proper: runs with the settings the command line gives and prints the results.
+fn cli(cfg: Config, _flags: &Flags) -> recurrent::Result<()> {
     println!(
         "Mackey-Glass (tau 17), {}-step-ahead prediction: {} training samples in {} streams, chunks of {}, {} epochs, hidden {}",
         cfg.horizon, cfg.train_len, cfg.streams, cfg.chunk, cfg.epochs, cfg.hidden

@@ -32,7 +32,7 @@ mod common;
 use std::time::Instant;
 
 use common::cells::GateBiases;
-use common::flags::Flags;
+use common::flags::{Flags, Settings};
 use common::reber;
 use common::train::Trainer;
 use recurrent::data::{batch_indices, pad_tokens};
@@ -85,6 +85,19 @@ impl Default for Config {
             max_len: 60,
             seed: 1,
         }
+    }
+}
+
+impl Settings for Config {
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()> {
+        self.epochs = flags.get("epochs", self.epochs)?;
+        self.hidden = flags.get("hidden", self.hidden)?;
+        self.batch = flags.get("batch", self.batch)?;
+        self.seed = flags.get("seed", self.seed)?;
+        self.generate = flags.get("generate", self.generate)?;
+        self.lr = flags.get("lr", self.lr)?;
+        self.weight_decay = flags.get("weight-decay", self.weight_decay)?;
+        Ok(())
     }
 }
 
@@ -266,39 +279,17 @@ const USAGE: &str = "usage: reber [--epochs N] [--hidden N] [--batch N] [--seed 
 [--lr X] [--weight-decay X] [--cells rnn,lstm,gru]\n";
 
 fn main() -> std::process::ExitCode {
-    common::flags::report(cli())
+    common::flags::main(USAGE, cli)
 }
 
-/// The example's command line: parse the flags, run, print the table.
-fn cli() -> recurrent::Result<()> {
-    let flags = Flags::from_env(
-        USAGE,
-        &[
-            "epochs",
-            "hidden",
-            "batch",
-            "seed",
-            "generate",
-            "lr",
-            "weight-decay",
-            "cells",
-        ],
-        &[],
-    )?;
-    let mut cfg = Config::default();
-    cfg.epochs = flags.get("epochs", cfg.epochs)?;
-    cfg.hidden = flags.get("hidden", cfg.hidden)?;
-    cfg.batch = flags.get("batch", cfg.batch)?;
-    cfg.seed = flags.get("seed", cfg.seed)?;
-    cfg.generate = flags.get("generate", cfg.generate)?;
-    cfg.lr = flags.get("lr", cfg.lr)?;
-    cfg.weight_decay = flags.get("weight-decay", cfg.weight_decay)?;
+/// The example proper: runs with the settings the command line gives and prints the results.
+fn cli(cfg: Config, flags: &Flags) -> recurrent::Result<()> {
     println!(
         "embedded Reber grammar, {} training and {} test strings, {} epochs of batches of {}, hidden {}",
         cfg.train, cfg.test, cfg.epochs, cfg.batch, cfg.hidden
     );
     let rows = common::cells::train_each(
-        &flags,
+        flags,
         |kind| run(kind, &cfg),
         |o| {
             format!(

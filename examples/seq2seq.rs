@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use common::arith;
-use common::flags::Flags;
+use common::flags::{Flags, Settings};
 use common::train::{parameter_count, RunningLoss, Trainer};
 use recurrent::cells::{Lstm, LstmDims};
 use recurrent::data::pad_tokens;
@@ -73,6 +73,22 @@ impl Default for Config {
             reverse: true,
             seed: 1,
         }
+    }
+}
+
+impl Settings for Config {
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()> {
+        self.digits =
+            flags.get_checked("digits", self.digits, "1 to 18", |d| (1..=18).contains(d))?;
+        self.iterations = flags.get("iterations", self.iterations)?;
+        self.hidden = flags.get("hidden", self.hidden)?;
+        self.embed = flags.get("embed", self.embed)?;
+        self.batch = flags.get("batch", self.batch)?;
+        self.test = flags.get("test", self.test)?;
+        self.seed = flags.get("seed", self.seed)?;
+        self.lr = flags.get("lr", self.lr)?;
+        self.reverse = !flags.switch("no-reverse");
+        Ok(())
     }
 }
 
@@ -225,35 +241,11 @@ const USAGE: &str =
 [--batch N] [--test N] [--seed N] [--lr X] [--no-reverse]\n";
 
 fn main() -> std::process::ExitCode {
-    common::flags::report(cli())
+    common::flags::main(USAGE, cli)
 }
 
-/// The example's command line: parse the flags, run, print the table.
-fn cli() -> recurrent::Result<()> {
-    let flags = Flags::from_env(
-        USAGE,
-        &[
-            "digits",
-            "iterations",
-            "hidden",
-            "embed",
-            "batch",
-            "test",
-            "seed",
-            "lr",
-        ],
-        &["no-reverse"],
-    )?;
-    let mut cfg = Config::default();
-    cfg.digits = flags.get_checked("digits", cfg.digits, "1 to 18", |d| (1..=18).contains(d))?;
-    cfg.iterations = flags.get("iterations", cfg.iterations)?;
-    cfg.hidden = flags.get("hidden", cfg.hidden)?;
-    cfg.embed = flags.get("embed", cfg.embed)?;
-    cfg.batch = flags.get("batch", cfg.batch)?;
-    cfg.test = flags.get("test", cfg.test)?;
-    cfg.seed = flags.get("seed", cfg.seed)?;
-    cfg.lr = flags.get("lr", cfg.lr)?;
-    cfg.reverse = !flags.switch("no-reverse");
+/// The example proper: runs with the settings the command line gives and prints the results.
+fn cli(cfg: Config, _flags: &Flags) -> recurrent::Result<()> {
     println!(
         "encoder-decoder addition, operands of 1..={} digits ({} source), LSTM({}) encoder and decoder, \
          embedding {}, {} iterations of {} problems",

@@ -25,7 +25,7 @@ mod common;
 use std::time::Instant;
 
 use common::cells::GateBiases;
-use common::flags::Flags;
+use common::flags::{Flags, Settings};
 use common::temporal_order as to;
 use common::train::{RunningLoss, Trainer};
 use recurrent::data::{batch_indices, pad_tokens};
@@ -78,6 +78,21 @@ impl Default for Config {
             input_bias: -3.0,
             truncate: None,
         }
+    }
+}
+
+impl Settings for Config {
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()> {
+        self.iterations = flags.get("iterations", self.iterations)?;
+        self.hidden = flags.get("hidden", self.hidden)?;
+        self.batch = flags.get("batch", self.batch)?;
+        self.seed = flags.get("seed", self.seed)?;
+        self.lr = flags.get("lr", self.lr)?;
+        self.keep_bias = flags.get("forget-bias", self.keep_bias)?;
+        self.input_bias = flags.get("input-bias", self.input_bias)?;
+        self.truncate = flags.get_opt("truncate")?;
+        self.test = flags.get("test", self.test)?;
+        Ok(())
     }
 }
 
@@ -191,43 +206,17 @@ const USAGE: &str =
 [--forget-bias X] [--input-bias X] [--truncate N] [--test N] [--cells rnn,lstm,gru]\n";
 
 fn main() -> std::process::ExitCode {
-    common::flags::report(cli())
+    common::flags::main(USAGE, cli)
 }
 
-/// The example's command line: parse the flags, run, print the table.
-fn cli() -> recurrent::Result<()> {
-    let flags = Flags::from_env(
-        USAGE,
-        &[
-            "iterations",
-            "hidden",
-            "batch",
-            "seed",
-            "lr",
-            "forget-bias",
-            "input-bias",
-            "truncate",
-            "test",
-            "cells",
-        ],
-        &[],
-    )?;
-    let mut cfg = Config::default();
-    cfg.iterations = flags.get("iterations", cfg.iterations)?;
-    cfg.hidden = flags.get("hidden", cfg.hidden)?;
-    cfg.batch = flags.get("batch", cfg.batch)?;
-    cfg.seed = flags.get("seed", cfg.seed)?;
-    cfg.lr = flags.get("lr", cfg.lr)?;
-    cfg.keep_bias = flags.get("forget-bias", cfg.keep_bias)?;
-    cfg.input_bias = flags.get("input-bias", cfg.input_bias)?;
-    cfg.truncate = flags.get_opt("truncate")?;
-    cfg.test = flags.get("test", cfg.test)?;
+/// The example proper: runs with the settings the command line gives and prints the results.
+fn cli(cfg: Config, flags: &Flags) -> recurrent::Result<()> {
     println!(
         "temporal order (Experiment 6a), lengths 100..=110, 4 classes, {} iterations of {} sequences, hidden {}",
         cfg.iterations, cfg.batch, cfg.hidden
     );
     let rows = common::cells::train_each(
-        &flags,
+        flags,
         |kind| run(kind, &cfg),
         |o| {
             format!(
