@@ -16,59 +16,15 @@ mod common;
 use std::time::Instant;
 
 use common::adding;
-use common::flags::Flags;
-use recurrent::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
+use common::cells::GateBiases;
+use common::flags::{Flags, Settings};
+use common::train::{RunningLoss, Trainer};
 use recurrent::data::batch_indices;
 use recurrent::ndarray::{Array2, Array3};
-use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
-use recurrent::{Cell, DynCell, Input, Pooling, SequenceModel};
+use recurrent::{Input, Pooling, SequenceModel};
 
 /// The three cells compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Elman network, tanh.
-    Rnn,
-    /// LSTM with forget gate.
-    Lstm,
-    /// Textbook GRU.
-    Gru,
-}
-
-impl Kind {
-    /// Display name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Rnn => "simple RNN (tanh)",
-            Kind::Lstm => "LSTM",
-            Kind::Gru => "GRU",
-        }
-    }
-
-    /// A cell reading (value, marker) pairs. The gate that keeps memory (the LSTM's forget
-    /// gate, the GRU's update gate) starts with bias `gate_bias`, so that memory is kept over
-    /// long lags from the start ("chrono" initialization, Tallec & Ollivier 2018).
-    fn cell(
-        self,
-        hidden: usize,
-        gate_bias: f32,
-        rng: &mut recurrent::rand::rngs::ChaCha8Rng,
-    ) -> recurrent::Result<Box<dyn DynCell<f32>>> {
-        let keep = recurrent::ndarray::Array1::from_elem(hidden, gate_bias);
-        Ok(match self {
-            Kind::Rnn => Box::new(RnnTanh::<f32>::new(RnnTanhDims { I: 2, H: hidden }, rng)),
-            Kind::Lstm => {
-                let mut cell = Lstm::<f32>::new(LstmDims { I: 2, H: hidden }, rng);
-                cell.set_param("b_f", keep.view())?;
-                Box::new(cell)
-            }
-            Kind::Gru => {
-                let mut cell = Gru::<f32>::new(GruDims { I: 2, H: hidden }, rng);
-                cell.set_param("b_z", keep.view())?;
-                Box::new(cell)
-            }
-        })
-    }
-}
+pub use common::cells::Kind;
 
 /// Training settings.
 #[derive(Debug, Clone)]
@@ -106,6 +62,19 @@ impl Default for Config {
     }
 }
 
+impl Settings for Config {
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()> {
+        self.t = flags.get_checked("t", self.t, "at least 22", |&t| t >= 22)?;
+        self.iterations = flags.get("iterations", self.iterations)?;
+        self.hidden = flags.get("hidden", self.hidden)?;
+        self.seed = flags.get("seed", self.seed)?;
+        self.lr = flags.get("lr", self.lr)?;
+        self.batch = flags.get("batch", self.batch)?;
+        self.gate_bias = flags.get("gate-bias", self.gate_bias)?;
+        Ok(())
+    }
+}
+
 /// The outcome of training one cell.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -138,18 +107,18 @@ fn to_batch(seqs: &[adding::Sequence]) -> (Array3<f32>, Vec<usize>, Array2<f32>)
 /// Trains `kind` on the adding problem and evaluates it.
 pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
     let mut rng = recurrent::seeded_rng(cfg.seed);
-    let mut model = SequenceModel::stack(vec![kind.cell(cfg.hidden, cfg.gate_bias, &mut rng)?])?
-        .with_head(1, &mut rng)?;
-    let mut adam = Adam::new(cfg.lr as f32);
-    let schedule = Schedule::Cosine {
-        total: cfg.iterations,
-        min_lr: cfg.lr / 10.0,
+    // The gate that keeps memory starts biased to keep it over long lags.
+    let biases = GateBiases {
+        keep: Some(cfg.gate_bias),
+        lstm_input: None,
     };
+    let mut model = SequenceModel::stack(vec![kind.cell(2, cfg.hidden, biases, &mut rng)?])?
+        .with_head(1, &mut rng)?;
+    let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 10.0, cfg.iterations, 1.0);
     let start = Instant::now();
     let mut progress = recurrent::TrainingProgress::new(cfg.iterations as u64).unit("seq");
     progress.println(format!("training the {}", kind.name()));
-    let mut running = None;
-    let mut curve = Vec::new();
+    let mut running = RunningLoss::new(50);
     for it in 0..cfg.iterations {
         let seqs = adding::batch(&mut rng, cfg.t, cfg.batch);
         let (x, lengths, y) = to_batch(&seqs);
@@ -160,16 +129,10 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
             Pooling::Last,
             None,
         )?;
-        clip_grad_norm(&mut step.grads, 1.0)?;
-        schedule.apply(&mut adam, cfg.lr, it);
-        adam.step(&mut model, &step.grads)?;
+        trainer.step(&mut model, &mut step.grads)?;
         let loss = f64::from(step.loss);
         progress.step(loss, cfg.batch as u64);
-        let r = running.map_or(loss, |r: f64| 0.95 * r + 0.05 * loss);
-        running = Some(r);
-        if (it + 1) % 50 == 0 {
-            curve.push(((it + 1) as f64, r));
-        }
+        running.add(it + 1, loss);
     }
     progress.finish();
     let seconds = start.elapsed().as_secs_f64();
@@ -191,7 +154,7 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
     Ok(Outcome {
         solved: adding::accuracy(&predictions, &targets),
         mean_abs_error,
-        curve,
+        curve: running.curve(),
         seconds,
     })
 }
@@ -201,34 +164,11 @@ const USAGE: &str =
 [--lr X] [--batch N] [--gate-bias X] [--cells rnn,lstm,gru]\n";
 
 fn main() -> std::process::ExitCode {
-    common::flags::report(cli())
+    common::flags::main(USAGE, cli)
 }
 
-/// The example's command line: parse the flags, run, print the table.
-fn cli() -> recurrent::Result<()> {
-    let flags = Flags::from_env(
-        USAGE,
-        &[
-            "t",
-            "iterations",
-            "hidden",
-            "seed",
-            "lr",
-            "batch",
-            "gate-bias",
-            "cells",
-        ],
-        &[],
-    )?;
-    let mut cfg = Config::default();
-    cfg.t = flags.get_checked("t", cfg.t, "at least 22", |&t| t >= 22)?;
-    cfg.iterations = flags.get("iterations", cfg.iterations)?;
-    cfg.hidden = flags.get("hidden", cfg.hidden)?;
-    cfg.seed = flags.get("seed", cfg.seed)?;
-    cfg.lr = flags.get("lr", cfg.lr)?;
-    cfg.batch = flags.get("batch", cfg.batch)?;
-    cfg.gate_bias = flags.get("gate-bias", cfg.gate_bias)?;
-    let cells: String = flags.get("cells", "rnn,lstm,gru".to_string())?;
+/// The example proper: runs with the settings the command line gives and prints the results.
+fn cli(cfg: Config, flags: &Flags) -> recurrent::Result<()> {
     println!(
         "adding problem, T = {} (lengths {}..={}), {} iterations of {} sequences, hidden {}",
         cfg.t,
@@ -238,39 +178,33 @@ fn cli() -> recurrent::Result<()> {
         cfg.batch,
         cfg.hidden
     );
-    let mut rows = Vec::new();
-    for kind in [Kind::Rnn, Kind::Lstm, Kind::Gru] {
-        if !cells
-            .split(',')
-            .any(|c| c.eq_ignore_ascii_case(&format!("{kind:?}")))
-        {
-            continue;
-        }
-        let outcome = run(kind, &cfg)?;
-        println!(
-            "{:<18} solved {:>6.2}%  (mean |error| {:.4}, {:.1} s)",
-            kind.name(),
-            100.0 * outcome.solved,
-            outcome.mean_abs_error,
-            outcome.seconds
-        );
-        rows.push((kind, outcome));
-    }
-    println!();
-    println!(
-        "| cell | solved (of {} test sequences) | mean abs error | training time |",
-        cfg.test
+    let rows = common::cells::train_each(
+        flags,
+        |kind| run(kind, &cfg),
+        |o| {
+            format!(
+                "solved {:>6.2}%  (mean |error| {:.4}, {:.1} s)",
+                100.0 * o.solved,
+                o.mean_abs_error,
+                o.seconds
+            )
+        },
+    )?;
+    common::cells::print_table(
+        &rows,
+        &format!(
+            "solved (of {} test sequences) | mean abs error | training time",
+            cfg.test
+        ),
+        |o| {
+            format!(
+                "{:.1}% | {:.4} | {:.0} s",
+                100.0 * o.solved,
+                o.mean_abs_error,
+                o.seconds
+            )
+        },
     );
-    println!("|---|---|---|---|");
-    for (kind, o) in &rows {
-        println!(
-            "| {} | {:.1}% | {:.4} | {:.0} s |",
-            kind.name(),
-            100.0 * o.solved,
-            o.mean_abs_error,
-            o.seconds
-        );
-    }
     let curves: Vec<recurrent::Curve> = rows
         .iter()
         .map(|(kind, o)| recurrent::Curve::new(kind.name(), o.curve.iter().copied()))

@@ -19,11 +19,11 @@ mod common;
 use std::time::Instant;
 
 use common::corpus;
-use common::flags::Flags;
+use common::flags::{Flags, Settings};
+use common::train::{parameter_count, Trainer};
 use recurrent::cells::{Lstm, LstmDims};
 use recurrent::loss::sequence_cross_entropy;
 use recurrent::ndarray::Array2;
-use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
 use recurrent::{DynCell, Input, SequenceModel, Vocab};
 
 /// The default text (re-exported for the test that includes this file).
@@ -87,6 +87,24 @@ impl Default for Config {
             prompt: "The ".into(),
             eval_every_epoch: true,
         }
+    }
+}
+
+impl Settings for Config {
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()> {
+        self.epochs = flags.get("epochs", self.epochs)?;
+        self.hidden = flags.get("hidden", self.hidden)?;
+        self.layers = flags.get_checked("layers", self.layers, "at least 1", |&n| n >= 1)?;
+        self.embed = flags.get("embed", self.embed)?;
+        self.streams = flags.get("streams", self.streams)?;
+        self.chunk = flags.get("chunk", self.chunk)?;
+        self.seed = flags.get("seed", self.seed)?;
+        self.sample = flags.get("sample", self.sample)?;
+        self.dropout = flags.get("dropout", self.dropout)?;
+        self.lr = flags.get("lr", self.lr)?;
+        self.temperature = flags.get("temperature", self.temperature)?;
+        self.prompt = flags.get("prompt", self.prompt.clone())?;
+        Ok(())
     }
 }
 
@@ -191,19 +209,11 @@ pub fn run(text: &str, cfg: &Config) -> recurrent::Result<Outcome> {
 
     let mut rng = recurrent::seeded_rng(cfg.seed);
     let mut model = build(cfg, vocab.len(), &mut rng)?;
-    let params = recurrent::Parameters::tensors(&model)
-        .iter()
-        .map(|(_, v)| v.len())
-        .sum();
-    let mut adam = Adam::new(cfg.lr as f32);
+    let params = parameter_count(&model);
     let total = cfg.epochs * windows.len();
-    let schedule = Schedule::Cosine {
-        total,
-        min_lr: cfg.lr / 10.0,
-    };
+    let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 10.0, total, cfg.clip);
     let verbose = std::env::var_os("CHAR_LM_VERBOSE").is_some();
     let mut seconds = 0.0;
-    let mut step = 0;
     let mut curve = Vec::new();
     let mut train_bpc = f64::NAN;
     for epoch in 0..cfg.epochs {
@@ -215,14 +225,12 @@ pub fn run(text: &str, cfg: &Config) -> recurrent::Result<Outcome> {
             let y = targets.slice(recurrent::ndarray::s![window.clone(), ..]);
             let mut out =
                 model.tag_step(Input::Tokens(x), None, y, state.as_deref(), Some(&mut rng))?;
-            clip_grad_norm(&mut out.grads, cfg.clip)?;
-            schedule.apply(&mut adam, cfg.lr, step);
-            adam.step(&mut model, &out.grads)?;
+            trainer.step(&mut model, &mut out.grads)?;
             // The states carry into the next chunk; the gradient stops here.
             state = Some(out.final_states);
             sum += f64::from(out.loss) / std::f64::consts::LN_2;
-            step += 1;
-            if verbose && step % 10 == 0 {
+            let step = trainer.updates();
+            if verbose && step.is_multiple_of(10) {
                 eprintln!(
                     "step {step}/{total}: {:.3} bpc",
                     f64::from(out.loss) / std::f64::consts::LN_2
@@ -265,7 +273,7 @@ pub fn run(text: &str, cfg: &Config) -> recurrent::Result<Outcome> {
         sample,
         vocab: vocab.len(),
         chars: (train.chars().count(), valid.chars().count()),
-        steps: step,
+        steps: trainer.updates(),
         params,
         seconds,
     })
@@ -276,42 +284,11 @@ const USAGE: &str = "usage: char_lm [TEXT_FILE] [--epochs N] [--hidden N] [--lay
 [--temperature X] [--prompt TEXT]\n";
 
 fn main() -> std::process::ExitCode {
-    common::flags::report(cli())
+    common::flags::main(USAGE, cli)
 }
 
-/// The example's command line: parse the flags, run, print the table.
-fn cli() -> recurrent::Result<()> {
-    let flags = Flags::from_env(
-        USAGE,
-        &[
-            "epochs",
-            "hidden",
-            "layers",
-            "embed",
-            "streams",
-            "chunk",
-            "seed",
-            "sample",
-            "dropout",
-            "lr",
-            "temperature",
-            "prompt",
-        ],
-        &[],
-    )?;
-    let mut cfg = Config::default();
-    cfg.epochs = flags.get("epochs", cfg.epochs)?;
-    cfg.hidden = flags.get("hidden", cfg.hidden)?;
-    cfg.layers = flags.get_checked("layers", cfg.layers, "at least 1", |&n| n >= 1)?;
-    cfg.embed = flags.get("embed", cfg.embed)?;
-    cfg.streams = flags.get("streams", cfg.streams)?;
-    cfg.chunk = flags.get("chunk", cfg.chunk)?;
-    cfg.seed = flags.get("seed", cfg.seed)?;
-    cfg.sample = flags.get("sample", cfg.sample)?;
-    cfg.dropout = flags.get("dropout", cfg.dropout)?;
-    cfg.lr = flags.get("lr", cfg.lr)?;
-    cfg.temperature = flags.get("temperature", cfg.temperature)?;
-    cfg.prompt = flags.get("prompt", cfg.prompt.clone())?;
+/// The example proper: runs with the settings the command line gives and prints the results.
+fn cli(cfg: Config, flags: &Flags) -> recurrent::Result<()> {
     let (source, text) = match flags.positional() {
         [] => ("the default corpus".to_string(), corpus::default_corpus()),
         [path] => {
@@ -350,20 +327,21 @@ fn cli() -> recurrent::Result<()> {
         if ratio <= 0.75 { "passed" } else { "FAILED" }
     );
     println!();
-    println!("| model | parameters | vocabulary | train / held-out chars | held-out bpc | unigram entropy | training time |");
-    println!("|---|---|---|---|---|---|---|");
-    println!(
-        "| {} x LSTM({}) | {} | {} | {} / {} | {:.3} | {:.3} | {:.0} s ({} steps) |",
-        cfg.layers,
-        cfg.hidden,
-        o.params,
-        o.vocab,
-        o.chars.0,
-        o.chars.1,
-        o.bpc,
-        o.unigram_bits,
-        o.seconds,
-        o.steps
+    common::table::print(
+        "model | parameters | vocabulary | train / held-out chars | held-out bpc | unigram entropy | training time",
+        [format!(
+            "{} x LSTM({}) | {} | {} | {} / {} | {:.3} | {:.3} | {:.0} s ({} steps)",
+            cfg.layers,
+            cfg.hidden,
+            o.params,
+            o.vocab,
+            o.chars.0,
+            o.chars.1,
+            o.bpc,
+            o.unigram_bits,
+            o.seconds,
+            o.steps
+        )],
     );
     println!();
     println!(

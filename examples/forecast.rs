@@ -14,12 +14,12 @@ mod common;
 
 use std::time::Instant;
 
-use common::flags::Flags;
+use common::flags::{Flags, Settings};
 use common::mackey_glass;
+use common::train::Trainer;
 use recurrent::cells::{Lstm, LstmDims, Narx, NarxDims};
 use recurrent::modes::tbptt_windows;
 use recurrent::ndarray::{s, Array3, Axis};
-use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
 use recurrent::{DynCell, Input, SequenceModel};
 
 /// The models compared.
@@ -91,6 +91,16 @@ impl Default for Config {
     }
 }
 
+impl Settings for Config {
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()> {
+        self.epochs = flags.get("epochs", self.epochs)?;
+        self.hidden = flags.get("hidden", self.hidden)?;
+        self.horizon = flags.get_checked("horizon", self.horizon, "at least 1", |&h| h >= 1)?;
+        self.seed = flags.get("seed", self.seed)?;
+        Ok(())
+    }
+}
+
 /// The outcome for one model.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -125,14 +135,9 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
         SequenceModel::stack(vec![kind.cell(cfg.hidden, &mut rng)])?.with_head(1, &mut rng)?;
     let windows = tbptt_windows(per, cfg.chunk);
     let total = cfg.epochs * windows.len();
-    let schedule = Schedule::Cosine {
-        total,
-        min_lr: cfg.lr / 10.0,
-    };
-    let mut adam = Adam::new(cfg.lr as f32);
+    let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 10.0, total, 1.0);
     let start = Instant::now();
     let mut curve = Vec::new();
-    let mut k = 0;
     for epoch in 0..cfg.epochs {
         let mut states = None;
         let mut sum = 0.0;
@@ -141,12 +146,9 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
             let ys = y.slice(s![w.clone(), .., ..]);
             let mut step =
                 model.regress_step(Input::Features(xs), None, ys, states.as_deref(), None)?;
-            clip_grad_norm(&mut step.grads, 1.0)?;
-            schedule.apply(&mut adam, cfg.lr, k);
-            adam.step(&mut model, &step.grads)?;
+            trainer.step(&mut model, &mut step.grads)?;
             states = Some(step.final_states);
             sum += f64::from(step.loss);
-            k += 1;
         }
         curve.push(((epoch + 1) as f64, sum / windows.len() as f64));
     }
@@ -175,33 +177,29 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
 const USAGE: &str = "usage: forecast [--epochs N] [--hidden N] [--horizon N (>= 1)] [--seed N]\n";
 
 fn main() -> std::process::ExitCode {
-    common::flags::report(cli())
+    common::flags::main(USAGE, cli)
 }
 
-/// The example's command line: parse the flags, run, print the table.
-fn cli() -> recurrent::Result<()> {
-    let flags = Flags::from_env(USAGE, &["epochs", "hidden", "horizon", "seed"], &[])?;
-    let mut cfg = Config::default();
-    cfg.epochs = flags.get("epochs", cfg.epochs)?;
-    cfg.hidden = flags.get("hidden", cfg.hidden)?;
-    cfg.horizon = flags.get_checked("horizon", cfg.horizon, "at least 1", |&h| h >= 1)?;
-    cfg.seed = flags.get("seed", cfg.seed)?;
+/// The example proper: runs with the settings the command line gives and prints the results.
+fn cli(cfg: Config, _flags: &Flags) -> recurrent::Result<()> {
     println!(
         "Mackey-Glass (tau 17), {}-step-ahead prediction: {} training samples in {} streams, chunks of {}, {} epochs, hidden {}",
         cfg.horizon, cfg.train_len, cfg.streams, cfg.chunk, cfg.epochs, cfg.hidden
     );
-    println!("| model | NRMSE on {} held-out samples | persistence NRMSE | persistence / model | training time |", cfg.test_len);
-    println!("|---|---|---|---|---|");
+    common::table::header(&format!(
+        "model | NRMSE on {} held-out samples | persistence NRMSE | persistence / model | training time",
+        cfg.test_len
+    ));
     for kind in [Kind::Narx, Kind::Lstm] {
         let o = run(kind, &cfg)?;
-        println!(
-            "| {} | {:.4} | {:.4} | {:.1}x | {:.0} s |",
+        common::table::row(&format!(
+            "{} | {:.4} | {:.4} | {:.1}x | {:.0} s",
             kind.name(),
             o.nrmse,
             o.persistence,
             o.persistence / o.nrmse,
             o.seconds
-        );
+        ));
     }
     Ok(())
 }

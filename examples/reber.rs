@@ -31,66 +31,16 @@ mod common;
 
 use std::time::Instant;
 
-use common::flags::Flags;
+use common::cells::GateBiases;
+use common::flags::{Flags, Settings};
 use common::reber;
-use recurrent::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
+use common::train::Trainer;
 use recurrent::data::{batch_indices, pad_tokens};
 use recurrent::ndarray::Array2;
-use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
-use recurrent::{DynCell, Input, SequenceModel};
+use recurrent::{Input, SequenceModel};
 
 /// The cells compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Elman network, tanh.
-    Rnn,
-    /// LSTM with forget gate.
-    Lstm,
-    /// Textbook GRU.
-    Gru,
-}
-
-impl Kind {
-    /// Display name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Rnn => "simple RNN (tanh)",
-            Kind::Lstm => "LSTM",
-            Kind::Gru => "GRU",
-        }
-    }
-
-    fn cell(
-        self,
-        input: usize,
-        hidden: usize,
-        rng: &mut recurrent::rand::rngs::ChaCha8Rng,
-    ) -> Box<dyn DynCell<f32>> {
-        match self {
-            Kind::Rnn => Box::new(RnnTanh::<f32>::new(
-                RnnTanhDims {
-                    I: input,
-                    H: hidden,
-                },
-                rng,
-            )),
-            Kind::Lstm => Box::new(Lstm::<f32>::new(
-                LstmDims {
-                    I: input,
-                    H: hidden,
-                },
-                rng,
-            )),
-            Kind::Gru => Box::new(Gru::<f32>::new(
-                GruDims {
-                    I: input,
-                    H: hidden,
-                },
-                rng,
-            )),
-        }
-    }
-}
+pub use common::cells::Kind;
 
 /// Training settings.
 #[derive(Debug, Clone)]
@@ -135,6 +85,19 @@ impl Default for Config {
             max_len: 60,
             seed: 1,
         }
+    }
+}
+
+impl Settings for Config {
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()> {
+        self.epochs = flags.get("epochs", self.epochs)?;
+        self.hidden = flags.get("hidden", self.hidden)?;
+        self.batch = flags.get("batch", self.batch)?;
+        self.seed = flags.get("seed", self.seed)?;
+        self.generate = flags.get("generate", self.generate)?;
+        self.lr = flags.get("lr", self.lr)?;
+        self.weight_decay = flags.get("weight-decay", self.weight_decay)?;
+        Ok(())
     }
 }
 
@@ -203,18 +166,15 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
     let mut rng = recurrent::seeded_rng(cfg.seed);
     let train = reber::batch(&mut rng, cfg.train);
     let test = reber::batch(&mut recurrent::seeded_rng(cfg.seed + 1000), cfg.test);
-    let mut model = SequenceModel::stack(vec![kind.cell(cfg.embed, cfg.hidden, &mut rng)])?
+    let cell = kind.cell(cfg.embed, cfg.hidden, GateBiases::default(), &mut rng)?;
+    let mut model = SequenceModel::stack(vec![cell])?
         .with_embedding(reber::NUM_SYMBOLS, &mut rng)?
         .with_head(reber::NUM_SYMBOLS, &mut rng)?;
-    let mut adam = Adam::new(cfg.lr as f32).with_weight_decay(cfg.weight_decay as f32);
     let per_epoch = cfg.train.div_ceil(cfg.batch.max(1));
-    let schedule = Schedule::Cosine {
-        total: cfg.epochs * per_epoch,
-        min_lr: cfg.lr / 10.0,
-    };
+    let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 10.0, cfg.epochs * per_epoch, 1.0)
+        .with_weight_decay(cfg.weight_decay);
     let start = Instant::now();
     let mut curve = Vec::new();
-    let mut k = 0;
     for epoch in 0..cfg.epochs {
         let mut total = 0.0;
         let batches = batch_indices(train.len(), cfg.batch, true, &mut rng);
@@ -228,11 +188,8 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
                 None,
                 None,
             )?;
-            clip_grad_norm(&mut step.grads, 1.0)?;
-            schedule.apply(&mut adam, cfg.lr, k);
-            adam.step(&mut model, &step.grads)?;
+            trainer.step(&mut model, &mut step.grads)?;
             total += f64::from(step.loss);
-            k += 1;
         }
         let mean = total / batches.len().max(1) as f64;
         curve.push(((epoch + 1) as f64, mean));
@@ -322,84 +279,55 @@ const USAGE: &str = "usage: reber [--epochs N] [--hidden N] [--batch N] [--seed 
 [--lr X] [--weight-decay X] [--cells rnn,lstm,gru]\n";
 
 fn main() -> std::process::ExitCode {
-    common::flags::report(cli())
+    common::flags::main(USAGE, cli)
 }
 
-/// The example's command line: parse the flags, run, print the table.
-fn cli() -> recurrent::Result<()> {
-    let flags = Flags::from_env(
-        USAGE,
-        &[
-            "epochs",
-            "hidden",
-            "batch",
-            "seed",
-            "generate",
-            "lr",
-            "weight-decay",
-            "cells",
-        ],
-        &[],
-    )?;
-    let mut cfg = Config::default();
-    cfg.epochs = flags.get("epochs", cfg.epochs)?;
-    cfg.hidden = flags.get("hidden", cfg.hidden)?;
-    cfg.batch = flags.get("batch", cfg.batch)?;
-    cfg.seed = flags.get("seed", cfg.seed)?;
-    cfg.generate = flags.get("generate", cfg.generate)?;
-    cfg.lr = flags.get("lr", cfg.lr)?;
-    cfg.weight_decay = flags.get("weight-decay", cfg.weight_decay)?;
-    let cells: String = flags.get("cells", "rnn,lstm,gru".to_string())?;
+/// The example proper: runs with the settings the command line gives and prints the results.
+fn cli(cfg: Config, flags: &Flags) -> recurrent::Result<()> {
     println!(
         "embedded Reber grammar, {} training and {} test strings, {} epochs of batches of {}, hidden {}",
         cfg.train, cfg.test, cfg.epochs, cfg.batch, cfg.hidden
     );
-    let mut rows = Vec::new();
-    let mut seen = 0.0;
-    for kind in [Kind::Rnn, Kind::Lstm, Kind::Gru] {
-        if !cells
-            .split(',')
-            .any(|c| c.eq_ignore_ascii_case(&format!("{kind:?}")))
-        {
-            continue;
-        }
-        let o = run(kind, &cfg)?;
-        println!(
-            "{:<18} solved {:>6.2}%  (unseen {:.2}%, steps {:.2}%, penultimate {:.2}%), generated accepted {:.1}% (mean length {:.1}), {:.1} s",
-            kind.name(),
-            100.0 * o.solved,
-            100.0 * o.solved_unseen,
-            100.0 * o.steps,
-            100.0 * o.penultimate,
-            100.0 * o.accepted,
-            o.mean_generated_len,
-            o.seconds
-        );
-        println!("{:<18} samples: {}", "", o.samples.join(" "));
-        seen = o.test_in_train;
-        rows.push((kind, o));
-    }
+    let rows = common::cells::train_each(
+        flags,
+        |kind| run(kind, &cfg),
+        |o| {
+            format!(
+                "solved {:>6.2}%  (unseen {:.2}%, steps {:.2}%, penultimate {:.2}%), generated accepted {:.1}% (mean length {:.1}), {:.1} s\nsamples: {}",
+                100.0 * o.solved,
+                100.0 * o.solved_unseen,
+                100.0 * o.steps,
+                100.0 * o.penultimate,
+                100.0 * o.accepted,
+                o.mean_generated_len,
+                o.seconds,
+                o.samples.join(" ")
+            )
+        },
+    )?;
+    // The same test and training strings for every cell.
+    let seen = rows.last().map_or(0.0, |(_, o)| o.test_in_train);
     println!(
         "({:.1}% of the test strings also occur among the training strings)",
         100.0 * seen
     );
-    println!();
-    println!(
-        "| cell | test strings solved (of {}) | unseen test strings solved | steps correct | penultimate symbol | generated strings accepted (of {}) | training time |",
-        cfg.test, cfg.generate
+    common::cells::print_table(
+        &rows,
+        &format!(
+            "test strings solved (of {}) | unseen test strings solved | steps correct | penultimate symbol | generated strings accepted (of {}) | training time",
+            cfg.test, cfg.generate
+        ),
+        |o| {
+            format!(
+                "{:.1}% | {:.1}% | {:.2}% | {:.1}% | {:.1}% | {:.0} s",
+                100.0 * o.solved,
+                100.0 * o.solved_unseen,
+                100.0 * o.steps,
+                100.0 * o.penultimate,
+                100.0 * o.accepted,
+                o.seconds
+            )
+        },
     );
-    println!("|---|---|---|---|---|---|---|");
-    for (kind, o) in &rows {
-        println!(
-            "| {} | {:.1}% | {:.1}% | {:.2}% | {:.1}% | {:.1}% | {:.0} s |",
-            kind.name(),
-            100.0 * o.solved,
-            100.0 * o.solved_unseen,
-            100.0 * o.steps,
-            100.0 * o.penultimate,
-            100.0 * o.accepted,
-            o.seconds
-        );
-    }
     Ok(())
 }

@@ -24,10 +24,10 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use common::arith;
-use common::flags::Flags;
+use common::flags::{Flags, Settings};
+use common::train::{parameter_count, RunningLoss, Trainer};
 use recurrent::cells::{Lstm, LstmDims};
 use recurrent::data::pad_tokens;
-use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
 use recurrent::{Seq2Seq, SequenceModel};
 
 /// Training settings.
@@ -76,6 +76,22 @@ impl Default for Config {
     }
 }
 
+impl Settings for Config {
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()> {
+        self.digits =
+            flags.get_checked("digits", self.digits, "1 to 18", |d| (1..=18).contains(d))?;
+        self.iterations = flags.get("iterations", self.iterations)?;
+        self.hidden = flags.get("hidden", self.hidden)?;
+        self.embed = flags.get("embed", self.embed)?;
+        self.batch = flags.get("batch", self.batch)?;
+        self.test = flags.get("test", self.test)?;
+        self.seed = flags.get("seed", self.seed)?;
+        self.lr = flags.get("lr", self.lr)?;
+        self.reverse = !flags.switch("no-reverse");
+        Ok(())
+    }
+}
+
 /// What training produced.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -85,7 +101,7 @@ pub struct Outcome {
     /// prediction and target).
     pub char_accuracy: f64,
     /// (iteration, running training loss) every 100 iterations.
-    pub curve: Vec<(usize, f64)>,
+    pub curve: Vec<(f64, f64)>,
     /// A few held-out (source, target, prediction) triples.
     pub examples: Vec<(String, String, String)>,
     /// Trainable parameters.
@@ -153,19 +169,11 @@ pub fn run(cfg: &Config) -> recurrent::Result<Outcome> {
     let held_out: HashSet<(u64, u64)> = test.iter().map(|e| (e.a, e.b)).collect();
     let mut rng = recurrent::seeded_rng(cfg.seed);
     let mut model = build(cfg, &mut rng)?;
-    let params = recurrent::Parameters::tensors(&model)
-        .iter()
-        .map(|(_, v)| v.len())
-        .sum();
-    let mut adam = Adam::new(cfg.lr as f32);
-    let schedule = Schedule::Cosine {
-        total: cfg.iterations,
-        min_lr: cfg.lr / 20.0,
-    };
+    let params = parameter_count(&model);
+    let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 20.0, cfg.iterations, cfg.clip);
     let verbose = std::env::var_os("SEQ2SEQ_VERBOSE").is_some();
     let start = Instant::now();
-    let mut running = None;
-    let mut curve = Vec::new();
+    let mut running = RunningLoss::new(100);
     for it in 0..cfg.iterations {
         let mut batch = Vec::with_capacity(cfg.batch);
         while batch.len() < cfg.batch {
@@ -187,14 +195,8 @@ pub fn run(cfg: &Config) -> recurrent::Result<Outcome> {
             Some(&tgt_lengths),
             None,
         )?;
-        clip_grad_norm(&mut step.grads, cfg.clip)?;
-        schedule.apply(&mut adam, cfg.lr, it);
-        adam.step(&mut model, &step.grads)?;
-        let loss = f64::from(step.loss);
-        let r = running.map_or(loss, |r: f64| 0.95 * r + 0.05 * loss);
-        running = Some(r);
-        if (it + 1) % 100 == 0 {
-            curve.push((it + 1, r));
+        trainer.step(&mut model, &mut step.grads)?;
+        if let Some(r) = running.add(it + 1, f64::from(step.loss)) {
             if verbose {
                 eprintln!(
                     "iteration {}: loss {r:.4} ({:.1} s)",
@@ -227,7 +229,7 @@ pub fn run(cfg: &Config) -> recurrent::Result<Outcome> {
     Ok(Outcome {
         accuracy: arith::sequence_accuracy(&predicted, &targets),
         char_accuracy: hits as f64 / chars.max(1) as f64,
-        curve,
+        curve: running.curve(),
         examples,
         params,
         seconds,
@@ -239,35 +241,11 @@ const USAGE: &str =
 [--batch N] [--test N] [--seed N] [--lr X] [--no-reverse]\n";
 
 fn main() -> std::process::ExitCode {
-    common::flags::report(cli())
+    common::flags::main(USAGE, cli)
 }
 
-/// The example's command line: parse the flags, run, print the table.
-fn cli() -> recurrent::Result<()> {
-    let flags = Flags::from_env(
-        USAGE,
-        &[
-            "digits",
-            "iterations",
-            "hidden",
-            "embed",
-            "batch",
-            "test",
-            "seed",
-            "lr",
-        ],
-        &["no-reverse"],
-    )?;
-    let mut cfg = Config::default();
-    cfg.digits = flags.get_checked("digits", cfg.digits, "1 to 18", |d| (1..=18).contains(d))?;
-    cfg.iterations = flags.get("iterations", cfg.iterations)?;
-    cfg.hidden = flags.get("hidden", cfg.hidden)?;
-    cfg.embed = flags.get("embed", cfg.embed)?;
-    cfg.batch = flags.get("batch", cfg.batch)?;
-    cfg.test = flags.get("test", cfg.test)?;
-    cfg.seed = flags.get("seed", cfg.seed)?;
-    cfg.lr = flags.get("lr", cfg.lr)?;
-    cfg.reverse = !flags.switch("no-reverse");
+/// The example proper: runs with the settings the command line gives and prints the results.
+fn cli(cfg: Config, _flags: &Flags) -> recurrent::Result<()> {
     println!(
         "encoder-decoder addition, operands of 1..={} digits ({} source), LSTM({}) encoder and decoder, \
          embedding {}, {} iterations of {} problems",
@@ -298,19 +276,18 @@ fn cli() -> recurrent::Result<()> {
         );
     }
     println!();
-    println!(
-        "| model | parameters | held-out problems | exact match | characters | training time |"
-    );
-    println!("|---|---|---|---|---|---|");
-    println!(
-        "| LSTM({}) encoder-decoder, {} digits | {} | {} | {:.1}% | {:.1}% | {:.0} s |",
-        cfg.hidden,
-        cfg.digits,
-        o.params,
-        cfg.test,
-        100.0 * o.accuracy,
-        100.0 * o.char_accuracy,
-        o.seconds
+    common::table::print(
+        "model | parameters | held-out problems | exact match | characters | training time",
+        [format!(
+            "LSTM({}) encoder-decoder, {} digits | {} | {} | {:.1}% | {:.1}% | {:.0} s",
+            cfg.hidden,
+            cfg.digits,
+            o.params,
+            cfg.test,
+            100.0 * o.accuracy,
+            100.0 * o.char_accuracy,
+            o.seconds
+        )],
     );
     Ok(())
 }

@@ -24,82 +24,17 @@ mod common;
 
 use std::time::Instant;
 
-use common::flags::Flags;
+use common::cells::GateBiases;
+use common::flags::{Flags, Settings};
 use common::temporal_order as to;
-use recurrent::cells::{Gru, GruDims, Lstm, LstmDims, RnnTanh, RnnTanhDims};
+use common::train::{RunningLoss, Trainer};
 use recurrent::data::{batch_indices, pad_tokens};
 use recurrent::loss::softmax;
-use recurrent::ndarray::{Array1, Array2};
-use recurrent::train::{clip_grad_norm, Adam, Optimizer, Schedule};
-use recurrent::{Cell, DynCell, Input, Pooling, SequenceModel};
+use recurrent::ndarray::Array2;
+use recurrent::{Input, Pooling, SequenceModel};
 
 /// The cells compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// LSTM with forget gate.
-    Lstm,
-    /// Textbook GRU.
-    Gru,
-    /// Elman network, tanh.
-    Rnn,
-}
-
-impl Kind {
-    /// Display name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Lstm => "LSTM",
-            Kind::Gru => "GRU",
-            Kind::Rnn => "simple RNN (tanh)",
-        }
-    }
-
-    /// A cell reading `input`-wide embeddings; the gate that keeps memory (LSTM forget gate,
-    /// GRU update gate) starts with bias `keep_bias`.
-    fn cell(
-        self,
-        input: usize,
-        hidden: usize,
-        keep_bias: f32,
-        input_bias: f32,
-        rng: &mut recurrent::rand::rngs::ChaCha8Rng,
-    ) -> recurrent::Result<Box<dyn DynCell<f32>>> {
-        let keep = Array1::from_elem(hidden, keep_bias);
-        let gate = Array1::from_elem(hidden, input_bias);
-        Ok(match self {
-            Kind::Lstm => {
-                let mut cell = Lstm::<f32>::new(
-                    LstmDims {
-                        I: input,
-                        H: hidden,
-                    },
-                    rng,
-                );
-                cell.set_param("b_f", keep.view())?;
-                cell.set_param("b_i", gate.view())?;
-                Box::new(cell)
-            }
-            Kind::Gru => {
-                let mut cell = Gru::<f32>::new(
-                    GruDims {
-                        I: input,
-                        H: hidden,
-                    },
-                    rng,
-                );
-                cell.set_param("b_z", keep.view())?;
-                Box::new(cell)
-            }
-            Kind::Rnn => Box::new(RnnTanh::<f32>::new(
-                RnnTanhDims {
-                    I: input,
-                    H: hidden,
-                },
-                rng,
-            )),
-        })
-    }
-}
+pub use common::cells::Kind;
 
 /// Training settings.
 #[derive(Debug, Clone)]
@@ -143,6 +78,21 @@ impl Default for Config {
             input_bias: -3.0,
             truncate: None,
         }
+    }
+}
+
+impl Settings for Config {
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()> {
+        self.iterations = flags.get("iterations", self.iterations)?;
+        self.hidden = flags.get("hidden", self.hidden)?;
+        self.batch = flags.get("batch", self.batch)?;
+        self.seed = flags.get("seed", self.seed)?;
+        self.lr = flags.get("lr", self.lr)?;
+        self.keep_bias = flags.get("forget-bias", self.keep_bias)?;
+        self.input_bias = flags.get("input-bias", self.input_bias)?;
+        self.truncate = flags.get_opt("truncate")?;
+        self.test = flags.get("test", self.test)?;
+        Ok(())
     }
 }
 
@@ -192,23 +142,17 @@ fn to_batch(seqs: &[&to::Sequence]) -> (Array2<usize>, Vec<usize>, Vec<usize>) {
 /// Trains `kind` on the temporal order problem and evaluates it on fresh sequences.
 pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
     let mut rng = recurrent::seeded_rng(cfg.seed);
-    let mut model = SequenceModel::stack(vec![kind.cell(
-        cfg.embed,
-        cfg.hidden,
-        cfg.keep_bias,
-        cfg.input_bias,
-        &mut rng,
-    )?])?
-    .with_embedding(to::NUM_SYMBOLS, &mut rng)?
-    .with_head(to::NUM_CLASSES, &mut rng)?;
-    let mut adam = Adam::new(cfg.lr as f32);
-    let schedule = Schedule::Cosine {
-        total: cfg.iterations,
-        min_lr: cfg.lr / 10.0,
+    let biases = GateBiases {
+        keep: Some(cfg.keep_bias),
+        lstm_input: Some(cfg.input_bias),
     };
+    let mut model =
+        SequenceModel::stack(vec![kind.cell(cfg.embed, cfg.hidden, biases, &mut rng)?])?
+            .with_embedding(to::NUM_SYMBOLS, &mut rng)?
+            .with_head(to::NUM_CLASSES, &mut rng)?;
+    let mut trainer = Trainer::cosine(cfg.lr, cfg.lr / 10.0, cfg.iterations, 1.0);
     let start = Instant::now();
-    let mut running = None;
-    let mut curve = Vec::new();
+    let mut running = RunningLoss::new(50);
     for it in 0..cfg.iterations {
         let seqs = draw(&mut rng, cfg.batch, cfg.truncate);
         let refs: Vec<&to::Sequence> = seqs.iter().collect();
@@ -220,14 +164,8 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
             Pooling::Last,
             None,
         )?;
-        clip_grad_norm(&mut step.grads, 1.0)?;
-        schedule.apply(&mut adam, cfg.lr, it);
-        adam.step(&mut model, &step.grads)?;
-        let loss = f64::from(step.loss);
-        let r = running.map_or(loss, |r: f64| 0.95 * r + 0.05 * loss);
-        running = Some(r);
-        if (it + 1) % 50 == 0 {
-            curve.push(((it + 1) as f64, r));
+        trainer.step(&mut model, &mut step.grads)?;
+        if let Some(r) = running.add(it + 1, f64::from(step.loss)) {
             if std::env::var_os("TEMPORAL_VERBOSE").is_some() {
                 eprintln!("{} iteration {}: loss {r:.4}", kind.name(), it + 1);
             }
@@ -258,7 +196,7 @@ pub fn run(kind: Kind, cfg: &Config) -> recurrent::Result<Outcome> {
         paper: paper as f64 / n,
         test_loss: loss / n,
         sequences: cfg.iterations * cfg.batch,
-        curve,
+        curve: running.curve(),
         seconds,
     })
 }
@@ -268,77 +206,44 @@ const USAGE: &str =
 [--forget-bias X] [--input-bias X] [--truncate N] [--test N] [--cells rnn,lstm,gru]\n";
 
 fn main() -> std::process::ExitCode {
-    common::flags::report(cli())
+    common::flags::main(USAGE, cli)
 }
 
-/// The example's command line: parse the flags, run, print the table.
-fn cli() -> recurrent::Result<()> {
-    let flags = Flags::from_env(
-        USAGE,
-        &[
-            "iterations",
-            "hidden",
-            "batch",
-            "seed",
-            "lr",
-            "forget-bias",
-            "input-bias",
-            "truncate",
-            "test",
-            "cells",
-        ],
-        &[],
-    )?;
-    let mut cfg = Config::default();
-    cfg.iterations = flags.get("iterations", cfg.iterations)?;
-    cfg.hidden = flags.get("hidden", cfg.hidden)?;
-    cfg.batch = flags.get("batch", cfg.batch)?;
-    cfg.seed = flags.get("seed", cfg.seed)?;
-    cfg.lr = flags.get("lr", cfg.lr)?;
-    cfg.keep_bias = flags.get("forget-bias", cfg.keep_bias)?;
-    cfg.input_bias = flags.get("input-bias", cfg.input_bias)?;
-    cfg.truncate = flags.get_opt("truncate")?;
-    cfg.test = flags.get("test", cfg.test)?;
-    let cells: String = flags.get("cells", "rnn,lstm,gru".to_string())?;
+/// The example proper: runs with the settings the command line gives and prints the results.
+fn cli(cfg: Config, flags: &Flags) -> recurrent::Result<()> {
     println!(
         "temporal order (Experiment 6a), lengths 100..=110, 4 classes, {} iterations of {} sequences, hidden {}",
         cfg.iterations, cfg.batch, cfg.hidden
     );
-    let mut rows = Vec::new();
-    for kind in [Kind::Rnn, Kind::Lstm, Kind::Gru] {
-        if !cells
-            .split(',')
-            .any(|c| c.eq_ignore_ascii_case(&format!("{kind:?}")))
-        {
-            continue;
-        }
-        let o = run(kind, &cfg)?;
-        println!(
-            "{:<18} accuracy {:>6.2}%  (paper's criterion {:.2}%, test loss {:.4}, {:.1} s)",
-            kind.name(),
-            100.0 * o.accuracy,
-            100.0 * o.paper,
-            o.test_loss,
-            o.seconds
-        );
-        rows.push((kind, o));
-    }
-    println!();
-    println!(
-        "| cell | accuracy (of {} test sequences; chance 25%) | paper's criterion | test loss | training sequences | training time |",
-        cfg.test
+    let rows = common::cells::train_each(
+        flags,
+        |kind| run(kind, &cfg),
+        |o| {
+            format!(
+                "accuracy {:>6.2}%  (paper's criterion {:.2}%, test loss {:.4}, {:.1} s)",
+                100.0 * o.accuracy,
+                100.0 * o.paper,
+                o.test_loss,
+                o.seconds
+            )
+        },
+    )?;
+    common::cells::print_table(
+        &rows,
+        &format!(
+            "accuracy (of {} test sequences; chance 25%) | paper's criterion | test loss | training sequences | training time",
+            cfg.test
+        ),
+        |o| {
+            format!(
+                "{:.1}% | {:.1}% | {:.4} | {} | {:.0} s",
+                100.0 * o.accuracy,
+                100.0 * o.paper,
+                o.test_loss,
+                o.sequences,
+                o.seconds
+            )
+        },
     );
-    println!("|---|---|---|---|---|---|");
-    for (kind, o) in &rows {
-        println!(
-            "| {} | {:.1}% | {:.1}% | {:.4} | {} | {:.0} s |",
-            kind.name(),
-            100.0 * o.accuracy,
-            100.0 * o.paper,
-            o.test_loss,
-            o.sequences,
-            o.seconds
-        );
-    }
     Ok(())
 }

@@ -75,14 +75,5 @@ pub fn solved(prediction: f64, target: f64) -> bool {
 
 /// Fraction of `(prediction, target)` pairs that are [`solved`].
 pub fn accuracy(predictions: &[f64], targets: &[f64]) -> f64 {
-    assert_eq!(predictions.len(), targets.len());
-    if targets.is_empty() {
-        return 0.0;
-    }
-    let hits = predictions
-        .iter()
-        .zip(targets)
-        .filter(|(p, t)| solved(**p, **t))
-        .count();
-    hits as f64 / targets.len() as f64
+    super::hit_rate(predictions, targets, |&p, &t| solved(p, t))
 }

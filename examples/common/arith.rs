@@ -131,14 +131,5 @@ pub fn exact_match(predicted: &[usize], target: &str) -> bool {
 
 /// Fraction of predictions that are an [`exact_match`] for their target.
 pub fn sequence_accuracy(predicted: &[Vec<usize>], targets: &[String]) -> f64 {
-    assert_eq!(predicted.len(), targets.len());
-    if targets.is_empty() {
-        return 0.0;
-    }
-    let hits = predicted
-        .iter()
-        .zip(targets)
-        .filter(|(p, t)| exact_match(p, t))
-        .count();
-    hits as f64 / targets.len() as f64
+    super::hit_rate(predicted, targets, |p, t| exact_match(p, t))
 }

@@ -1,6 +1,8 @@
 //! The examples' command line: `--name value` (or `--name=value`) options and bare switches,
-//! parsed with lexopt. An unknown flag, a missing value, a value that does not parse or is out
-//! of range is an error that names it (never a silent default); `--help` prints the usage.
+//! parsed with lexopt. An example declares its flags once, in its usage line: `[--name VALUE]`
+//! is an option taking a value, `[--name]` a switch, anything else (`[TEXT_FILE]`) is prose. An
+//! unknown flag, a missing value, a value that does not parse or is out of range is an error
+//! that names it (never a silent default); `--help` prints the usage.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -16,15 +18,49 @@ pub struct Flags {
     positional: Vec<OsString>,
 }
 
+/// Settings an example reads from its command line: its defaults, overridden by the flags given.
+pub trait Settings: Default {
+    /// Overrides the settings that `flags` give.
+    fn read_flags(&mut self, flags: &Flags) -> recurrent::Result<()>;
+}
+
+/// An example's `main`: parses the process's arguments against `usage` (printing it and exiting
+/// on `--help`), reads the settings `S` from them and runs `cli` with both; the result becomes
+/// the exit status ([`report`]).
+pub fn main<S: Settings>(
+    usage: &'static str,
+    cli: impl FnOnce(S, &Flags) -> recurrent::Result<()>,
+) -> std::process::ExitCode {
+    report(Flags::from_env(usage).and_then(|flags| {
+        let mut settings = S::default();
+        settings.read_flags(&flags)?;
+        cli(settings, &flags)
+    }))
+}
+
+/// The flags `usage` declares: the options (`[--name VALUE]`) and the switches (`[--name]`), each
+/// in the order the usage line names them.
+pub fn declared(usage: &'static str) -> (Vec<&'static str>, Vec<&'static str>) {
+    let (mut options, mut switches) = (Vec::new(), Vec::new());
+    for item in usage.split('[').skip(1) {
+        let Some(flag) = item.strip_prefix("--") else {
+            continue;
+        };
+        let end = flag.find([' ', ']']).unwrap_or(flag.len());
+        if flag[end..].starts_with(' ') {
+            options.push(&flag[..end]);
+        } else {
+            switches.push(&flag[..end]);
+        }
+    }
+    (options, switches)
+}
+
 impl Flags {
-    /// Parses the process's arguments; `options` take a value, `switches` do not (names without
-    /// the leading `--`). Prints `usage` and exits on `--help`.
-    pub fn from_env(
-        usage: &'static str,
-        options: &[&'static str],
-        switches: &[&'static str],
-    ) -> recurrent::Result<Self> {
-        let flags = Self::parse(std::env::args_os().skip(1), usage, options, switches)?;
+    /// Parses the process's arguments against the flags `usage` declares. Prints `usage` and
+    /// exits on `--help`.
+    pub fn from_env(usage: &'static str) -> recurrent::Result<Self> {
+        let flags = Self::parse(std::env::args_os().skip(1), usage)?;
         if flags.switch("help") {
             print!("{usage}");
             std::process::exit(0);
@@ -32,14 +68,14 @@ impl Flags {
         Ok(flags)
     }
 
-    /// Parses `args` (without the program name); `--help` is recorded as the switch `help`.
+    /// Parses `args` (without the program name) against the flags `usage` declares ([`declared`]);
+    /// `--help` is recorded as the switch `help`.
     pub fn parse(
         args: impl IntoIterator<Item = OsString>,
         usage: &'static str,
-        options: &[&'static str],
-        switches: &[&'static str],
     ) -> recurrent::Result<Self> {
         use lexopt::prelude::*;
+        let (options, switches) = declared(usage);
         let fail = |msg: String| recurrent::Error::Invalid(format!("{msg}\n\n{usage}"));
         let mut parser = lexopt::Parser::from_args(args);
         let mut flags = Flags {
@@ -150,9 +186,17 @@ mod tests {
         Flags::parse(
             args.iter().map(OsString::from),
             "usage: example [--epochs N] [--lr X] [--fast]\n",
-            &["epochs", "lr"],
-            &["fast"],
         )
+    }
+
+    #[test]
+    fn the_usage_line_declares_the_flags() {
+        let usage =
+            "usage: char_lm [TEXT_FILE] [--epochs N] [--layers N (>= 1)] [--cells rnn,gru] \
+[--no-reverse] [--prompt TEXT]\n";
+        let (options, switches) = declared(usage);
+        assert_eq!(options, ["epochs", "layers", "cells", "prompt"]);
+        assert_eq!(switches, ["no-reverse"]);
     }
 
     #[test]
