@@ -83,14 +83,9 @@ pub fn train_each<O>(
     summary: impl Fn(&O) -> String,
 ) -> recurrent::Result<Vec<(Kind, O)>> {
     let cells: String = flags.get("cells", "rnn,lstm,gru".to_string())?;
+    let chosen = chosen_cells(&cells)?;
     let mut rows = Vec::new();
-    for kind in Kind::ALL {
-        if !cells
-            .split(',')
-            .any(|c| c.eq_ignore_ascii_case(&format!("{kind:?}")))
-        {
-            continue;
-        }
+    for kind in Kind::ALL.into_iter().filter(|k| chosen.contains(k)) {
         let outcome = run(kind)?;
         for (i, line) in summary(&outcome).lines().enumerate() {
             println!("{:<18} {line}", if i == 0 { kind.name() } else { "" });
@@ -98,6 +93,23 @@ pub fn train_each<O>(
         rows.push((kind, outcome));
     }
     Ok(rows)
+}
+
+/// The cells a `--cells` list names; an empty list or an unknown name is an error that names it.
+fn chosen_cells(list: &str) -> recurrent::Result<Vec<Kind>> {
+    let mut chosen = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        let kind = Kind::ALL
+            .into_iter()
+            .find(|k| name.eq_ignore_ascii_case(&format!("{k:?}")))
+            .ok_or_else(|| {
+                recurrent::Error::Invalid(format!(
+                    "--cells: unknown cell `{name}`; expected a comma-separated list of rnn, lstm, gru"
+                ))
+            })?;
+        chosen.push(kind);
+    }
+    Ok(chosen)
 }
 
 /// Prints the outcomes of [`train_each`] as a table, after a blank line: a column `cell` with
@@ -115,6 +127,18 @@ pub fn print_table<O>(rows: &[(Kind, O)], columns: &str, row: impl Fn(&O) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cells_list_with_an_unknown_or_empty_name_is_refused() {
+        assert_eq!(
+            chosen_cells("GRU, rnn").unwrap(),
+            vec![Kind::Gru, Kind::Rnn]
+        );
+        for bad in ["foo", "lstm,", "", "lstm,gruu"] {
+            let error = chosen_cells(bad).unwrap_err().to_string();
+            assert!(error.contains("--cells: unknown cell"), "{bad}: {error}");
+        }
+    }
 
     fn param(cell: &dyn DynCell<f32>, name: &str) -> Vec<f32> {
         cell.params().get(name).unwrap().iter().copied().collect()
