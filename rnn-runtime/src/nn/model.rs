@@ -268,15 +268,7 @@ impl<F: Float> SequenceModel<F> {
         init: Option<&[LayerStates<F>]>,
         dropout_rng: Option<&mut dyn Rng>,
     ) -> Result<ModelForward<F>> {
-        self.check_init(init)?;
-        let (n_time, n_batch) = input.dims();
-        let lengths = match lengths {
-            Some(l) => {
-                data::check_lengths(l, n_time, n_batch)?;
-                l.to_vec()
-            }
-            None => vec![n_time; n_batch],
-        };
+        let lengths = self.checked_lengths(&input, lengths, init)?;
         let (mut x, tokens) = self.features(input)?;
         let mut rng = dropout_rng;
         let mut traces = Vec::with_capacity(self.layers.len());
@@ -316,6 +308,25 @@ impl<F: Float> SequenceModel<F> {
         })
     }
 
+    /// Checks `init` against the layers and `lengths` against the input `[T, B]`; every example
+    /// is `T` steps long when `lengths` is `None`.
+    fn checked_lengths(
+        &self,
+        input: &Input<'_, F>,
+        lengths: Option<&[usize]>,
+        init: Option<&[LayerStates<F>]>,
+    ) -> Result<Vec<usize>> {
+        self.check_init(init)?;
+        let (n_time, n_batch) = input.dims();
+        match lengths {
+            Some(l) => {
+                data::check_lengths(l, n_time, n_batch)?;
+                Ok(l.to_vec())
+            }
+            None => Ok(vec![n_time; n_batch]),
+        }
+    }
+
     /// The forward pass without dropout and without keeping anything for a backward pass:
     /// returns the top layer's outputs `[T, B, H]` and every layer's final states.
     pub fn infer(
@@ -324,15 +335,7 @@ impl<F: Float> SequenceModel<F> {
         lengths: Option<&[usize]>,
         init: Option<&[LayerStates<F>]>,
     ) -> Result<(Array3<F>, Vec<LayerStates<F>>)> {
-        self.check_init(init)?;
-        let (n_time, n_batch) = input.dims();
-        let lengths = match lengths {
-            Some(l) => {
-                data::check_lengths(l, n_time, n_batch)?;
-                l.to_vec()
-            }
-            None => vec![n_time; n_batch],
-        };
+        let lengths = self.checked_lengths(&input, lengths, init)?;
         let (mut x, _) = self.features(input)?;
         let mut final_states = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
