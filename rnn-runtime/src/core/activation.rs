@@ -5,7 +5,7 @@ use crate::kernels::float::Float;
 
 /// `1 / (1 + exp(-x))`: exact and overflow-free in f64; in f32 the vectorizable approximation
 /// of `fastmath::sigmoid` (relative error below 3e-7 wherever the result is a normal
-/// f32, 1.5e-7 measured by `tests/activation_accuracy.rs`; 1 for large x, 0 below about
+/// f32, 1.5e-7 measured by `tests/fastmath/accuracy.rs`; 1 for large x, 0 below about
 /// -88.72 as `1 / (1 + e^-x)` computed with `f32::exp`). NaN gives NaN.
 #[inline(always)]
 pub fn sigmoid<F: Float>(x: F) -> F {

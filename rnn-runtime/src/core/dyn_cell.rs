@@ -9,97 +9,62 @@ use crate::core::params::ParamSet;
 use crate::core::states::States;
 use crate::kernels::float::Float;
 
-/// The object-safe face of a [`Cell`]: implemented for every cell type, so a model holds
-/// `Box<dyn DynCell<F>>` layers. The methods are those of [`Cell`]; see there for shapes.
-pub trait DynCell<F: Float>: Send + Sync {
-    /// The cell's static description.
-    fn cell_spec(&self) -> &'static CellSpec;
-    /// The dimensions, as written by `Debug` (`LstmDims { I: 3, H: 4 }`).
-    fn dims_text(&self) -> String;
+/// Declares [`DynCell`] and its blanket implementation from one list of methods, so that each
+/// signature is written once: every method forwards to the [`Cell`] method of the same name.
+macro_rules! object_safe_face {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident(&$self:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty;
+    )*) => {
+        /// The object-safe face of a [`Cell`]: implemented for every cell type, so a model holds
+        /// `Box<dyn DynCell<F>>` layers. The methods are those of [`Cell`]; see there for shapes.
+        pub trait DynCell<F: Float>: Send + Sync {
+            /// The cell's static description.
+            fn cell_spec(&self) -> &'static CellSpec;
+            /// The dimensions, as written by `Debug` (`LstmDims { I: 3, H: 4 }`).
+            fn dims_text(&self) -> String;
+            /// A boxed copy.
+            fn clone_box(&self) -> Box<dyn DynCell<F>>;
+            /// The parameters, mutably.
+            fn params_mut(&mut self) -> &mut ParamSet<F>;
+            $($(#[$doc])* fn $name(&$self $(, $arg: $ty)*) -> $ret;)*
+        }
+
+        impl<F: Float, C: Cell<F> + Send + Sync + 'static> DynCell<F> for C {
+            fn cell_spec(&self) -> &'static CellSpec {
+                C::spec()
+            }
+            fn dims_text(&self) -> String {
+                format!("{:?}", self.dims())
+            }
+            fn clone_box(&self) -> Box<dyn DynCell<F>> {
+                Box::new(self.clone())
+            }
+            fn params_mut(&mut self) -> &mut ParamSet<F> {
+                Cell::params_mut(self)
+            }
+            $(fn $name(&$self $(, $arg: $ty)*) -> $ret {
+                Cell::$name($self $(, $arg)*)
+            })*
+        }
+    };
+}
+
+object_safe_face! {
     /// Input size `I`.
     fn input_size(&self) -> usize;
     /// Output size `O`.
     fn output_size(&self) -> usize;
     /// The parameters.
     fn params(&self) -> &ParamSet<F>;
-    /// The parameters, mutably.
-    fn params_mut(&mut self) -> &mut ParamSet<F>;
     /// Zero states for `batch` examples.
     fn zero_states(&self, batch: usize) -> States<F>;
     /// [`Cell::forward`].
-    fn forward(
-        &self,
-        x: ArrayView3<'_, F>,
-        init: Option<&States<F>>,
-        lengths: Option<&[usize]>,
-    ) -> Result<Forward<F>>;
+    fn forward(&self, x: ArrayView3<'_, F>, init: Option<&States<F>>, lengths: Option<&[usize]>) -> Result<Forward<F>>;
     /// [`Cell::infer`].
-    fn infer(
-        &self,
-        x: ArrayView3<'_, F>,
-        init: Option<&States<F>>,
-        lengths: Option<&[usize]>,
-    ) -> Result<Inference<F>>;
+    fn infer(&self, x: ArrayView3<'_, F>, init: Option<&States<F>>, lengths: Option<&[usize]>) -> Result<Inference<F>>;
     /// [`Cell::backward`].
-    fn backward(
-        &self,
-        forward: &Forward<F>,
-        d_outputs: ArrayView3<'_, F>,
-        d_final: Option<&States<F>>,
-    ) -> Result<Gradients<F>>;
-    /// A boxed copy.
-    fn clone_box(&self) -> Box<dyn DynCell<F>>;
-}
-
-impl<F: Float, C: Cell<F> + Send + Sync + 'static> DynCell<F> for C {
-    fn cell_spec(&self) -> &'static CellSpec {
-        C::spec()
-    }
-    fn dims_text(&self) -> String {
-        format!("{:?}", self.dims())
-    }
-    fn input_size(&self) -> usize {
-        Cell::input_size(self)
-    }
-    fn output_size(&self) -> usize {
-        Cell::output_size(self)
-    }
-    fn params(&self) -> &ParamSet<F> {
-        Cell::params(self)
-    }
-    fn params_mut(&mut self) -> &mut ParamSet<F> {
-        Cell::params_mut(self)
-    }
-    fn zero_states(&self, batch: usize) -> States<F> {
-        Cell::zero_states(self, batch)
-    }
-    fn forward(
-        &self,
-        x: ArrayView3<'_, F>,
-        init: Option<&States<F>>,
-        lengths: Option<&[usize]>,
-    ) -> Result<Forward<F>> {
-        Cell::forward(self, x, init, lengths)
-    }
-    fn infer(
-        &self,
-        x: ArrayView3<'_, F>,
-        init: Option<&States<F>>,
-        lengths: Option<&[usize]>,
-    ) -> Result<Inference<F>> {
-        Cell::infer(self, x, init, lengths)
-    }
-    fn backward(
-        &self,
-        forward: &Forward<F>,
-        d_outputs: ArrayView3<'_, F>,
-        d_final: Option<&States<F>>,
-    ) -> Result<Gradients<F>> {
-        Cell::backward(self, forward, d_outputs, d_final)
-    }
-    fn clone_box(&self) -> Box<dyn DynCell<F>> {
-        Box::new(self.clone())
-    }
+    fn backward(&self, forward: &Forward<F>, d_outputs: ArrayView3<'_, F>, d_final: Option<&States<F>>) -> Result<Gradients<F>>;
 }
 
 impl<F: Float> Clone for Box<dyn DynCell<F>> {

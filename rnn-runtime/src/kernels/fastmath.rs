@@ -2,11 +2,11 @@
 //! libm, no data-dependent branches), so that LLVM turns a fused loop of them into SIMD code.
 //!
 //! Accuracy against the exact functions (evaluated in f64), measured by
-//! `tests/fastmath_accuracy.rs` and `tests/activation_accuracy.rs`:
+//! `tests/fastmath/accuracy.rs`:
 //! - `exp`: relative error below 2e-7 wherever the result is a normal f32 (x in about
 //!   [-87.3, 88.7]); the ends of the range behave as `f32::exp`: `+inf` above ln(f32::MAX) ≈
 //!   88.72, gradual underflow through the subnormals (within one subnormal step of `f32::exp`)
-//!   and exactly 0 below about -103.97 (`tests/fastmath_range.rs`);
+//!   and exactly 0 below about -103.97 (`tests/fastmath/range.rs`);
 //! - `sigmoid`: relative error below 3e-7 wherever the result is a normal f32 (x above about
 //!   -87.3), exactly 1 from about x = 17 on, and 0 below about -88.72, as `1 / (1 + e^-x)`
 //!   with `f32::exp` (the exact value there is below 3e-39);

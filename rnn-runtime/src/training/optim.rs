@@ -108,6 +108,35 @@ pub trait Optimizer<F: Float> {
     }
 }
 
+/// The [`Optimizer`] methods `kind`, `learning_rate`, `set_learning_rate`, `hyper_parameters`
+/// and `set_hyper_parameters` of an optimizer whose hyper-parameters are the listed fields (each
+/// of type `F`, named as the field; the learning rate is the field `lr`): `named_hyper_parameters!("kind", "TypeName", [field, ...])`.
+macro_rules! named_hyper_parameters {
+    ($kind:literal, $type_name:literal, [$($field:ident),+ $(,)?]) => {
+        fn kind(&self) -> &str {
+            $kind
+        }
+
+        fn learning_rate(&self) -> F {
+            self.lr
+        }
+
+        fn set_learning_rate(&mut self, lr: F) {
+            self.lr = lr;
+        }
+
+        #[doc = concat!($("`", stringify!($field), "` "),+)]
+        fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+            vec![$((stringify!($field), self.$field.to_f64())),+]
+        }
+
+        fn set_hyper_parameters(&mut self, values: &[(&str, f64)]) -> Result<()> {
+            let mut slots = [$((stringify!($field), &mut self.$field)),+];
+            assign_hyper($type_name, &mut slots, values)
+        }
+    };
+}
+
 /// Sets the named `slots` from `values`; an unknown name is an error and changes nothing.
 fn assign_hyper<F: Float>(
     optimizer: &str,
@@ -390,14 +419,6 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
         Ok(())
     }
 
-    fn learning_rate(&self) -> F {
-        self.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: F) {
-        self.lr = lr;
-    }
-
     fn state(&self) -> NamedTensors<F> {
         let mut out = NamedTensors::new();
         self.velocity.export(SGD_VELOCITY, &mut out);
@@ -424,31 +445,11 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
         Ok(())
     }
 
-    fn kind(&self) -> &str {
-        "sgd"
-    }
-
     fn check_fits(&self, params: &dyn Parameters<F>) -> Result<()> {
         self.velocity.plan(&params.tensors()).map(|_| ())
     }
 
-    /// `lr`, `momentum`, `weight_decay`.
-    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
-        vec![
-            ("lr", self.lr.to_f64()),
-            ("momentum", self.momentum.to_f64()),
-            ("weight_decay", self.weight_decay.to_f64()),
-        ]
-    }
-
-    fn set_hyper_parameters(&mut self, values: &[(&str, f64)]) -> Result<()> {
-        let mut slots = [
-            ("lr", &mut self.lr),
-            ("momentum", &mut self.momentum),
-            ("weight_decay", &mut self.weight_decay),
-        ];
-        assign_hyper("Sgd", &mut slots, values)
-    }
+    named_hyper_parameters!("sgd", "Sgd", [lr, momentum, weight_decay]);
 }
 
 /// Adam (Kingma & Ba 2015) with bias correction, optional L2 weight decay `wd` and optional
@@ -614,14 +615,6 @@ impl<F: Float> Optimizer<F> for Adam<F> {
         Ok(())
     }
 
-    fn learning_rate(&self) -> F {
-        self.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: F) {
-        self.lr = lr;
-    }
-
     fn state(&self) -> NamedTensors<F> {
         let mut out = NamedTensors::new();
         let t = ArrayD::from_elem(IxDyn(&[1]), F::from_f64(self.t as f64));
@@ -695,40 +688,15 @@ impl<F: Float> Optimizer<F> for Adam<F> {
         Ok(())
     }
 
-    fn kind(&self) -> &str {
-        "adam"
-    }
-
     fn check_fits(&self, params: &dyn Parameters<F>) -> Result<()> {
         self.m.plan(&params.tensors()).map(|_| ())
     }
 
-    /// `lr`, `beta1`, `beta2`, `eps`, `weight_decay` (L2), `decoupled_weight_decay` (AdamW).
-    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
-        vec![
-            ("lr", self.lr.to_f64()),
-            ("beta1", self.beta1.to_f64()),
-            ("beta2", self.beta2.to_f64()),
-            ("eps", self.eps.to_f64()),
-            ("weight_decay", self.weight_decay.to_f64()),
-            (
-                "decoupled_weight_decay",
-                self.decoupled_weight_decay.to_f64(),
-            ),
-        ]
-    }
-
-    fn set_hyper_parameters(&mut self, values: &[(&str, f64)]) -> Result<()> {
-        let mut slots = [
-            ("lr", &mut self.lr),
-            ("beta1", &mut self.beta1),
-            ("beta2", &mut self.beta2),
-            ("eps", &mut self.eps),
-            ("weight_decay", &mut self.weight_decay),
-            ("decoupled_weight_decay", &mut self.decoupled_weight_decay),
-        ];
-        assign_hyper("Adam", &mut slots, values)
-    }
+    named_hyper_parameters!(
+        "adam",
+        "Adam",
+        [lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay]
+    );
 }
 
 /// A learning-rate schedule: the rate for step (or epoch) `k` from the base rate.

@@ -1,10 +1,12 @@
-//! The ends of the range of the fast activations (issue 10, item 12): in f32 `exp`, `sigmoid`
-//! (as `1 / (1 + exp(-x))`) and `tanh` behave as with the standard library's functions where
-//! those overflow to `+inf`, underflow through the subnormals to 0, or saturate at ±1, and NaN
-//! gives NaN; in f64 they are the standard library's functions (sigmoid: its stable form).
+//! The ends of the range of the fast activations: in f32 `exp`, `sigmoid` (as
+//! `1 / (1 + exp(-x))`) and `tanh` behave as with the standard library's functions where those
+//! overflow to `+inf`, underflow through the subnormals to 0, or saturate at ±1, and NaN gives
+//! NaN; in f64 they are the standard library's functions (sigmoid: its stable form).
 
 use rnn_runtime::activation::{exp, log, sigmoid, tanh};
 use rnn_runtime::fastmath;
+
+use crate::exact_sigmoid;
 
 /// Every f32 from `lo` to `hi` (same sign), by bit pattern.
 fn every_f32(lo: f32, hi: f32) -> impl Iterator<Item = f32> {
@@ -85,15 +87,6 @@ fn exp_f32_underflows_through_the_subnormals_to_zero_as_std_does() {
     }
     assert!(fastmath::exp(f32::NAN).is_nan());
     assert!(exp(f32::NAN).is_nan());
-}
-
-fn exact_sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
 }
 
 /// `1 / (1 + e^-x)` with the standard library's `exp`.
