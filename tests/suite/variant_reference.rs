@@ -14,14 +14,14 @@
 //! ```
 //!
 //! Each test prints the largest absolute difference per compared quantity; see them with
-//! `cargo test --test variant_reference -- --nocapture`.
+//! `cargo test --test suite variant_reference -- --nocapture`.
 
 use std::collections::BTreeSet;
 
+use crate::common;
 use ndarray::{Array2, Array3, Ix2, Ix3};
 use recurrent::cells::*;
 use recurrent::Cell;
-mod common;
 
 use common::{array, Report};
 use serde_json::{Map, Value};

@@ -139,7 +139,7 @@ mod framework {
 
 mod through_reexport {
     recurrent::rnn_cell! {
-        crate = crate::framework::reexport::inner;
+        crate = super::framework::reexport::inner;
         /// A simple recurrent network found through the re-export.
         pub cell Elman {
             input x: [I];

@@ -1,6 +1,6 @@
 //! The adding-problem example, trained small: the LSTM solves a short version (T = 22).
 
-#[path = "../examples/adding_problem.rs"]
+#[path = "../../examples/adding_problem.rs"]
 mod adding_problem;
 
 use adding_problem::{run, Config, Kind};

@@ -2,7 +2,7 @@
 //! one-layer LSTM on the first 12 KB of the default corpus must predict held-out text clearly
 //! better than the best context-free (unigram) model.
 
-#[path = "../examples/char_lm.rs"]
+#[path = "../../examples/char_lm.rs"]
 mod char_lm;
 
 #[test]

@@ -1,6 +1,6 @@
 //! Compile-fail tests of the `rnn_cell!` macro: one mistake per file under
 //! `tests/ui/<category>/`, each with the exact error expected in the `.stderr` beside it.
-//! Regenerate the expectations with `TRYBUILD=overwrite cargo test --test compile_fail`.
+//! Regenerate the expectations with `TRYBUILD=overwrite cargo test --test suite compile_fail`.
 
 use std::path::PathBuf;
 
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// there, so the cases pass with any `CARGO_TARGET_DIR`.
 fn copy_spec_files() {
     let exe = std::env::current_exe().expect("the test's path");
-    // <target>/<profile>/deps/compile_fail-<hash>
+    // <target>/<profile>/deps/suite-<hash>
     let target = exe
         .ancestors()
         .nth(3)

@@ -2,7 +2,7 @@
 //! (100 possible problems, so the held-out set is not disjoint from training here) must be
 //! decoded exactly for most problems.
 
-#[path = "../examples/seq2seq.rs"]
+#[path = "../../examples/seq2seq.rs"]
 mod seq2seq;
 
 #[test]

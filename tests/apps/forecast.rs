@@ -1,6 +1,6 @@
 //! The forecast example, trained small: both models beat the persistence baseline by 2x.
 
-#[path = "../examples/forecast.rs"]
+#[path = "../../examples/forecast.rs"]
 mod forecast;
 
 use forecast::{run, Config, Kind};

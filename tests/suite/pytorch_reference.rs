@@ -11,14 +11,14 @@
 //! ```
 //!
 //! Each test prints the largest absolute difference per compared quantity; see them with
-//! `cargo test --test pytorch_reference -- --nocapture`.
+//! `cargo test --test suite pytorch_reference -- --nocapture`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::common;
 use ndarray::{concatenate, Array2, Array3, ArrayD, Axis, Ix2, Ix3};
 use recurrent::cells::*;
 use recurrent::Cell;
-mod common;
 
 use common::{array, Report};
 use serde_json::Value;

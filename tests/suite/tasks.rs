@@ -1,6 +1,6 @@
 //! Properties of the example tasks' data generators and criteria (`examples/common`).
 
-#[path = "../examples/common/mod.rs"]
+#[path = "../../examples/common/mod.rs"]
 mod common;
 
 use common::{adding, arith, corpus, mackey_glass as mg, reber, temporal_order as to};

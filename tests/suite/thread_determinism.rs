@@ -36,10 +36,13 @@ fn check<C: Cell<f64>>(cell: C) {
     let (t, b) = (5, 64);
     let x = Array3::from_shape_fn((t, b, cell.input_size()), |_| rng.random_range(-1.0..1.0));
     let d_out = Array3::from_shape_fn((t, b, cell.output_size()), |_| rng.random_range(-1.0..1.0));
+    let _lock = crate::thread_count_lock();
+    let before = recurrent::num_threads();
     recurrent::set_num_threads(1);
     let one = run(&cell, &x, &d_out);
     recurrent::set_num_threads(2);
     let two = run(&cell, &x, &d_out);
+    recurrent::set_num_threads(before);
     for (k, (a, b)) in one.iter().zip(&two).enumerate() {
         let same = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
         assert!(same, "{name}: result {k} differs between 1 and 2 threads");

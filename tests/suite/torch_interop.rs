@@ -14,7 +14,7 @@
 //! To check that PyTorch accepts our exported files (needs torch, so not in CI):
 //!
 //! ```text
-//! RNN_TORCH_EXPORT_DIR=/tmp/rnn-export cargo test --test torch_interop torch_export_for_python_check
+//! RNN_TORCH_EXPORT_DIR=/tmp/rnn-export cargo test --test suite torch_export_for_python_check
 //! python3 tests/reference/make_torch_state_dict.py --verify /tmp/rnn-export
 //! ```
 
@@ -28,7 +28,7 @@ use recurrent::{load_foreign_tensors, load_tensors, save_tensors, Cell, Error, F
 use serde_json::Value;
 
 #[allow(dead_code)]
-mod common;
+use crate::common;
 
 const T: usize = 5;
 const B: usize = 2;

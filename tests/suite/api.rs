@@ -274,6 +274,8 @@ fn threads_agree<C: Cell<f64>>(cell: C) {
     let x = random3((t, b, cell.input_size()), 21);
     let d_out = random3((t, b, cell.output_size()), 22);
     let lengths: Vec<usize> = (0..b).map(|i| [3, 2, 0, 1][i % 4]).collect();
+    let _lock = crate::thread_count_lock();
+    let before = recurrent::num_threads();
     let run = |threads: usize| {
         recurrent::set_num_threads(threads);
         let fwd = cell.forward(x.view(), None, Some(&lengths)).unwrap();
@@ -283,7 +285,7 @@ fn threads_agree<C: Cell<f64>>(cell: C) {
     };
     let (y1, i1, g1) = run(1);
     let (y2, i2, g2) = run(2);
-    recurrent::set_num_threads(1);
+    recurrent::set_num_threads(before);
     let name = C::spec().name;
     assert!(
         max_diff(&y1, &y2) < 1e-12 && max_diff(&i1, &i2) < 1e-12,

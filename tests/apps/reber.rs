@@ -3,7 +3,7 @@
 //! (every step's top-k outputs are the k symbols the grammar allows; the penultimate symbol
 //! alone is a coin flip without the long-range memory) and generate mostly grammatical strings.
 
-#[path = "../examples/reber.rs"]
+#[path = "../../examples/reber.rs"]
 mod reber;
 
 use reber::{run, Config, Kind};

@@ -2,7 +2,7 @@
 //! of 16 units, 200 batches, sequences cut after 60 symbols (both relevant symbols kept), must
 //! classify at least 90% of 256 fresh sequences (chance: 25%).
 
-#[path = "../examples/temporal_order.rs"]
+#[path = "../../examples/temporal_order.rs"]
 mod temporal_order;
 
 use temporal_order::{run, Config, Kind};
