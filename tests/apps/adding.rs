@@ -1,9 +1,9 @@
 //! The adding-problem example, trained small: the LSTM solves a short version (T = 22).
 
 #[path = "../../examples/adding_problem.rs"]
-mod adding_problem;
+mod example;
 
-use adding_problem::{run, Config, Kind};
+use example::{run, Config, Kind};
 
 #[test]
 fn lstm_solves_a_short_adding_problem() {

@@ -3,11 +3,11 @@
 //! better than the best context-free (unigram) model.
 
 #[path = "../../examples/char_lm.rs"]
-mod char_lm;
+mod example;
 
 #[test]
 fn tiny_char_lm_beats_the_unigram_entropy() {
-    let cfg = char_lm::Config {
+    let cfg = example::Config {
         epochs: 8,
         streams: 8,
         chunk: 32,
@@ -19,10 +19,10 @@ fn tiny_char_lm_beats_the_unigram_entropy() {
         max_bytes: Some(12 * 1024),
         sample: 40,
         eval_every_epoch: false,
-        ..char_lm::Config::default()
+        ..example::Config::default()
     };
-    let text = char_lm::default_corpus();
-    let o = char_lm::run(&text, &cfg).unwrap();
+    let text = example::default_corpus();
+    let o = example::run(&text, &cfg).unwrap();
     eprintln!(
         "tiny char LM: held-out {:.3} bpc, unigram entropy {:.3}, {} steps in {:.1} s; sample {:?}",
         o.bpc, o.unigram_bits, o.steps, o.seconds, o.sample

@@ -1,9 +1,9 @@
 //! The forecast example, trained small: both models beat the persistence baseline by 2x.
 
 #[path = "../../examples/forecast.rs"]
-mod forecast;
+mod example;
 
-use forecast::{run, Config, Kind};
+use example::{run, Config, Kind};
 
 #[test]
 fn narx_and_lstm_beat_persistence_twice_over() {

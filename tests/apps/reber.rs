@@ -4,9 +4,9 @@
 //! alone is a coin flip without the long-range memory) and generate mostly grammatical strings.
 
 #[path = "../../examples/reber.rs"]
-mod reber;
+mod example;
 
-use reber::{run, Config, Kind};
+use example::{run, Config, Kind};
 
 fn tiny(seed: u64) -> Config {
     Config {
@@ -40,7 +40,7 @@ fn lstm_predicts_the_embedded_reber_grammar() {
 
 #[test]
 fn top_k_criterion() {
-    use reber::top_k_is_allowed;
+    use example::top_k_is_allowed;
     let allowed = [false, true, true, false, false, false, false];
     assert!(top_k_is_allowed(
         &[0.0, 2.0, 1.0, 0.5, 0.0, 0.0, 0.0],

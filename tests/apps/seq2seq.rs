@@ -3,11 +3,11 @@
 //! decoded exactly for most problems.
 
 #[path = "../../examples/seq2seq.rs"]
-mod seq2seq;
+mod example;
 
 #[test]
 fn tiny_seq2seq_learns_one_digit_addition() {
-    let cfg = seq2seq::Config {
+    let cfg = example::Config {
         digits: 1,
         iterations: 300,
         batch: 32,
@@ -16,9 +16,9 @@ fn tiny_seq2seq_learns_one_digit_addition() {
         lr: 2e-2,
         test: 200,
         disjoint: false,
-        ..seq2seq::Config::default()
+        ..example::Config::default()
     };
-    let o = seq2seq::run(&cfg).unwrap();
+    let o = example::run(&cfg).unwrap();
     eprintln!(
         "tiny seq2seq: exact match {:.3}, characters {:.3}, {:.1} s; {:?}",
         o.accuracy, o.char_accuracy, o.seconds, o.examples

@@ -3,9 +3,9 @@
 //! classify at least 90% of 256 fresh sequences (chance: 25%).
 
 #[path = "../../examples/temporal_order.rs"]
-mod temporal_order;
+mod example;
 
-use temporal_order::{run, Config, Kind};
+use example::{run, Config, Kind};
 
 fn tiny(seed: u64) -> Config {
     Config {
