@@ -38,22 +38,32 @@ pub fn main<S: Settings>(
     }))
 }
 
-/// The flags `usage` declares: the options (`[--name VALUE]`) and the switches (`[--name]`), each
-/// in the order the usage line names them.
-pub fn declared(usage: &'static str) -> (Vec<&'static str>, Vec<&'static str>) {
-    let (mut options, mut switches) = (Vec::new(), Vec::new());
+/// What a usage line declares: its options (`[--name VALUE]`), switches (`[--name]`) and
+/// positional arguments (`[NAME]`), each in the order the usage line names them.
+#[derive(Debug, Default, PartialEq)]
+pub struct Declared {
+    /// Flags that take a value.
+    pub options: Vec<&'static str>,
+    /// Flags without a value.
+    pub switches: Vec<&'static str>,
+    /// Arguments that are not flags, at most one each.
+    pub positional: Vec<&'static str>,
+}
+
+/// The flags and arguments `usage` declares.
+pub fn declared(usage: &'static str) -> Declared {
+    let mut declared = Declared::default();
     for item in usage.split('[').skip(1) {
-        let Some(flag) = item.strip_prefix("--") else {
-            continue;
-        };
-        let end = flag.find([' ', ']']).unwrap_or(flag.len());
-        if flag[end..].starts_with(' ') {
-            options.push(&flag[..end]);
-        } else {
-            switches.push(&flag[..end]);
+        let item = &item[..item.find(']').unwrap_or(item.len())];
+        match item.strip_prefix("--") {
+            Some(flag) => match flag.split_once(' ') {
+                Some((name, _)) => declared.options.push(name),
+                None => declared.switches.push(flag),
+            },
+            None => declared.positional.push(item),
         }
     }
-    (options, switches)
+    declared
 }
 
 impl Flags {
@@ -75,7 +85,11 @@ impl Flags {
         usage: &'static str,
     ) -> recurrent::Result<Self> {
         use lexopt::prelude::*;
-        let (options, switches) = declared(usage);
+        let Declared {
+            options,
+            switches,
+            positional,
+        } = declared(usage);
         let fail = |msg: String| recurrent::Error::Invalid(format!("{msg}\n\n{usage}"));
         let mut parser = lexopt::Parser::from_args(args);
         let mut flags = Flags {
@@ -101,7 +115,18 @@ impl Flags {
                     }
                 }
                 Short(c) => return Err(fail(format!("unknown flag `-{c}`"))),
-                Value(v) => flags.positional.push(v),
+                Value(v) if flags.positional.len() < positional.len() => flags.positional.push(v),
+                Value(v) => {
+                    return Err(fail(match positional.as_slice() {
+                        [] => format!("unexpected argument {v:?}: this example takes only flags"),
+                        names => format!(
+                            "unexpected argument {v:?}: expected at most {} argument(s) ({}) \
+                             besides the flags",
+                            names.len(),
+                            names.join(", ")
+                        ),
+                    }))
+                }
             }
         }
         Ok(flags)
@@ -185,7 +210,7 @@ mod tests {
     fn parse(args: &[&str]) -> recurrent::Result<Flags> {
         Flags::parse(
             args.iter().map(OsString::from),
-            "usage: example [--epochs N] [--lr X] [--fast]\n",
+            "usage: example [FILE] [--epochs N] [--lr X] [--fast]\n",
         )
     }
 
@@ -194,9 +219,10 @@ mod tests {
         let usage =
             "usage: char_lm [TEXT_FILE] [--epochs N] [--layers N (>= 1)] [--cells rnn,gru] \
 [--no-reverse] [--prompt TEXT]\n";
-        let (options, switches) = declared(usage);
-        assert_eq!(options, ["epochs", "layers", "cells", "prompt"]);
-        assert_eq!(switches, ["no-reverse"]);
+        let d = declared(usage);
+        assert_eq!(d.options, ["epochs", "layers", "cells", "prompt"]);
+        assert_eq!(d.switches, ["no-reverse"]);
+        assert_eq!(d.positional, ["TEXT_FILE"]);
     }
 
     #[test]
@@ -207,6 +233,18 @@ mod tests {
         assert!(f.switch("fast"));
         assert_eq!(f.positional(), &[OsString::from("file.txt")]);
         assert_eq!(parse(&[]).unwrap().get("epochs", 3usize).unwrap(), 3);
+    }
+
+    #[test]
+    fn arguments_beyond_the_declared_ones_are_errors() {
+        let e = parse(&["a.txt", "b.txt"]).unwrap_err().to_string();
+        assert!(
+            e.contains("unexpected argument \"b.txt\"") && e.contains("(FILE)"),
+            "{e}"
+        );
+        let none = Flags::parse([OsString::from("x")], "usage: example [--fast]\n");
+        let e = none.unwrap_err().to_string();
+        assert!(e.contains("takes only flags"), "{e}");
     }
 
     #[test]
