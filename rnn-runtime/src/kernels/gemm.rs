@@ -141,35 +141,39 @@ fn dispatch<F: Float>(a: &[F], m: usize, k: usize, packed: &[F], n: usize, c: &m
     kernel::<F, 4, false>(a, m, k, packed, n, c, beta)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn kernel_avx512<F: Float>(
-    a: &[F],
-    m: usize,
-    k: usize,
-    packed: &[F],
-    n: usize,
-    c: &mut [F],
-    beta: F,
-) {
-    // 6 x 32 f32 accumulators: 12 of the 32 zmm registers.
-    kernel::<F, 6, true>(a, m, k, packed, n, c, beta)
+/// A copy of [`kernel`] compiled for an instruction set, with `MB` rows of `A` per register
+/// block.
+macro_rules! kernel_for {
+    ($(#[$doc:meta])* $name:ident, $features:literal, $mb:literal) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name<F: Float>(
+            a: &[F],
+            m: usize,
+            k: usize,
+            packed: &[F],
+            n: usize,
+            c: &mut [F],
+            beta: F,
+        ) {
+            kernel::<F, $mb, true>(a, m, k, packed, n, c, beta)
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn kernel_avx2<F: Float>(
-    a: &[F],
-    m: usize,
-    k: usize,
-    packed: &[F],
-    n: usize,
-    c: &mut [F],
-    beta: F,
-) {
-    // 3 x 32 f32 accumulators: 12 of the 16 ymm registers.
-    kernel::<F, 3, true>(a, m, k, packed, n, c, beta)
-}
+kernel_for!(
+    /// 6 x 32 f32 accumulators: 12 of the 32 zmm registers.
+    kernel_avx512,
+    "avx512f,avx2,fma",
+    6
+);
+kernel_for!(
+    /// 3 x 32 f32 accumulators: 12 of the 16 ymm registers.
+    kernel_avx2,
+    "avx2,fma",
+    3
+);
 
 #[inline(always)]
 fn kernel<F: Float, const MB: usize, const FMA: bool>(

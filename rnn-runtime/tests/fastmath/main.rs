@@ -8,6 +8,8 @@
 mod accuracy;
 mod range;
 
+use rnn_runtime::activation::{exp, sigmoid, tanh};
+
 /// The logistic function in f64, in its stable form (no overflow of `e^-x`).
 fn exact_sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
@@ -16,4 +18,16 @@ fn exact_sigmoid(x: f64) -> f64 {
         let e = x.exp();
         e / (1.0 + e)
     }
+}
+
+/// In f64 the activations are the standard library's functions, to the bit (sigmoid: its stable
+/// form).
+fn assert_f64_is_std(x: f64) {
+    assert_eq!(exp(x).to_bits(), x.exp().to_bits(), "exp({x:e})");
+    assert_eq!(tanh(x).to_bits(), x.tanh().to_bits(), "tanh({x:e})");
+    assert_eq!(
+        sigmoid(x).to_bits(),
+        exact_sigmoid(x).to_bits(),
+        "sigmoid({x:e})"
+    );
 }
