@@ -20,17 +20,31 @@ L (B=64, T=100, I=512, H=512). Cells: torch.nn.RNN (tanh) as "RnnTanh", torch.nn
   * train: forward, then backward of (out * dY).sum() (dY = 0.01 everywhere) to every
     parameter and to the input; no optimizer step, gradients reset between repetitions.
 
-Thread counts are set with torch.set_num_threads(n) (inter-op threads fixed to 1). Each
-measurement is the median of 7 timed runs (time.perf_counter) after 2 warm-up runs.
+Before the cells, the reference BLAS: the rate of torch.mm (MKL on x86-64 builds) in
+float32 on the 1024x1024x1024 product and on the products of the workloads' LSTM (per step
+[B, H] x [H, 4H], the hoisted input product [T*B, I] x [I, 4H], the weight gradient
+[I, T*B] x [T*B, 4H]). The benchmark runner takes the fastest of these and of its own GEMM as
+the rate of its FLOP bound:
 
-Output: a first JSON line with the torch version and whether MKLDNN/oneDNN is available, then
-one line per measurement
+    python3 rnn-bench/pytorch_baseline.py --out /tmp/reference.jsonl
+    cargo run --release -p rnn-bench -- --reference /tmp/reference.jsonl
+
+Thread counts are set with torch.set_num_threads(n) (inter-op threads fixed to 1). Each
+measurement is the median of 7 timed runs (time.perf_counter) after 2 warm-up runs (GEMMs:
+the median of 21 after 3).
+
+Output, one JSON object per line, printed to stdout and written to --out (default
+/tmp/pytorch_baseline.jsonl, replaced): first the machine and torch version
+    {"impl":"pytorch","cpu":...,"torch_version":...,"mkldnn_available":...,...}
+then one line per GEMM
+    {"impl":"torch.mm","product":...,"m":...,"k":...,"n":...,"threads":n,"gflops":...}
+and one per cell measurement
     {"impl":"pytorch","cell":...,"workload":...,"mode":...,"threads":n,"median_ms":...}
-printed to stdout and also appended to /tmp/pytorch_baseline.jsonl.
 """
 
 import argparse
 import json
+import platform
 import statistics
 import time
 
@@ -64,6 +78,41 @@ def median_ms(fn, warmups, reps):
         fn()
         times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
+
+
+def cpu_model():
+    """The `model name` of /proc/cpuinfo (as the runner prints it), or platform's guess."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def gemm_products(workloads):
+    """The 1024^3 product and the LSTM products of each workload: (name, m, k, n)."""
+    products = [("1024^3", 1024, 1024, 1024)]
+    for w in workloads:
+        batch, steps, inp, hidden = WORKLOADS[w]
+        g = 4 * hidden
+        products += [
+            (f"{w} step", batch, hidden, g),
+            (f"{w} hoisted", steps * batch, inp, g),
+            (f"{w} weight grad", inp, steps * batch, g),
+        ]
+    return products
+
+
+def gemm_gflops(m, k, n, warmups, reps):
+    gen = torch.Generator().manual_seed(2)
+    a = torch.rand(m, k, generator=gen, dtype=torch.float32)
+    b = torch.rand(k, n, generator=gen, dtype=torch.float32)
+    c = torch.empty(m, n, dtype=torch.float32)
+    ms = median_ms(lambda: torch.mm(a, b, out=c), warmups, reps)
+    return 2.0 * m * k * n / (ms * 1e-3) / 1e9
 
 
 def bench(cell, workload, mode, warmups, reps):
@@ -109,6 +158,8 @@ def main():
     parser.add_argument("--workloads", type=csv_list, default=None, help="e.g. S,M,L")
     parser.add_argument("--cells", type=csv_list, default=None, help="e.g. RnnTanh,Lstm,GruTorch")
     parser.add_argument("--threads", type=csv_list, default=None, help="e.g. 1,2")
+    parser.add_argument("--out", default=OUT_PATH, help=f"the JSON lines file (default {OUT_PATH})")
+    parser.add_argument("--no-cells", action="store_true", help="the GEMM rates only")
     args = parser.parse_args()
 
     workloads = args.workloads or (["tiny"] if args.quick else ["S", "M", "L"])
@@ -125,7 +176,7 @@ def main():
 
     torch.set_num_interop_threads(1)
 
-    with open(OUT_PATH, "a") as out:
+    with open(args.out, "w") as out:
 
         def emit(record):
             line = json.dumps(record)
@@ -136,13 +187,31 @@ def main():
         emit(
             {
                 "impl": "pytorch",
+                "cpu": cpu_model(),
                 "torch_version": torch.__version__,
+                "blas": "mkl" if torch.backends.mkl.is_available() else "other",
                 "mkldnn_available": torch.backends.mkldnn.is_available(),
                 "mkldnn_enabled": bool(torch.backends.mkldnn.enabled),
                 "interop_threads": torch.get_num_interop_threads(),
             }
         )
+        gemm_warmups, gemm_reps = (1, 1) if args.quick else (3, 21)
         for n in threads:
+            torch.set_num_threads(n)
+            for name, m, k, n_cols in gemm_products(workloads):
+                rate = gemm_gflops(m, k, n_cols, gemm_warmups, gemm_reps)
+                emit(
+                    {
+                        "impl": "torch.mm",
+                        "product": name,
+                        "m": m,
+                        "k": k,
+                        "n": n_cols,
+                        "threads": n,
+                        "gflops": round(rate, 1),
+                    }
+                )
+        for n in threads if not args.no_cells else []:
             torch.set_num_threads(n)
             for w in workloads:
                 for cell in cells:

@@ -102,7 +102,8 @@ pub const ALL_CELLS: [&str; 13] = [
 pub const THREADS: [usize; 2] = [1, 2];
 
 /// What one measured call does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// `cell.infer(x, None, None)`: the forward pass, keeping nothing for a backward pass.
     Infer,
@@ -145,6 +146,125 @@ pub fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
         .collect();
     times.sort_by(|a, b| a.total_cmp(b));
     times[times.len() / 2]
+}
+
+/// The CPU's model name (`model name` of `/proc/cpuinfo` on Linux), with its widest vector
+/// extension, for the header of every table: `AMD EPYC 9R45 (avx512f)`; `unknown CPU` where
+/// the system does not say.
+pub fn cpu_model() -> String {
+    let name = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    format!("{name} ({})", vector_extension())
+}
+
+fn vector_extension() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return "avx512f";
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return "avx2";
+        }
+    }
+    "no AVX2"
+}
+
+/// What `rnn-bench/pytorch_baseline.py` measured: the machine, `torch.mm`'s GEMM rates and
+/// PyTorch's cell times.
+#[derive(Debug, Default)]
+pub struct Reference {
+    /// The CPU model the script ran on.
+    pub cpu: String,
+    /// `(threads, product, GFLOP/s)` of every `torch.mm` line.
+    pub gemm: Vec<(usize, String, f64)>,
+    /// Median milliseconds by `(cell, workload, mode, threads)`, cells named as ours (`Lstm`,
+    /// `GruTorch` for `nn.GRU`, `RnnTanh`).
+    pub cells: std::collections::BTreeMap<(String, String, String, usize), f64>,
+}
+
+impl Reference {
+    /// Reads the JSON lines at `path`.
+    pub fn read(path: &std::path::Path) -> Result<Reference, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        Reference::parse(&text)
+    }
+
+    /// Parses the JSON lines of the script; a line that is not JSON is an error naming it.
+    pub fn parse(text: &str) -> Result<Reference, String> {
+        use serde_json::Value;
+        let mut r = Reference::default();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: Value =
+                serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+            let str_of = |key: &str| v.get(key).and_then(Value::as_str);
+            let threads = v.get("threads").and_then(Value::as_u64).map(|t| t as usize);
+            match (str_of("impl"), threads) {
+                (Some("torch.mm"), Some(t)) => {
+                    let gflops = v.get("gflops").and_then(Value::as_f64);
+                    let product = str_of("product").unwrap_or("?").to_string();
+                    r.gemm.push((
+                        t,
+                        product,
+                        gflops.ok_or(format!("line {}: no gflops", i + 1))?,
+                    ));
+                }
+                (Some("pytorch"), Some(t)) => {
+                    if let (Some(cell), Some(w), Some(mode), Some(ms)) = (
+                        str_of("cell"),
+                        str_of("workload"),
+                        str_of("mode"),
+                        v.get("median_ms").and_then(Value::as_f64),
+                    ) {
+                        r.cells.insert((cell.into(), w.into(), mode.into(), t), ms);
+                    }
+                }
+                (Some("pytorch"), None) => {
+                    r.cpu = str_of("cpu").unwrap_or_default().to_string();
+                }
+                _ => {}
+            }
+        }
+        if r.gemm.is_empty() {
+            return Err(
+                "no torch.mm lines: run rnn-bench/pytorch_baseline.py (it writes them \
+                        first)"
+                    .to_string(),
+            );
+        }
+        Ok(r)
+    }
+
+    /// The fastest `torch.mm` rate at `threads` threads, over every product measured.
+    pub fn best_gflops(&self, threads: usize) -> Option<f64> {
+        self.gemm
+            .iter()
+            .filter(|(t, _, _)| *t == threads)
+            .map(|(_, _, g)| *g)
+            .reduce(f64::max)
+    }
+
+    /// PyTorch's median time for our `cell` (if PyTorch has it) on `workload`.
+    pub fn cell_ms(&self, cell: &str, workload: &str, mode: Mode, threads: usize) -> Option<f64> {
+        let key = (
+            cell.to_string(),
+            workload.to_string(),
+            mode.as_str().to_string(),
+            threads,
+        );
+        self.cells.get(&key).copied()
+    }
 }
 
 /// Size of the square sgemm whose rate is the reference of the FLOP bound.
@@ -418,5 +538,31 @@ pub fn bare_gemm_runner(cell: &str, w: &Workload, mode: Mode) -> Runner {
             b.backward();
             std::hint::black_box((&b.g, &b.dx, &b.dw_x, &b.dw_h, &b.dh));
         }),
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+
+    #[test]
+    fn the_scripts_lines_give_the_best_rate_and_the_cell_times() {
+        let text = r#"{"impl":"pytorch","cpu":"Some CPU","torch_version":"2.9"}
+{"impl":"torch.mm","product":"1024^3","m":1024,"k":1024,"n":1024,"threads":1,"gflops":120.5}
+{"impl":"torch.mm","product":"L step","m":64,"k":512,"n":2048,"threads":1,"gflops":130.0}
+{"impl":"torch.mm","product":"1024^3","m":1024,"k":1024,"n":1024,"threads":2,"gflops":230.0}
+{"impl":"pytorch","cell":"Lstm","workload":"L","mode":"train","threads":2,"median_ms":85.5}
+"#;
+        let r = Reference::parse(text).unwrap();
+        assert_eq!(r.cpu, "Some CPU");
+        assert_eq!(r.best_gflops(1), Some(130.0));
+        assert_eq!(r.best_gflops(2), Some(230.0));
+        assert_eq!(r.best_gflops(4), None);
+        assert_eq!(r.cell_ms("Lstm", "L", Mode::Train, 2), Some(85.5));
+        assert_eq!(r.cell_ms("Lstm", "L", Mode::Infer, 2), None);
+        let e = Reference::parse("{\"impl\":\"pytorch\"}\nnot json\n").unwrap_err();
+        assert!(e.contains("line 2"), "{e}");
+        let e = Reference::parse("{\"impl\":\"pytorch\"}\n").unwrap_err();
+        assert!(e.contains("no torch.mm"), "{e}");
     }
 }

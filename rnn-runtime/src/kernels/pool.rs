@@ -91,6 +91,9 @@ struct Pool {
     prev_used: usize,
     epoch: u64,
     seq: u64,
+    /// The f32 packing buffers of the GEMM ([`with_scratch`]): kept between calls, never
+    /// zeroed, freed by [`release_pooled_memory`].
+    scratch: Vec<f32>,
 }
 
 impl Pool {
@@ -104,6 +107,7 @@ impl Pool {
             prev_used: 0,
             epoch: 0,
             seq: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -186,9 +190,10 @@ impl Pool {
     }
 
     fn release(&mut self) -> usize {
-        let freed = self.idle_bytes;
+        let freed = self.idle_bytes + self.scratch.capacity() * std::mem::size_of::<f32>();
         self.idle.clear();
         self.idle_bytes = 0;
+        self.scratch = Vec::new();
         freed
     }
 }
@@ -231,6 +236,24 @@ pub fn take<F: Float>(len: usize) -> Vec<F> {
     let bytes = v.capacity() * std::mem::size_of::<F>();
     with_pool(|pool| pool.checked_out(bytes));
     v
+}
+
+/// Runs `f` on this thread's f32 scratch memory, at least `len` values that keep whatever the
+/// last user left (grown when too short, so a thread allocates it once for a given size): the
+/// packing buffers of the GEMM. [`release_pooled_memory`] frees it with the idle buffers. While
+/// the thread shuts down (its pool gone), `f` gets a fresh vector.
+pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    let mut f = Some(f);
+    let result = with_pool(|pool| {
+        if pool.scratch.len() < len {
+            pool.scratch.resize(len, 0.0);
+        }
+        (f.take().expect("called once"))(&mut pool.scratch[..len])
+    });
+    match result {
+        Some(r) => r,
+        None => (f.take().expect("not called"))(&mut vec![0.0; len]),
+    }
 }
 
 /// Returns a vector to the pool.

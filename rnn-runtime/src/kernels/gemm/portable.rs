@@ -1,87 +1,23 @@
-//! Matrix products of the runtime.
-//!
-//! The per-step recurrent product `[B, k] @ [k, n]` runs at every step with the same weights,
-//! so the weights are packed once per sequence into column panels of width [`NR`] (zero-padded)
-//! and multiplied by a register-blocked kernel: `MR x NR` accumulators, the `k` loop innermost,
-//! compiled for AVX-512 and AVX2+FMA and chosen at run time (a portable version otherwise). It
-//! allocates nothing, unlike a general GEMM that packs its operands at every call.
-//!
-//! The same kernel runs the hoisted input product (`[T * B, I] @ W`) and the input gradient.
-//! The weight gradients (`[k, T * B] @ [T * B, n]`, once per sequence) use `ndarray`'s GEMM
-//! (matrixmultiply). With more than one thread (see [`crate::set_num_threads`]) every product
-//! splits its output rows between the calling thread and the runtime's persistent helper
-//! threads (`threads::join`, which allocates nothing).
+//! The portable register-blocked kernel: `f64` everywhere, and `f32` on CPUs without AVX2
+//! (the blocked f32 GEMM of [`super::blocked`] runs elsewhere). `MR x NR` accumulators with
+//! the `k` loop innermost over a weight panel packed once ([`super::pack_into`]), compiled for
+//! AVX-512 and AVX2 + FMA and chosen at run time; general products go to `ndarray`'s GEMM
+//! (matrixmultiply). Threads split the output rows.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+use super::NR;
 use crate::kernels::float::Float;
 
-/// Width of a weight panel (two AVX-512 registers of f32).
-pub const NR: usize = 32;
 /// Rows of the register block for a split between threads (the largest block of any kernel).
 const MR: usize = 6;
 /// Below this many multiply-adds a product is not split between threads.
 const PARALLEL_MIN_WORK: usize = 1 << 21;
 
-/// Number of scalars of `[k, n]` weights packed in panels.
-pub fn packed_len(k: usize, n: usize) -> usize {
-    n.div_ceil(NR) * k * NR
-}
-
-/// Packs row-major `w: [k, n]` (row stride `ld`, starting at column `col`) into panel `p`
-/// columns `col..` of the panel layout: panel `p` holds columns `p*NR .. p*NR + NR` as `k` rows
-/// of `NR`, zero-padded.
-pub fn pack_into<F: Float>(
-    packed: &mut [F],
-    k: usize,
-    n_total: usize,
-    col: usize,
-    w: &[F],
-    ld: usize,
-    n: usize,
-) {
-    debug_assert_eq!(packed.len(), packed_len(k, n_total));
-    for r in 0..k {
-        for c in 0..n {
-            let j = col + c;
-            let (p, lane) = (j / NR, j % NR);
-            packed[p * k * NR + r * NR + lane] = w[r * ld + c];
-        }
-    }
-}
-
-/// The transpose `[n, k]` of weights packed as `[k, n]`, packed the same way.
-pub fn transpose_packed<F: Float>(packed: &[F], k: usize, n: usize) -> Vec<F> {
-    let mut out = vec![F::zero(); packed_len(n, k)];
-    transpose_packed_into(packed, k, n, &mut out);
-    out
-}
-
-/// [`transpose_packed`] into `out` (of [`packed_len`]`(n, k)` zeros).
-pub fn transpose_packed_into<F: Float>(packed: &[F], k: usize, n: usize, out: &mut [F]) {
-    for j in 0..n {
-        let (p, lane) = (j / NR, j % NR);
-        for r in 0..k {
-            let v = packed[p * k * NR + r * NR + lane];
-            // Element (j, r) of the transpose: row j, column r.
-            let (q, lane2) = (r / NR, r % NR);
-            out[q * n * NR + j * NR + lane2] = v;
-        }
-    }
-}
-
 /// `c = a @ W + beta * c` for `a: [m, k]` (row-major), `W: [k, n]` packed by [`pack_into`],
 /// `c: [m, n]` (row-major).
-pub fn gemm_packed<F: Float>(
-    a: &[F],
-    m: usize,
-    k: usize,
-    packed: &[F],
-    n: usize,
-    c: &mut [F],
-    beta: F,
-) {
+pub fn packed<F: Float>(a: &[F], m: usize, k: usize, packed: &[F], n: usize, c: &mut [F], beta: F) {
     if m == 0 || n == 0 {
         return;
     }
@@ -262,7 +198,7 @@ fn block<F: Float, const R: usize, const FMA: bool>(
 }
 
 /// `c = alpha * a @ b + beta * c` with ndarray's GEMM, the rows of `c` split between threads.
-pub fn gemm_views<F: Float>(
+pub fn views<F: Float>(
     alpha: F,
     a: &ArrayView2<'_, F>,
     b: &ArrayView2<'_, F>,
@@ -304,45 +240,4 @@ fn split_views<F: Float>(
         || split_views(alpha, &a0, b, beta, c0, rows),
         || split_views(alpha, &a1, b, beta, c1, rows),
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reference(a: &[f64], m: usize, k: usize, w: &[f64], n: usize) -> Vec<f64> {
-        let mut c = vec![0.0; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                c[i * n + j] = (0..k).map(|l| a[i * k + l] * w[l * n + j]).sum();
-            }
-        }
-        c
-    }
-
-    #[test]
-    fn packed_gemm_matches_the_definition() {
-        for (m, k, n) in [(1, 1, 1), (7, 5, 17), (13, 33, 40), (64, 20, 16), (6, 0, 3)] {
-            let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
-            let w: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
-            let mut packed = vec![0.0; packed_len(k, n)];
-            pack_into(&mut packed, k, n, 0, &w, n, n);
-            let mut c = vec![1.0; m * n];
-            gemm_packed(&a, m, k, &packed, n, &mut c, 0.5);
-            let expected = reference(&a, m, k, &w, n);
-            for (x, y) in c.iter().zip(&expected) {
-                assert!((x - (y + 0.5)).abs() < 1e-12, "{m}x{k}x{n}");
-            }
-            // The transpose: d[m, n] @ W^T = [m, k].
-            let wt = transpose_packed(&packed, k, n);
-            let d: Vec<f64> = (0..m * n).map(|i| (i as f64 * 0.7).sin()).collect();
-            let mut e = vec![0.0; m * k];
-            gemm_packed(&d, m, n, &wt, k, &mut e, 0.0);
-            let wt_rows: Vec<f64> = (0..n * k).map(|i| w[(i % k) * n + i / k]).collect();
-            let expected = reference(&d, m, n, &wt_rows, k);
-            for (x, y) in e.iter().zip(&expected) {
-                assert!((x - y).abs() < 1e-12, "transpose {m}x{k}x{n}");
-            }
-        }
-    }
 }
