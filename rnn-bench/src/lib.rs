@@ -340,6 +340,44 @@ pub fn sgemm_rate(reps: usize) -> SgemmRate {
     SgemmRate { ndarray, packed }
 }
 
+/// The products of the LSTM of workload `w` as `(name, m, k, n, transposed_left)`: the
+/// per-step `[B, H] x [H, 4H]`, the hoisted input product `[T*B, I] x [I, 4H]` and the weight
+/// gradient `[I, T*B] x [T*B, 4H]` (the left operand a transposed `[T*B, I]`), as
+/// `pytorch_baseline.py` names them.
+pub fn lstm_products(w: &Workload) -> [(String, usize, usize, usize, bool); 3] {
+    let (rows, g) = (w.steps * w.batch, 4 * w.hidden);
+    [
+        (format!("{} step", w.name), w.batch, w.hidden, g, false),
+        (format!("{} hoisted", w.name), rows, w.input, g, false),
+        (format!("{} weight grad", w.name), w.input, rows, g, true),
+    ]
+}
+
+/// This build's GEMM rate on `m x k x n` (median of `reps`), in GFLOP/s, at the current thread
+/// count: with the weights packed once (outside the timing) as the cells do, or for a
+/// transposed left operand with the general product the weight gradients use.
+pub fn product_rate(m: usize, k: usize, n: usize, transposed_left: bool, reps: usize) -> f64 {
+    let flops = 2.0 * (m * k * n) as f64;
+    let ms = if transposed_left {
+        let a = Array2::<f32>::from_elem((k, m), 0.5);
+        let b = Array2::<f32>::from_elem((k, n), 0.25);
+        let mut c = Array2::<f32>::zeros((m, n));
+        median_ms(reps, || {
+            recurrent::gemm::gemm_views(1.0, &a.t(), &b.view(), 1.0, &mut c.view_mut())
+        })
+    } else {
+        let a = vec![0.5f32; m * k];
+        let w = vec![0.25f32; k * n];
+        let mut packed = vec![0f32; recurrent::gemm::packed_len(k, n)];
+        recurrent::gemm::pack_into(&mut packed, k, n, 0, &w, n, n);
+        let mut c = vec![0f32; m * n];
+        median_ms(reps, || {
+            recurrent::gemm::gemm_packed(&a, m, k, &packed, n, &mut c, 0.0)
+        })
+    };
+    flops / (ms * 1e-3) / 1e9
+}
+
 /// Number of `[I, H]` and `[H, H]` products of one step of the cell's recipe.
 pub fn products(cell: &str) -> (usize, usize) {
     match cell {

@@ -195,6 +195,7 @@ const LANES: usize = 16;
 unsafe fn panels_range(product: &Product, blocking: &Blocking, p0: usize, p1: usize) {
     let Product { m, n, k, .. } = *product;
     let Blocking { mr, kc, mc, .. } = *blocking;
+    let direct = product.a.cs == 1;
     // Full-size buffers whatever the product, so that a thread allocates them once.
     let (a_len, b_len) = (mc * kc, kc * NR);
     with_scratch(a_len.next_multiple_of(LANES) + b_len + LANES, |scratch| {
@@ -208,7 +209,11 @@ unsafe fn panels_range(product: &Product, blocking: &Blocking, p0: usize, p1: us
             };
             for ib in (0..m).step_by(mc) {
                 let mcb = mc.min(m - ib);
-                pack_a(&product.a, ib, mcb, kb, kcb, mr, a_pack);
+                // A row-major `A` is read in place, but for a last partial block of rows
+                // (packed with zero rows, so the kernel reads nothing past `A`); any other
+                // layout is packed.
+                let whole = if direct { mcb / mr * mr } else { 0 };
+                pack_a(&product.a, ib + whole, mcb - whole, kb, kcb, mr, a_pack);
                 for p in p0..p1 {
                     let b = match product.b {
                         Right::Packed(ptr) => ptr.add(p * k * NR + kb * NR),
@@ -221,7 +226,12 @@ unsafe fn panels_range(product: &Product, blocking: &Blocking, p0: usize, p1: us
                     for ir in (0..mcb).step_by(mr) {
                         let rows = mr.min(mcb - ir);
                         let c = product.c.add((ib + ir) * product.ldc + p * NR);
-                        let a = a_pack.as_ptr().add(ir * kcb);
+                        let a = if ir < whole {
+                            let a = &product.a;
+                            (a.ptr.add((ib + ir) * a.rs + kb), a.rs, 1)
+                        } else {
+                            (a_pack.as_ptr().add((ir - whole) * kcb), 1, mr)
+                        };
                         tile(blocking, kcb, a, b, c, product.ldc, rows, cols, start);
                     }
                 }
@@ -230,7 +240,7 @@ unsafe fn panels_range(product: &Product, blocking: &Blocking, p0: usize, p1: us
     });
 }
 
-/// `A[ib.., kb..]` (`mcb x kcb`) as micro-panels: for each block of `mr` rows, `kcb` columns of
+/// `A[ib.., kb..]` (`mcb x kcb`, possibly none) as micro-panels: for each block of `mr` rows, `kcb` columns of
 /// `mr` values (rows past `mcb` are zeros).
 unsafe fn pack_a(
     a: &Left,
@@ -289,7 +299,7 @@ unsafe fn pack_b(
 unsafe fn tile(
     blocking: &Blocking,
     kc: usize,
-    a: *const f32,
+    a: (*const f32, usize, usize),
     b: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -317,7 +327,7 @@ unsafe fn tile(
 unsafe fn micro_kernel(
     blocking: &Blocking,
     kc: usize,
-    a: *const f32,
+    (a, ars, acs): (*const f32, usize, usize),
     b: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -325,18 +335,18 @@ unsafe fn micro_kernel(
 ) {
     #[cfg(target_arch = "x86_64")]
     match (blocking.isa, blocking.mr) {
-        (Isa::Avx512, 4) => micro::avx512::<4>(kc, a, b, NR, c, ldc, start),
-        (Isa::Avx512, 6) => micro::avx512::<6>(kc, a, b, NR, c, ldc, start),
-        (Isa::Avx512, 8) => micro::avx512::<8>(kc, a, b, NR, c, ldc, start),
-        (Isa::Avx512, 12) => micro::avx512::<12>(kc, a, b, NR, c, ldc, start),
-        (Isa::Avx512, 14) => micro::avx512::<14>(kc, a, b, NR, c, ldc, start),
+        (Isa::Avx512, 4) => micro::avx512::<4>(kc, a, ars, acs, b, NR, c, ldc, start),
+        (Isa::Avx512, 6) => micro::avx512::<6>(kc, a, ars, acs, b, NR, c, ldc, start),
+        (Isa::Avx512, 8) => micro::avx512::<8>(kc, a, ars, acs, b, NR, c, ldc, start),
+        (Isa::Avx512, 12) => micro::avx512::<12>(kc, a, ars, acs, b, NR, c, ldc, start),
+        (Isa::Avx512, 14) => micro::avx512::<14>(kc, a, ars, acs, b, NR, c, ldc, start),
         (Isa::Avx2, 4) => {
-            micro::avx2::<4>(kc, a, b, NR, c, ldc, start);
-            micro::avx2::<4>(kc, a, b.add(16), NR, c.add(16), ldc, start);
+            micro::avx2::<4>(kc, a, ars, acs, b, NR, c, ldc, start);
+            micro::avx2::<4>(kc, a, ars, acs, b.add(16), NR, c.add(16), ldc, start);
         }
         (Isa::Avx2, 6) => {
-            micro::avx2::<6>(kc, a, b, NR, c, ldc, start);
-            micro::avx2::<6>(kc, a, b.add(16), NR, c.add(16), ldc, start);
+            micro::avx2::<6>(kc, a, ars, acs, b, NR, c, ldc, start);
+            micro::avx2::<6>(kc, a, ars, acs, b.add(16), NR, c.add(16), ldc, start);
         }
         other => unreachable!("no micro-kernel for {other:?}"),
     }

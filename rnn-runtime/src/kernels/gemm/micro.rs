@@ -1,6 +1,7 @@
-//! The f32 micro-kernels of the blocked GEMM: `C[MR, 32] = start + A[MR, kc] B[kc, 32]` from a
-//! packed `A` (`kc` rows of `MR` values: column `kk` of the row block) and a `B` panel (`kc`
-//! rows of 32 values, rows `bs` apart), with every accumulator in a vector register.
+//! The f32 micro-kernels of the blocked GEMM: `C[MR, 32] = start + A[MR, kc] B[kc, 32]` from an
+//! `A` block at any strides (packed: `kc` columns of `MR` values; or rows of a row-major
+//! matrix, read in place) and a `B` panel (`kc` rows of 32 values, rows `bs` apart), with
+//! every accumulator in a vector register.
 //!
 //! The `k` loop adds its products in order to an accumulator that starts from [`Start`], and a
 //! block of `k` continues from what the previous block stored (`Start::Load`): the sum of each
@@ -24,13 +25,16 @@ pub enum Start {
 /// AVX-512: `MR` rows of two 16-lane registers.
 ///
 /// # Safety
-/// The CPU supports AVX-512F; `a` holds `kc * MR` values, `b` holds `kc` rows of 32 values
-/// `bs` apart, and `c` holds `MR` rows of 32 values `ldc` apart.
+/// The CPU supports AVX-512F; `a` holds element `(r, kk)` of the `MR x kc` block at
+/// `a[r * ars + kk * acs]`, `b` holds `kc` rows of 32 values `bs` apart, and `c` holds `MR`
+/// rows of 32 values `ldc` apart.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 pub unsafe fn avx512<const MR: usize>(
     kc: usize,
     a: *const f32,
+    ars: usize,
+    acs: usize,
     b: *const f32,
     bs: usize,
     c: *mut f32,
@@ -58,7 +62,7 @@ pub unsafe fn avx512<const MR: usize>(
         let b0 = _mm512_loadu_ps(b.add(kk * bs));
         let b1 = _mm512_loadu_ps(b.add(kk * bs + 16));
         for (r, row) in acc.iter_mut().enumerate() {
-            let av = _mm512_set1_ps(*a.add(kk * MR + r));
+            let av = _mm512_set1_ps(*a.add(r * ars + kk * acs));
             row[0] = _mm512_fmadd_ps(av, b0, row[0]);
             row[1] = _mm512_fmadd_ps(av, b1, row[1]);
         }
@@ -73,13 +77,16 @@ pub unsafe fn avx512<const MR: usize>(
 /// calls (16 registers cannot hold `MR x 32` accumulators for a useful `MR`).
 ///
 /// # Safety
-/// The CPU supports AVX2 and FMA; `a` holds `kc * MR` values, `b` holds `kc` rows of 16 values
-/// `bs` apart, and `c` holds `MR` rows of 16 values `ldc` apart.
+/// The CPU supports AVX2 and FMA; `a` holds element `(r, kk)` of the `MR x kc` block at
+/// `a[r * ars + kk * acs]`, `b` holds `kc` rows of 16 values `bs` apart, and `c` holds `MR`
+/// rows of 16 values `ldc` apart.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn avx2<const MR: usize>(
     kc: usize,
     a: *const f32,
+    ars: usize,
+    acs: usize,
     b: *const f32,
     bs: usize,
     c: *mut f32,
@@ -107,7 +114,7 @@ pub unsafe fn avx2<const MR: usize>(
         let b0 = _mm256_loadu_ps(b.add(kk * bs));
         let b1 = _mm256_loadu_ps(b.add(kk * bs + 8));
         for (r, row) in acc.iter_mut().enumerate() {
-            let av = _mm256_broadcast_ss(&*a.add(kk * MR + r));
+            let av = _mm256_broadcast_ss(&*a.add(r * ars + kk * acs));
             row[0] = _mm256_fmadd_ps(av, b0, row[0]);
             row[1] = _mm256_fmadd_ps(av, b1, row[1]);
         }
