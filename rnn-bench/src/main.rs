@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rnn_bench::{
-    bare_gemm_runner, cell_runner, cpu_model, flop_bound_ms, median_ms, sgemm_rate, workload, Mode,
-    Reference, ALL_CELLS, BENCH_CELLS,
+    bare_gemm_runner, cell_runner, cpu_model, flop_bound_ms, lstm_products, median_ms,
+    product_rate, sgemm_rate, workload, Mode, Reference, ALL_CELLS, BENCH_CELLS,
 };
 use serde::Serialize;
 

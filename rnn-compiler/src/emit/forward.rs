@@ -312,7 +312,9 @@ impl Emitter<'_> {
             } else {
                 quote!(n_batch)
             };
-            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(#rows * #wd);)
+            // Every row is written by a product with `beta = 0` (all steps at once, or each step's
+            // block at that step) before anything reads it: no zeroing needed.
+            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::for_overwrite(#rows * #wd);)
         });
         let hoisted = self.plan.groups.iter().enumerate().filter(|(_, g)| g.lhs == Lhs::Input).map(|(g, _)| {
             let (buf, w, wd) = (product(g), weight(g), width(g));

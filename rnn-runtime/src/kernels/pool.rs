@@ -224,10 +224,21 @@ fn with_pool<R>(f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
 
 /// A zeroed vector of `len` entries, reusing a pooled allocation when one is large enough.
 pub fn take<F: Float>(len: usize) -> Vec<F> {
+    take_with(len, true)
+}
+
+/// A vector of `len` entries, reusing a pooled allocation when one is large enough; with
+/// `zero`, every entry is zero, otherwise a reused allocation keeps the values a previous
+/// buffer left in it (a fresh one is zeroed by the allocator).
+fn take_with<F: Float>(len: usize, zero: bool) -> Vec<F> {
     let reused = with_pool(|pool| pool.take::<F>(len)).flatten();
     let v = match reused {
         Some(mut v) => {
-            v.clear();
+            if zero {
+                v.clear();
+            } else {
+                v.truncate(len);
+            }
             v.resize(len, F::zero());
             v
         }
@@ -296,6 +307,13 @@ impl<F: Float> Buffer<F> {
     /// `len` zeros.
     pub fn zeroed(len: usize) -> Self {
         Buffer(take(len))
+    }
+
+    /// `len` values, not zeroed when the pool reuses an allocation (they are what an earlier
+    /// buffer left): for a buffer that is written entirely before it is read, such as the
+    /// output of a product with `beta = 0`. Saves the memset of a zeroed buffer.
+    pub fn for_overwrite(len: usize) -> Self {
+        Buffer(take_with(len, false))
     }
 
     /// `len` zeros in fresh memory, for a buffer that will be handed to the user (outputs,

@@ -30,6 +30,7 @@ pub enum Start {
 /// rows of 32 values `ldc` apart.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn avx512<const MR: usize>(
     kc: usize,
     a: *const f32,
@@ -82,6 +83,7 @@ pub unsafe fn avx512<const MR: usize>(
 /// rows of 16 values `ldc` apart.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn avx2<const MR: usize>(
     kc: usize,
     a: *const f32,
