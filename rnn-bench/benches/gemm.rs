@@ -2,10 +2,10 @@
 //! `cargo bench -p rnn-bench --bench gemm`.
 //!
 //! - `sgemm_1024/{ndarray,packed}/{n}t`: the 1024³ f32 product with ndarray's GEMM
-//!   (matrixmultiply, one thread whatever `n`) and the runtime's packed-panel kernel (weights
-//!   packed outside the timing); the faster one is the FLOP bound's rate.
+//!   (matrixmultiply, one thread whatever `n`) and the runtime's blocked GEMM (weights packed
+//!   outside the timing), two of the rates the runner's FLOP bound takes the best of.
 //! - `bare_gemm/{S,M,L}/{infer,train}/{n}t`: the products of the LSTM recipe as separate
-//!   matrixmultiply calls, rows split between threads (`rnn_bench::bare_gemm_runner`).
+//!   general GEMM calls (`rnn_bench::bare_gemm_runner`).
 //!
 //! Throughput (`Gelem/s`) is GFLOP/s.
 

@@ -570,13 +570,14 @@ impl BareGemm {
 }
 
 /// The bare-GEMM baseline of the cell's recipe at workload `w`: only its products, as separate
-/// calls to ndarray's `general_mat_mul` (matrixmultiply), each call's output rows split between
-/// [`recurrent::num_threads`] threads (`recurrent::gemm::gemm_views`). For the LSTM (`px = ph = 4`):
+/// calls of the runtime's general product on unpacked operands (`recurrent::gemm::gemm_views`:
+/// each call packs its weights again; in f32 the blocked GEMM, split between
+/// [`recurrent::num_threads`] threads). For the LSTM (`px = ph = 4`):
 /// `infer` is the hoisted input product `[T·B, I] x [I, 4H]` once and the recurrent product
 /// `[B, H] x [H, 4H]` T times; `train` adds the adjoint products, `[B, 4H] x [4H, H]` T times,
 /// then `[T·B, 4H] x [4H, I]`, `[I, T·B] x [T·B, 4H]` and `[H, T·B] x [T·B, 4H]` once. Its
-/// FLOPs are [`flops`] of the same cell, so its FLOP-bound ratio is how close separate
-/// matrixmultiply calls come to the sgemm rate.
+/// FLOPs are [`flops`] of the same cell, so its FLOP-bound ratio is how close separate GEMM
+/// calls come to the bound's rate.
 pub fn bare_gemm_runner(cell: &str, w: &Workload, mode: Mode) -> Runner {
     let (px, ph) = products(cell);
     let mut b = BareGemm::new(px, ph, w);
