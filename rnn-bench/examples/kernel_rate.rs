@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use recurrent::gemm::blocked::{Blocking, Isa};
-use recurrent::gemm::{gemm_packed_blocked, gemm_views, pack_into, packed_len};
+use recurrent::gemm::{gemm_packed_blocked, gemm_views, pack_into, packed_len, PackedProduct};
 use recurrent::ndarray::{Array2, ArrayView2};
 
 fn median(reps: usize, mut f: impl FnMut()) -> f64 {
@@ -61,8 +61,16 @@ impl Packed {
     fn gflops(&mut self, reps: usize, blocking: &Blocking) -> f64 {
         let (m, k, n) = (self.m, self.k, self.n);
         let packed = &self.storage[self.offset..self.offset + packed_len(k, n)];
+        let product = PackedProduct {
+            a: &self.a,
+            m,
+            k,
+            w: packed,
+            n,
+            beta: 0.0,
+        };
         let s = median(reps, || {
-            gemm_packed_blocked(&self.a, m, k, packed, n, &mut self.c, 0.0, blocking)
+            gemm_packed_blocked(&product, &mut self.c, blocking)
         });
         2.0 * (m * n * k) as f64 / s / 1e9
     }

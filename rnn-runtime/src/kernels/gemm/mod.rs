@@ -76,6 +76,24 @@ pub fn transpose_packed_into<F: Float>(packed: &[F], k: usize, n: usize, out: &m
     }
 }
 
+/// The operands of `c = a @ W + beta * c`: `a: [m, k]` row-major, `W: [k, n]` packed by
+/// [`pack_into`].
+#[derive(Clone, Copy, Debug)]
+pub struct PackedProduct<'a, F> {
+    /// `a: [m, k]`, row-major.
+    pub a: &'a [F],
+    /// Rows of `a` and `c`.
+    pub m: usize,
+    /// Columns of `a`, rows of `W`.
+    pub k: usize,
+    /// `W`, packed.
+    pub w: &'a [F],
+    /// Columns of `W` and `c`.
+    pub n: usize,
+    /// Factor of the old `c`.
+    pub beta: F,
+}
+
 /// `c = a @ W + beta * c` for `a: [m, k]` (row-major), `W: [k, n]` packed by [`pack_into`],
 /// `c: [m, n]` (row-major).
 pub fn gemm_packed<F: Float>(
@@ -87,9 +105,17 @@ pub fn gemm_packed<F: Float>(
     c: &mut [F],
     beta: F,
 ) {
+    let product = PackedProduct {
+        a,
+        m,
+        k,
+        w: packed,
+        n,
+        beta,
+    };
     match f32_isa::<F>() {
-        Some(isa) => gemm_packed_blocked(a, m, k, packed, n, c, beta, &Blocking::for_cpu(isa)),
-        None => portable::packed(a, m, k, packed, n, c, beta),
+        Some(isa) => gemm_packed_blocked(&product, c, &Blocking::for_cpu(isa)),
+        None => portable::packed(&product, c),
     }
 }
 
@@ -98,19 +124,17 @@ pub fn gemm_packed<F: Float>(
 ///
 /// # Panics
 /// When `F` is not `f32`, the CPU lacks `blocking.isa`, or a slice is too short.
-#[allow(clippy::too_many_arguments)]
-pub fn gemm_packed_blocked<F: Float>(
-    a: &[F],
-    m: usize,
-    k: usize,
-    packed: &[F],
-    n: usize,
-    c: &mut [F],
-    beta: F,
-    blocking: &Blocking,
-) {
+pub fn gemm_packed_blocked<F: Float>(p: &PackedProduct<'_, F>, c: &mut [F], blocking: &Blocking) {
+    let PackedProduct {
+        a,
+        m,
+        k,
+        w,
+        n,
+        beta,
+    } = *p;
     assert!(f32_isa::<F>().is_some_and(|isa| isa == blocking.isa || blocking.isa == Isa::Avx2));
-    assert!(a.len() >= m * k && c.len() >= m * n && packed.len() >= packed_len(k, n));
+    assert!(a.len() >= m * k && c.len() >= m * n && w.len() >= packed_len(k, n));
     let product = Product {
         m,
         n,
@@ -120,7 +144,7 @@ pub fn gemm_packed_blocked<F: Float>(
             rs: k,
             cs: 1,
         },
-        b: Right::Packed(packed.as_ptr().cast()),
+        b: Right::Packed(w.as_ptr().cast()),
         c: c.as_mut_ptr().cast(),
         ldc: n,
         beta: beta.to_f64() as f32,
@@ -314,7 +338,15 @@ mod blocked_tests {
                 for blocking in &blockings {
                     // Packed weights.
                     let mut c = c0.clone();
-                    gemm_packed_blocked(&a, m, k, &packed, n, &mut c, beta, blocking);
+                    let product = PackedProduct {
+                        a: &a,
+                        m,
+                        k,
+                        w: &packed,
+                        n,
+                        beta,
+                    };
+                    gemm_packed_blocked(&product, &mut c, blocking);
                     // The same product with `a` given transposed and `w` strided.
                     let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
                     let at = ArrayView2::from_shape((k, m), &at).unwrap();

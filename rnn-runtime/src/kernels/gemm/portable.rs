@@ -7,7 +7,7 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use super::NR;
+use super::{PackedProduct, NR};
 use crate::kernels::float::Float;
 
 /// Rows of the register block for a split between threads (the largest block of any kernel).
@@ -17,7 +17,8 @@ const PARALLEL_MIN_WORK: usize = 1 << 21;
 
 /// `c = a @ W + beta * c` for `a: [m, k]` (row-major), `W: [k, n]` packed by [`pack_into`],
 /// `c: [m, n]` (row-major).
-pub fn packed<F: Float>(a: &[F], m: usize, k: usize, packed: &[F], n: usize, c: &mut [F], beta: F) {
+pub fn packed<F: Float>(product: &PackedProduct<'_, F>, c: &mut [F]) {
+    let PackedProduct { a, m, k, n, .. } = *product;
     if m == 0 || n == 0 {
         return;
     }
@@ -28,10 +29,18 @@ pub fn packed<F: Float>(a: &[F], m: usize, k: usize, packed: &[F], n: usize, c: 
         // Rows in blocks of whole register blocks, split recursively on the worker pool.
         let rows = m.div_ceil(threads).div_ceil(MR) * MR;
         split_rows(a, k, c, n, rows, &|a_part, c_part| {
-            dispatch(a_part, a_part.len() / k.max(1), k, packed, n, c_part, beta)
+            let m = a_part.len() / k.max(1);
+            dispatch(
+                &PackedProduct {
+                    a: a_part,
+                    m,
+                    ..*product
+                },
+                c_part,
+            )
         });
     } else {
-        dispatch(a, m, k, packed, n, c, beta);
+        dispatch(&PackedProduct { a, ..*product }, c);
     }
 }
 
@@ -59,22 +68,22 @@ fn split_rows<F: Float>(
     );
 }
 
-fn dispatch<F: Float>(a: &[F], m: usize, k: usize, packed: &[F], n: usize, c: &mut [F], beta: F) {
+fn dispatch<F: Float>(product: &PackedProduct<'_, F>, c: &mut [F]) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { kernel_avx512(a, m, k, packed, n, c, beta) };
+            return unsafe { kernel_avx512(product, c) };
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: as above.
-            return unsafe { kernel_avx2(a, m, k, packed, n, c, beta) };
+            return unsafe { kernel_avx2(product, c) };
         }
     }
-    kernel::<F, 4, false>(a, m, k, packed, n, c, beta)
+    kernel::<F, 4, false>(product, c)
 }
 
 /// A copy of [`kernel`] compiled for an instruction set, with `MB` rows of `A` per register
@@ -84,16 +93,8 @@ macro_rules! kernel_for {
         $(#[$doc])*
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        unsafe fn $name<F: Float>(
-            a: &[F],
-            m: usize,
-            k: usize,
-            packed: &[F],
-            n: usize,
-            c: &mut [F],
-            beta: F,
-        ) {
-            kernel::<F, $mb, true>(a, m, k, packed, n, c, beta)
+        unsafe fn $name<F: Float>(product: &PackedProduct<'_, F>, c: &mut [F]) {
+            kernel::<F, $mb, true>(product, c)
         }
     };
 }
@@ -112,15 +113,15 @@ kernel_for!(
 );
 
 #[inline(always)]
-fn kernel<F: Float, const MB: usize, const FMA: bool>(
-    a: &[F],
-    m: usize,
-    k: usize,
-    packed: &[F],
-    n: usize,
-    c: &mut [F],
-    beta: F,
-) {
+fn kernel<F: Float, const MB: usize, const FMA: bool>(product: &PackedProduct<'_, F>, c: &mut [F]) {
+    let PackedProduct {
+        a,
+        m,
+        k,
+        w: packed,
+        n,
+        beta,
+    } = *product;
     let panels = n.div_ceil(NR);
     let panel = |p: usize| &packed[p * k * NR..(p + 1) * k * NR];
     let mut r0 = 0;
