@@ -158,6 +158,21 @@ impl Emitter<'_> {
         }
     }
 
+    /// Whether the pass being emitted stores the values of saved node `n`: always when training
+    /// (the backward pass reads them), and when inferring only if the step itself reads them
+    /// back (a later pass, a reduction or a product).
+    pub fn stores_saved(&self, n: crate::ir::NodeId) -> bool {
+        if !self.infer {
+            return true;
+        }
+        let own = self.plan.loop_of.get(&n);
+        self.cell.graph.nodes.iter().enumerate().any(|(m, node)| {
+            self.plan.live[m]
+                && node.op.operands().contains(&n)
+                && (!node.op.is_elementwise() || self.plan.loop_of.get(&m) != own)
+        })
+    }
+
     /// Rows of a per-step buffer: `n_time * n_batch`, or `n_batch` when inferring.
     pub fn step_rows(&self) -> TokenStream {
         if self.infer {

@@ -147,7 +147,7 @@ impl Emitter<'_> {
         let mut stores = vec![];
         for &n in &lp.nodes {
             let v = value(n);
-            if self.plan.saved.contains(&n) {
+            if self.plan.saved.contains(&n) && self.stores_saved(n) {
                 let (buf, o, blk) = (saved(n), out_ident(n, "saved"), block_ident(n, "saved"));
                 let start = self.step_block();
                 blocks.push((
@@ -322,10 +322,15 @@ impl Emitter<'_> {
             quote!(#rt::gemm_step(&input, #rows, #d_in, &#w, #wd, &mut #buf, #rt::lit::<F>(0.0));)
         });
         let rows = self.step_rows();
-        let saved_bufs = self.plan.saved.iter().map(|&n| {
-            let (buf, d) = (saved(n), self.node_dim(n));
-            quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(#rows * #d);)
-        });
+        let saved_bufs = self
+            .plan
+            .saved
+            .iter()
+            .filter(|&&n| self.stores_saved(n))
+            .map(|&n| {
+                let (buf, d) = (saved(n), self.node_dim(n));
+                quote!(let mut #buf: #rt::Buffer<F> = #rt::Buffer::zeroed(#rows * #d);)
+            });
         let mut stages = TokenStream::new();
         for s in 0..self.plan.n_stages {
             for (g, group) in self.plan.groups.iter().enumerate() {
