@@ -10,7 +10,11 @@ fn main() {
     let (cell, w, mode) = (arg(0, "Lstm"), arg(1, "M"), arg(2, "infer"));
     let calls: usize = arg(3, "20").parse().expect("CALLS: a count");
     let w = workload(&w).expect("a workload: S, M, L or tiny");
-    let mode = if mode == "train" { Mode::Train } else { Mode::Infer };
+    let mode = if mode == "train" {
+        Mode::Train
+    } else {
+        Mode::Infer
+    };
     recurrent::set_num_threads(1);
     let mut run = cell_runner(&cell, &w, mode).expect("a built-in cell");
     for _ in 0..calls {

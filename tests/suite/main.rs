@@ -3,8 +3,8 @@
 //!
 //! Three tests live in binaries of their own because they change the whole process:
 //! `tests/alloc.rs` and `tests/pool_memory.rs` install counting global allocators, and
-//! `tests/baseline_path.rs` forces the baseline (non-AVX2) passes, a choice read once per
-//! process.
+//! `tests/isa_paths.rs` runs itself again with the baseline and the AVX2 versions of the
+//! passes forced, a choice read once per process.
 
 mod api;
 mod bad_input;

@@ -472,8 +472,9 @@ impl Emitter<'_> {
                 #(#accessors)*
             }
 
-            // The passes, compiled twice: for the baseline target and with AVX2 and FMA (chosen
-            // at run time), so that the fused elementwise loops use the wider vectors.
+            // The passes, compiled three times: for the baseline target, with AVX2 and FMA, and
+            // with AVX-512 (chosen at run time), so that the fused elementwise loops use the
+            // widest vectors the CPU has.
             #[allow(non_snake_case, unused_mut, unused_variables, clippy::all)]
             impl<F: #rt::Float> #name<F> {
                 fn __forward(
@@ -488,6 +489,17 @@ impl Emitter<'_> {
                 #[cfg(target_arch = "x86_64")]
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn __forward_avx2(
+                    &self,
+                    x: #rt::ArrayView3<'_, F>,
+                    init: Option<&#rt::States<F>>,
+                    lengths: Option<&[usize]>,
+                ) -> #rt::Result<#rt::Forward<F>> {
+                    #forward
+                }
+
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn __forward_avx512(
                     &self,
                     x: #rt::ArrayView3<'_, F>,
                     init: Option<&#rt::States<F>>,
@@ -516,6 +528,17 @@ impl Emitter<'_> {
                     #infer
                 }
 
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn __infer_avx512(
+                    &self,
+                    x: #rt::ArrayView3<'_, F>,
+                    init: Option<&#rt::States<F>>,
+                    lengths: Option<&[usize]>,
+                ) -> #rt::Result<#rt::Inference<F>> {
+                    #infer
+                }
+
                 fn __backward(
                     &self,
                     forward: &#rt::Forward<F>,
@@ -528,6 +551,17 @@ impl Emitter<'_> {
                 #[cfg(target_arch = "x86_64")]
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn __backward_avx2(
+                    &self,
+                    forward: &#rt::Forward<F>,
+                    d_outputs: #rt::ArrayView3<'_, F>,
+                    d_final: Option<&#rt::States<F>>,
+                ) -> #rt::Result<#rt::Gradients<F>> {
+                    #backward
+                }
+
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn __backward_avx512(
                     &self,
                     forward: &#rt::Forward<F>,
                     d_outputs: #rt::ArrayView3<'_, F>,
@@ -604,9 +638,11 @@ impl Emitter<'_> {
                     lengths: Option<&[usize]>,
                 ) -> #rt::Result<#rt::Forward<F>> {
                     #[cfg(target_arch = "x86_64")]
-                    if #rt::has_avx2_fma() {
-                        // SAFETY: the CPU has the features the function is compiled for.
-                        return unsafe { self.__forward_avx2(x, init, lengths) };
+                    match #rt::vector_isa() {
+                        // SAFETY: the CPU has the features the functions are compiled for.
+                        #rt::VectorIsa::Avx512 => return unsafe { self.__forward_avx512(x, init, lengths) },
+                        #rt::VectorIsa::Avx2 => return unsafe { self.__forward_avx2(x, init, lengths) },
+                        #rt::VectorIsa::Baseline => {}
                     }
                     self.__forward(x, init, lengths)
                 }
@@ -618,9 +654,11 @@ impl Emitter<'_> {
                     lengths: Option<&[usize]>,
                 ) -> #rt::Result<#rt::Inference<F>> {
                     #[cfg(target_arch = "x86_64")]
-                    if #rt::has_avx2_fma() {
+                    match #rt::vector_isa() {
                         // SAFETY: as in `forward`.
-                        return unsafe { self.__infer_avx2(x, init, lengths) };
+                        #rt::VectorIsa::Avx512 => return unsafe { self.__infer_avx512(x, init, lengths) },
+                        #rt::VectorIsa::Avx2 => return unsafe { self.__infer_avx2(x, init, lengths) },
+                        #rt::VectorIsa::Baseline => {}
                     }
                     self.__infer(x, init, lengths)
                 }
@@ -632,9 +670,11 @@ impl Emitter<'_> {
                     d_final: Option<&#rt::States<F>>,
                 ) -> #rt::Result<#rt::Gradients<F>> {
                     #[cfg(target_arch = "x86_64")]
-                    if #rt::has_avx2_fma() {
+                    match #rt::vector_isa() {
                         // SAFETY: as in `forward`.
-                        return unsafe { self.__backward_avx2(forward, d_outputs, d_final) };
+                        #rt::VectorIsa::Avx512 => return unsafe { self.__backward_avx512(forward, d_outputs, d_final) },
+                        #rt::VectorIsa::Avx2 => return unsafe { self.__backward_avx2(forward, d_outputs, d_final) },
+                        #rt::VectorIsa::Baseline => {}
                     }
                     self.__backward(forward, d_outputs, d_final)
                 }

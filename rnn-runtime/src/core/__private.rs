@@ -41,17 +41,38 @@ pub fn split_examples(n_batch: usize, elements: usize) -> bool {
     n_batch >= 2 && elements >= MIN_ELEMENTS && crate::kernels::threads::num_threads() >= 2
 }
 
-/// Whether to run the generated passes' version compiled for AVX2 and FMA: the CPU has them,
-/// and the environment variable `RNN_NO_AVX2` is not set (read once; it lets tests run the
-/// baseline version on any machine).
+/// The versions of the generated passes: compiled for the baseline target, for AVX2 + FMA, or
+/// for AVX-512.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VectorIsa {
+    /// The baseline target.
+    Baseline,
+    /// AVX2 and FMA.
+    Avx2,
+    /// AVX-512F (with AVX2 and FMA).
+    Avx512,
+}
+
+/// Which version of the generated passes runs: the widest the CPU supports, unless the
+/// environment says otherwise (read once per process): `RNN_NO_AVX2` forces the baseline
+/// version and `RNN_NO_AVX512` at most the AVX2 one, so that tests run every version on any
+/// machine that has it.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-pub fn has_avx2_fma() -> bool {
-    static USE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *USE.get_or_init(|| {
-        std::env::var_os("RNN_NO_AVX2").is_none()
+pub fn vector_isa() -> VectorIsa {
+    static ISA: std::sync::OnceLock<VectorIsa> = std::sync::OnceLock::new();
+    *ISA.get_or_init(|| {
+        let avx2 = std::env::var_os("RNN_NO_AVX2").is_none()
             && std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("fma");
+        let avx512 = avx2
+            && std::env::var_os("RNN_NO_AVX512").is_none()
+            && std::arch::is_x86_feature_detected!("avx512f");
+        match (avx512, avx2) {
+            (true, _) => VectorIsa::Avx512,
+            (false, true) => VectorIsa::Avx2,
+            _ => VectorIsa::Baseline,
+        }
     })
 }
 
