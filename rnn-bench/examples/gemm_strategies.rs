@@ -5,21 +5,11 @@
 //! the runtime's packed-panel kernel (weights packed once, outside the timing, as the runtime
 //! does per sequence). `cargo run --release -p rnn-bench --example gemm_strategies`.
 
-use std::time::Instant;
-
 use recurrent::ndarray::{linalg::general_mat_mul, Array2};
 
-fn median(mut f: impl FnMut(), reps: usize) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..reps)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(|a, b| a.total_cmp(b));
-    t[reps / 2]
+/// Median seconds of `reps` runs of `f` (after one warm-up run).
+fn median(f: impl FnMut(), reps: usize) -> f64 {
+    rnn_bench::median_ms(reps, f) * 1e-3
 }
 
 fn main() {

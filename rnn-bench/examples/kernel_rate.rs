@@ -8,23 +8,13 @@
 //!
 //! `cargo run --release -p rnn-bench --example kernel_rate [-- --quick]`
 
-use std::time::Instant;
-
 use recurrent::gemm::blocked::{Blocking, Isa};
 use recurrent::gemm::{gemm_packed_blocked, gemm_views, pack_into, packed_len, PackedProduct};
 use recurrent::ndarray::{Array2, ArrayView2};
 
-fn median(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..reps)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(|a, b| a.total_cmp(b));
-    t[reps / 2]
+/// Median seconds of `reps` runs of `f` (after one warm-up run).
+fn median(reps: usize, f: impl FnMut()) -> f64 {
+    rnn_bench::median_ms(reps, f) * 1e-3
 }
 
 /// A product with packed weights: `[m, k] x [k, n]`, the weights `misalign` floats past a

@@ -320,6 +320,7 @@ impl Emitter<'_> {
         }
         .forward_body();
         let backward = self.backward_body();
+        let passes = passes(rt, &forward, &infer, &backward);
 
         quote! {
             #(#[doc = #docs])*
@@ -477,98 +478,7 @@ impl Emitter<'_> {
             // widest vectors the CPU has.
             #[allow(non_snake_case, unused_mut, unused_variables, clippy::all)]
             impl<F: #rt::Float> #name<F> {
-                fn __forward(
-                    &self,
-                    x: #rt::ArrayView3<'_, F>,
-                    init: Option<&#rt::States<F>>,
-                    lengths: Option<&[usize]>,
-                ) -> #rt::Result<#rt::Forward<F>> {
-                    #forward
-                }
-
-                #[cfg(target_arch = "x86_64")]
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn __forward_avx2(
-                    &self,
-                    x: #rt::ArrayView3<'_, F>,
-                    init: Option<&#rt::States<F>>,
-                    lengths: Option<&[usize]>,
-                ) -> #rt::Result<#rt::Forward<F>> {
-                    #forward
-                }
-
-                #[cfg(target_arch = "x86_64")]
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn __forward_avx512(
-                    &self,
-                    x: #rt::ArrayView3<'_, F>,
-                    init: Option<&#rt::States<F>>,
-                    lengths: Option<&[usize]>,
-                ) -> #rt::Result<#rt::Forward<F>> {
-                    #forward
-                }
-
-                fn __infer(
-                    &self,
-                    x: #rt::ArrayView3<'_, F>,
-                    init: Option<&#rt::States<F>>,
-                    lengths: Option<&[usize]>,
-                ) -> #rt::Result<#rt::Inference<F>> {
-                    #infer
-                }
-
-                #[cfg(target_arch = "x86_64")]
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn __infer_avx2(
-                    &self,
-                    x: #rt::ArrayView3<'_, F>,
-                    init: Option<&#rt::States<F>>,
-                    lengths: Option<&[usize]>,
-                ) -> #rt::Result<#rt::Inference<F>> {
-                    #infer
-                }
-
-                #[cfg(target_arch = "x86_64")]
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn __infer_avx512(
-                    &self,
-                    x: #rt::ArrayView3<'_, F>,
-                    init: Option<&#rt::States<F>>,
-                    lengths: Option<&[usize]>,
-                ) -> #rt::Result<#rt::Inference<F>> {
-                    #infer
-                }
-
-                fn __backward(
-                    &self,
-                    forward: &#rt::Forward<F>,
-                    d_outputs: #rt::ArrayView3<'_, F>,
-                    d_final: Option<&#rt::States<F>>,
-                ) -> #rt::Result<#rt::Gradients<F>> {
-                    #backward
-                }
-
-                #[cfg(target_arch = "x86_64")]
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn __backward_avx2(
-                    &self,
-                    forward: &#rt::Forward<F>,
-                    d_outputs: #rt::ArrayView3<'_, F>,
-                    d_final: Option<&#rt::States<F>>,
-                ) -> #rt::Result<#rt::Gradients<F>> {
-                    #backward
-                }
-
-                #[cfg(target_arch = "x86_64")]
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn __backward_avx512(
-                    &self,
-                    forward: &#rt::Forward<F>,
-                    d_outputs: #rt::ArrayView3<'_, F>,
-                    d_final: Option<&#rt::States<F>>,
-                ) -> #rt::Result<#rt::Gradients<F>> {
-                    #backward
-                }
+                #(#passes)*
             }
 
             #[allow(non_snake_case, unused_mut, unused_variables, clippy::all)]
@@ -681,4 +591,60 @@ impl Emitter<'_> {
             }
         }
     }
+}
+
+/// The three passes, each compiled for the baseline target, for AVX2 and FMA, and for AVX-512
+/// (the `Cell` methods choose at run time), in that order: `__forward`, `__forward_avx2`,
+/// `__forward_avx512`, then `__infer*`, then `__backward*`.
+fn passes(
+    rt: &TokenStream,
+    forward: &TokenStream,
+    infer: &TokenStream,
+    backward: &TokenStream,
+) -> Vec<TokenStream> {
+    let from_input = quote! {
+        x: #rt::ArrayView3<'_, F>,
+        init: Option<&#rt::States<F>>,
+        lengths: Option<&[usize]>,
+    };
+    let from_trace = quote! {
+        forward: &#rt::Forward<F>,
+        d_outputs: #rt::ArrayView3<'_, F>,
+        d_final: Option<&#rt::States<F>>,
+    };
+    let passes = [
+        ("__forward", &from_input, quote!(#rt::Forward<F>), forward),
+        ("__infer", &from_input, quote!(#rt::Inference<F>), infer),
+        (
+            "__backward",
+            &from_trace,
+            quote!(#rt::Gradients<F>),
+            backward,
+        ),
+    ];
+    let mut out = vec![];
+    for (name, args, result, body) in passes {
+        for (suffix, features) in [
+            ("", None),
+            ("_avx2", Some("avx2,fma")),
+            ("_avx512", Some("avx512f,avx2,fma")),
+        ] {
+            let f = format_ident!("{name}{suffix}");
+            out.push(match features {
+                None => quote! {
+                    fn #f(&self, #args) -> #rt::Result<#result> {
+                        #body
+                    }
+                },
+                Some(features) => quote! {
+                    #[cfg(target_arch = "x86_64")]
+                    #[target_feature(enable = #features)]
+                    unsafe fn #f(&self, #args) -> #rt::Result<#result> {
+                        #body
+                    }
+                },
+            });
+        }
+    }
+    out
 }
