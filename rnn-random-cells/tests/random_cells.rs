@@ -34,3 +34,13 @@ fn random_specs_compiled_by_the_macro_match_the_reference_evaluator() {
         failures.join("\n\n")
     );
 }
+
+/// The emitter hands at most `MAX_ROW_PASS_BLOCKS` rows to the runtime's vectorized pass; the
+/// runtime implements that many.
+#[test]
+fn the_vectorized_pass_limit_agrees() {
+    assert_eq!(
+        rnn_compiler::emit::MAX_ROW_PASS_BLOCKS,
+        facade::__private::MAX_ROW_PASS_BLOCKS
+    );
+}

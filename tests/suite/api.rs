@@ -268,6 +268,28 @@ fn inference_gives_the_forward_pass_outputs() {
     infer_matches_forward(Mut3::<f64>::new(Mut3Dims { I: 3, H: 4 }, rng));
 }
 
+rnn_cell! {
+    /// Forty nested `tanh`, each saved for the backward pass: one fused loop writes more rows
+    /// than the vectorized pass takes as arguments (32), so it runs the unvectorized version.
+    cell DeepTanh {
+        input x: [I];
+        state h: [H];
+        param W: [I, H];
+        param U: [H, H];
+
+        h[t] = tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(tanh(x[t] @ W + h[t-1] @ U))))))))))))))))))))))))))))))))))))))));
+    }
+}
+
+#[test]
+fn a_pass_wider_than_the_vectorized_limit_is_exact() {
+    let rng = &mut recurrent::seeded_rng(5);
+    let cell = DeepTanh::<f64>::new(DeepTanhDims { I: 3, H: 4 }, rng);
+    let report = recurrent::gradcheck(&cell, &recurrent::GradcheckConfig::default()).unwrap();
+    report.assert_ok();
+    threads_agree(DeepTanh::<f64>::new(DeepTanhDims { I: 8, H: 600 }, rng));
+}
+
 fn threads_agree<C: Cell<f64>>(cell: C) {
     // Large enough that products and fused loops split between threads.
     let (t, b) = (3, 32);

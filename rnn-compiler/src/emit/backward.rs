@@ -311,6 +311,10 @@ impl Emitter<'_> {
                 }
             };
         }
+        // Not through `vectorized`: inlined there, the read-modify-write of the product adjoints
+        // (four gates of one row) was not vectorized; the whole backward pass is compiled per
+        // instruction set instead (see `passes`).
+        let pass = quote!(|start: usize, end: usize, #(#block_names: &mut [F]),*| { #body });
         let firsts: Vec<Ident> = blocks
             .iter()
             .map(|(b, _, _)| format_ident!("{}_first", b))
@@ -327,9 +331,7 @@ impl Emitter<'_> {
             {
                 #(#step)*
                 #(#block_defs)*
-                let pass = |start: usize, end: usize, #(#block_names: &mut [F]),*| {
-                    #body
-                };
+                let pass = #pass;
                 // The examples split in two halves whether or not a second thread runs them, so
                 // that the per-half parameter-gradient sums (and so every result) do not depend
                 // on the number of threads.

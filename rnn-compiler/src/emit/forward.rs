@@ -197,29 +197,31 @@ impl Emitter<'_> {
             .iter()
             .zip(firsts.iter().zip(&seconds))
             .map(|((b, _, w), (f, s))| quote!(let (#f, #s) = #b.split_at_mut(middle * #w);));
+        let body = quote! {
+            for b in start..end {
+                if t >= lengths[b] {
+                    continue;
+                }
+                let row = t * n_batch + b;
+                let local = b - start;
+                #(#scalars)*
+                #(#rows)*
+                #(#outs)*
+                for j in 0..#d {
+                    #(#loads)*
+                    #(#computes)*
+                    #(#stores)*
+                }
+            }
+        };
+        let pass = super::row_pass(rt, &block_names, body);
         quote! {
             {
                 #(#splits)*
                 #(#past_views)*
                 #(#block_defs)*
                 // One example range [start, end) of the loop; `local` indexes the blocks.
-                let pass = |start: usize, end: usize, #(#block_names: &mut [F]),*| {
-                    for b in start..end {
-                        if t >= lengths[b] {
-                            continue;
-                        }
-                        let row = t * n_batch + b;
-                        let local = b - start;
-                        #(#scalars)*
-                        #(#rows)*
-                        #(#outs)*
-                        for j in 0..#d {
-                            #(#loads)*
-                            #(#computes)*
-                            #(#stores)*
-                        }
-                    }
-                };
+                let pass = #pass;
                 if #rt::split_examples(n_batch, n_batch * #d) {
                     let middle = n_batch / 2;
                     #(#halves)*

@@ -547,13 +547,6 @@ impl Emitter<'_> {
                     init: Option<&#rt::States<F>>,
                     lengths: Option<&[usize]>,
                 ) -> #rt::Result<#rt::Forward<F>> {
-                    #[cfg(target_arch = "x86_64")]
-                    match #rt::vector_isa() {
-                        // SAFETY: the CPU has the features the functions are compiled for.
-                        #rt::VectorIsa::Avx512 => return unsafe { self.__forward_avx512(x, init, lengths) },
-                        #rt::VectorIsa::Avx2 => return unsafe { self.__forward_avx2(x, init, lengths) },
-                        #rt::VectorIsa::Baseline => {}
-                    }
                     self.__forward(x, init, lengths)
                 }
 
@@ -563,13 +556,6 @@ impl Emitter<'_> {
                     init: Option<&#rt::States<F>>,
                     lengths: Option<&[usize]>,
                 ) -> #rt::Result<#rt::Inference<F>> {
-                    #[cfg(target_arch = "x86_64")]
-                    match #rt::vector_isa() {
-                        // SAFETY: as in `forward`.
-                        #rt::VectorIsa::Avx512 => return unsafe { self.__infer_avx512(x, init, lengths) },
-                        #rt::VectorIsa::Avx2 => return unsafe { self.__infer_avx2(x, init, lengths) },
-                        #rt::VectorIsa::Baseline => {}
-                    }
                     self.__infer(x, init, lengths)
                 }
 
@@ -581,7 +567,7 @@ impl Emitter<'_> {
                 ) -> #rt::Result<#rt::Gradients<F>> {
                     #[cfg(target_arch = "x86_64")]
                     match #rt::vector_isa() {
-                        // SAFETY: as in `forward`.
+                        // SAFETY: the CPU has the features the functions are compiled for.
                         #rt::VectorIsa::Avx512 => return unsafe { self.__backward_avx512(forward, d_outputs, d_final) },
                         #rt::VectorIsa::Avx2 => return unsafe { self.__backward_avx2(forward, d_outputs, d_final) },
                         #rt::VectorIsa::Baseline => {}
@@ -593,9 +579,31 @@ impl Emitter<'_> {
     }
 }
 
-/// The three passes, each compiled for the baseline target, for AVX2 and FMA, and for AVX-512
-/// (the `Cell` methods choose at run time), in that order: `__forward`, `__forward_avx2`,
-/// `__forward_avx512`, then `__infer*`, then `__backward*`.
+/// The most blocks the runtime's `RowPass` takes (its `MAX_ROW_PASS_BLOCKS`; the workspace
+/// test `row_pass_limit` checks that the two agree).
+pub const MAX_ROW_PASS_BLOCKS: usize = 32;
+
+/// The closure of one elementwise pass over the examples `[start, end)` and its blocks (the
+/// rows it writes): it runs the pass through `vectorized`, which compiles it for the baseline
+/// target, AVX2 + FMA and AVX-512 and chooses at run time. The blocks are the inner closure's
+/// arguments, not captures, so the compiler knows they do not overlap and vectorizes the feature
+/// loop. Beyond the runtime's `MAX_ROW_PASS_BLOCKS` the pass runs for the baseline target only.
+fn row_pass(rt: &TokenStream, blocks: &[&Ident], body: TokenStream) -> TokenStream {
+    let params = quote!(start: usize, end: usize, #(#blocks: &mut [F]),*);
+    if blocks.len() > MAX_ROW_PASS_BLOCKS {
+        return quote!(|#params| { #body });
+    }
+    quote! {
+        |#params| {
+            #rt::vectorized(#[inline(always)] |#params| { #body }, (start, end, #(#blocks,)*))
+        }
+    }
+}
+
+/// The three passes: `__forward` and `__infer`, compiled once (their elementwise loops run
+/// through `vectorized`, which compiles them for the baseline target, AVX2 + FMA and AVX-512
+/// and chooses at run time), and `__backward`, compiled whole for each of the three
+/// (`__backward`, `__backward_avx2`, `__backward_avx512`; `Cell::backward` chooses).
 fn passes(
     rt: &TokenStream,
     forward: &TokenStream,
@@ -612,39 +620,32 @@ fn passes(
         d_outputs: #rt::ArrayView3<'_, F>,
         d_final: Option<&#rt::States<F>>,
     };
-    let passes = [
-        ("__forward", &from_input, quote!(#rt::Forward<F>), forward),
-        ("__infer", &from_input, quote!(#rt::Inference<F>), infer),
-        (
-            "__backward",
-            &from_trace,
-            quote!(#rt::Gradients<F>),
-            backward,
-        ),
+    let mut out = vec![
+        quote! {
+            fn __forward(&self, #from_input) -> #rt::Result<#rt::Forward<F>> {
+                #forward
+            }
+        },
+        quote! {
+            fn __infer(&self, #from_input) -> #rt::Result<#rt::Inference<F>> {
+                #infer
+            }
+        },
+        quote! {
+            fn __backward(&self, #from_trace) -> #rt::Result<#rt::Gradients<F>> {
+                #backward
+            }
+        },
     ];
-    let mut out = vec![];
-    for (name, args, result, body) in passes {
-        for (suffix, features) in [
-            ("", None),
-            ("_avx2", Some("avx2,fma")),
-            ("_avx512", Some("avx512f,avx2,fma")),
-        ] {
-            let f = format_ident!("{name}{suffix}");
-            out.push(match features {
-                None => quote! {
-                    fn #f(&self, #args) -> #rt::Result<#result> {
-                        #body
-                    }
-                },
-                Some(features) => quote! {
-                    #[cfg(target_arch = "x86_64")]
-                    #[target_feature(enable = #features)]
-                    unsafe fn #f(&self, #args) -> #rt::Result<#result> {
-                        #body
-                    }
-                },
-            });
-        }
+    for (suffix, features) in [("_avx2", "avx2,fma"), ("_avx512", "avx512f,avx2,fma")] {
+        let f = format_ident!("__backward{suffix}");
+        out.push(quote! {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = #features)]
+            unsafe fn #f(&self, #from_trace) -> #rt::Result<#rt::Gradients<F>> {
+                #backward
+            }
+        });
     }
     out
 }

@@ -76,6 +76,87 @@ pub fn vector_isa() -> VectorIsa {
     })
 }
 
+/// One elementwise pass of a generated cell over the examples `[start, end)`: a closure
+/// `|start: usize, end: usize, block_1: &mut [T], ..., block_k: &mut [T]|` (0 to 32 blocks)
+/// with its arguments. [`vectorized`] calls it with each block as its own argument, so the
+/// compiler knows the blocks do not overlap each other or anything else the pass reads, and
+/// vectorizes its feature loop.
+pub trait RowPass<Args> {
+    /// Calls the pass with `args`.
+    fn call(self, args: Args);
+}
+
+macro_rules! row_pass {
+    ($($block:ident),*) => {
+        impl<'a, T: 'a, P> RowPass<(usize, usize, $(row_pass!(@slice 'a T $block),)*)> for P
+        where
+            P: Fn(usize, usize, $(row_pass!(@slice 'a T $block)),*),
+        {
+            #[inline(always)]
+            fn call(self, (start, end, $($block,)*): (usize, usize, $(row_pass!(@slice 'a T $block),)*)) {
+                // Through `Fn::call`, the closure's own body: `FnOnce::call_once` would go
+                // through a shim that is not inlined.
+                (&self)(start, end, $($block),*)
+            }
+        }
+    };
+    (@slice $a:lifetime $t:ident $block:ident) => { &$a mut [$t] };
+}
+
+macro_rules! row_passes {
+    ($first:ident $($block:ident)*) => { row_passes!(@each [$first] $($block)*); };
+    (@each [$($done:ident)*]) => { row_pass!($($done),*); };
+    (@each [$($done:ident)*] $next:ident $($rest:ident)*) => {
+        row_pass!($($done),*);
+        row_passes!(@each [$($done)* $next] $($rest)*);
+    };
+}
+
+impl<P: Fn(usize, usize)> RowPass<(usize, usize)> for P {
+    #[inline(always)]
+    fn call(self, (start, end): (usize, usize)) {
+        (&self)(start, end)
+    }
+}
+
+row_passes!(
+    b1 b2 b3 b4 b5 b6 b7 b8 b9 b10 b11 b12 b13 b14 b15 b16
+    b17 b18 b19 b20 b21 b22 b23 b24 b25 b26 b27 b28 b29 b30 b31 b32
+);
+
+/// The most blocks a [`RowPass`] takes; a generated pass with more runs unvectorized.
+pub const MAX_ROW_PASS_BLOCKS: usize = 32;
+
+/// Runs `pass(args)` compiled for the version [`vector_isa`] chooses. The generated cells
+/// write each elementwise pass once, as a closure marked `#[inline(always)]`; it is inlined
+/// into each of the `#[target_feature]` functions below, so the pass is compiled once per
+/// instruction set while the rest of the cell (checks, buffers, GEMM calls) is compiled once.
+#[inline(always)]
+pub fn vectorized<A, P: RowPass<A>>(pass: P, args: A) {
+    #[cfg(target_arch = "x86_64")]
+    match vector_isa() {
+        // SAFETY: `vector_isa` chose a version the CPU supports.
+        VectorIsa::Avx512 => return unsafe { with_avx512(pass, args) },
+        VectorIsa::Avx2 => return unsafe { with_avx2(pass, args) },
+        VectorIsa::Baseline => {}
+    }
+    pass.call(args)
+}
+
+/// `pass(args)` compiled with AVX-512F, AVX2 and FMA (`pass` is inlined).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn with_avx512<A, P: RowPass<A>>(pass: P, args: A) {
+    pass.call(args)
+}
+
+/// `pass(args)` compiled with AVX2 and FMA (`pass` is inlined).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn with_avx2<A, P: RowPass<A>>(pass: P, args: A) {
+    pass.call(args)
+}
+
 /// A literal of the spec in the cell's float type.
 #[inline(always)]
 pub fn lit<F: Float>(v: f64) -> F {
