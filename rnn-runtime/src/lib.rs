@@ -5,7 +5,7 @@
 //! derived by the compiler. On top of that trait this crate provides what works for every cell
 //! alike: [`gradcheck`](mod@gradcheck), parameter initialization, and a small training library:
 //! models of stacked (bidirectional) layers of any cells with embeddings and heads
-//! ([`SequenceModel`], [`Seq2Seq`]), the application modes ([`modes`]), losses ([`loss`]),
+//! ([`SequenceModel`], [`Seq2Seq`]), the application modes ([`modes`]), losses ([`loss`], [`ctc`]),
 //! optimizers and schedules ([`train`]), data helpers ([`data`]), [`checkpoint`] files
 //! (safetensors with a checksum) and the [`torch`] `state_dict` layout of the built-in cells.
 //!
@@ -54,7 +54,7 @@ pub use crate::nn::{layer, modes};
 pub use crate::training::plot;
 #[cfg(feature = "progress")]
 pub use crate::training::progress;
-pub use crate::training::{data, loss, metrics, optim as train};
+pub use crate::training::{ctc, data, loss, metrics, optim as train};
 
 // Only the code `rnn_cell!` generates uses this; it changes with the compiler.
 #[doc(hidden)]

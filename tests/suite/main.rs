@@ -11,6 +11,7 @@ mod bad_input;
 mod chunking;
 mod common;
 mod compile_fail;
+mod ctc;
 mod formats;
 mod gradcheck;
 mod gradcheck_robust;

@@ -114,6 +114,7 @@ macro_rules! row_passes {
 
 impl<P: Fn(usize, usize)> RowPass<(usize, usize)> for P {
     #[inline(always)]
+    #[allow(clippy::needless_borrow)] // through `Fn::call`, as in the other arities
     fn call(self, (start, end): (usize, usize)) {
         (&self)(start, end)
     }

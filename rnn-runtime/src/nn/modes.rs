@@ -19,6 +19,9 @@ use crate::kernels::float::Float;
 use crate::nn::layer::LayerStates;
 use crate::nn::linear::{Linear, LinearGrads};
 use crate::nn::model::{Input, ModelForward, SequenceModel};
+#[cfg(doc)]
+use crate::training::ctc::CtcReduction;
+use crate::training::ctc::{beam_search, ctc_loss, greedy_decode, CtcDecoder, CtcOptions};
 use crate::training::loss::{
     argmax_rows, check_finite_values, mse, sequence_cross_entropy, softmax_cross_entropy,
 };
@@ -352,6 +355,57 @@ impl<F: Float> SequenceModel<F> {
         let head = self.head_or_error()?;
         let (hidden, states) = self.infer(input, lengths, init)?;
         Ok((head_every_step(head, hidden.view())?, states))
+    }
+
+    /// One training step of unaligned sequence labelling (speech recognition, handwriting):
+    /// the CTC loss of the head's outputs at every step (`[T, B, C]` logits over the labels and
+    /// the blank) against `targets` (one label sequence per example, shorter than its input),
+    /// with each example's input length from `lengths` (`T` when `None`). See [`crate::ctc`]
+    /// for the loss, its options and its gradient. The whole sequence is one step (no
+    /// truncation: the loss couples every step of an example). The reported loss is the
+    /// reduced one (for [`CtcReduction::None`], the sum over examples).
+    ///
+    /// Errors: as [`ctc_loss`](crate::ctc::ctc_loss) (a label that is the blank or outside the
+    /// head's classes, the wrong number of targets) and as the forward pass.
+    pub fn ctc_step<L: AsRef<[usize]>>(
+        &self,
+        input: Input<'_, F>,
+        lengths: Option<&[usize]>,
+        targets: &[L],
+        options: &CtcOptions,
+        dropout_rng: Option<&mut dyn Rng>,
+    ) -> Result<TrainStep<F>> {
+        self.every_step_step(input, lengths, None, dropout_rng, |logits, lengths| {
+            let result = ctc_loss(logits, targets, lengths, options)?;
+            Ok((result.loss, result.grad))
+        })
+    }
+
+    /// Transcribes each example with the head's outputs (`[T, B, C]` logits over the labels
+    /// and the `blank`): best path ([`CtcDecoder::Greedy`]) or prefix beam search,
+    /// over the steps `t < lengths[b]`.
+    ///
+    /// Errors: the model has no head; the blank is not one of its classes; as the forward pass.
+    pub fn ctc_decode(
+        &self,
+        input: Input<'_, F>,
+        lengths: Option<&[usize]>,
+        blank: usize,
+        decoder: CtcDecoder,
+    ) -> Result<Vec<Vec<usize>>> {
+        let (logits, _) = self.outputs(input, lengths, None)?;
+        let (t, b, _) = logits.dim();
+        let all = vec![t; b];
+        let lengths = lengths.unwrap_or(&all);
+        match decoder {
+            CtcDecoder::Greedy => greedy_decode(logits.view(), Some(lengths), blank),
+            CtcDecoder::Beam { width } => {
+                Ok(beam_search(logits.view(), Some(lengths), blank, width)?
+                    .into_iter()
+                    .map(|(labels, _)| labels)
+                    .collect())
+            }
+        }
     }
 
     /// One training step of tagging or language modelling: softmax cross-entropy of the class

@@ -4,6 +4,7 @@
 //! - `optim`: optimizers (SGD with momentum, Adam, AdamW), gradient clipping and learning-rate
 //!   schedules; public as the module `train`;
 //! - `loss`: losses with their gradients (MSE, softmax cross-entropy with masking);
+//! - `ctc`: the CTC loss (forward–backward in log space) and its decoders;
 //! - `data`: padded time-major batches, length checks, seeded shuffled batching, `Vocab`;
 //! - `metrics`: `TrainingLog` and `Curve`, per-epoch metrics;
 //! - `progress` (feature `progress`): a terminal progress bar;
@@ -16,6 +17,7 @@
 //! model. The room is called `training` and the optimizers' file `optim.rs` so that neither
 //! collides with the public module `train`, which `lib.rs` re-exports `optim` as.
 
+pub mod ctc;
 pub mod data;
 pub mod loss;
 pub mod metrics;
