@@ -59,11 +59,11 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            iterations: 800,
+            iterations: 1500,
             batch: 32,
             hidden: 32,
             lr: 1e-2,
-            noise: 0.5,
+            noise: 0.8,
             test: 500,
             beam: 8,
             seed: 1,

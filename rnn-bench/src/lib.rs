@@ -594,6 +594,37 @@ pub fn bare_gemm_runner(cell: &str, w: &Workload, mode: Mode) -> Runner {
     }
 }
 
+/// Classes of the CTC benchmark (labels and the blank): a character set.
+pub const CTC_CLASSES: usize = 32;
+/// Labels per example of the CTC benchmark: a quarter of the steps, as in speech.
+pub fn ctc_target_length(w: &Workload) -> usize {
+    w.steps / 4
+}
+
+/// The CTC loss and its gradient on logits of workload `w`'s shape, `[T, B, CTC_CLASSES]`
+/// (random, seed 2), every example `T` steps long with a random target of
+/// [`ctc_target_length`] labels: the cost a `ctc_step` adds to the model's step.
+pub fn ctc_runner(w: &Workload) -> Runner {
+    use recurrent::ctc::{ctc_loss, CtcOptions};
+    let mut rng = recurrent::seeded_rng(2);
+    let logits = Array3::<f32>::from_shape_fn((w.steps, w.batch, CTC_CLASSES), |_| {
+        rng.random_range(-2.0..2.0)
+    });
+    let targets: Vec<Vec<usize>> = (0..w.batch)
+        .map(|_| {
+            (0..ctc_target_length(w))
+                .map(|_| rng.random_range(1..CTC_CLASSES))
+                .collect()
+        })
+        .collect();
+    let lengths = vec![w.steps; w.batch];
+    Box::new(move || {
+        let r =
+            ctc_loss(logits.view(), &targets, &lengths, &CtcOptions::default()).expect("ctc loss");
+        std::hint::black_box(r);
+    })
+}
+
 #[cfg(test)]
 mod reference_tests {
     use super::*;

@@ -8,6 +8,7 @@
 
 mod adding;
 mod char_lm;
+mod ctc;
 mod forecast;
 mod reber;
 mod seq2seq;

@@ -367,7 +367,7 @@ impl<F: Float> SequenceModel<F> {
     ///
     /// Errors: as [`ctc_loss`](crate::ctc::ctc_loss) (a label that is the blank or outside the
     /// head's classes, the wrong number of targets) and as the forward pass.
-    pub fn ctc_step<L: AsRef<[usize]>>(
+    pub fn ctc_step<L: AsRef<[usize]> + Sync>(
         &self,
         input: Input<'_, F>,
         lengths: Option<&[usize]>,

@@ -29,6 +29,7 @@ use ndarray::{Array3, ArrayView3};
 
 use crate::core::error::{Error, Result};
 use crate::kernels::float::Float;
+use crate::kernels::threads::{join, num_threads};
 use crate::training::loss::check_finite_values;
 
 /// How the per-example losses become one number (as `nn.CTCLoss`'s `reduction`).
@@ -127,18 +128,27 @@ fn check_inputs<F: Float>(
     check_finite_values(&format!("{what} logits"), logits)
 }
 
-/// `log_softmax` of the logits of example `b` at steps `0..len`, as `[len][C]` in f64.
-fn log_softmax_rows<F: Float>(logits: &ArrayView3<'_, F>, b: usize, len: usize) -> Vec<Vec<f64>> {
-    (0..len)
-        .map(|t| {
-            let row: Vec<f64> = (0..logits.dim().2)
-                .map(|k| logits[[t, b, k]].to_f64())
-                .collect();
-            let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let lse = row.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
-            row.into_iter().map(|v| v - lse).collect()
-        })
-        .collect()
+/// `log_softmax` of the logits of example `b` at steps `0..len`, as `[len * C]` in f64.
+fn log_softmax_rows<F: Float>(logits: &ArrayView3<'_, F>, b: usize, len: usize) -> Vec<f64> {
+    let classes = logits.dim().2;
+    let mut out = Vec::with_capacity(len * classes);
+    for t in 0..len {
+        let row = &mut out;
+        let start = row.len();
+        row.extend((0..classes).map(|k| logits[[t, b, k]].to_f64()));
+        let max = row[start..]
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let lse = row[start..]
+            .iter()
+            .map(|v| (v - max).exp())
+            .sum::<f64>()
+            .ln()
+            + max;
+        row[start..].iter_mut().for_each(|v| *v -= lse);
+    }
+    out
 }
 
 /// The smallest input length that can produce `target`: one step per label, plus one blank
@@ -148,11 +158,11 @@ pub fn min_input_length(target: &[usize]) -> usize {
     target.len() + target.windows(2).filter(|w| w[0] == w[1]).count()
 }
 
-/// One example: `-log p(target | x)` and the posterior occupation `gamma[t][k]` (`None` when
-/// the alignment is impossible).
-fn example(lp: &[Vec<f64>], target: &[usize], blank: usize) -> (f64, Option<Vec<Vec<f64>>>) {
-    let len = lp.len();
-    let classes = lp.first().map_or(0, Vec::len);
+/// One example: `-log p(target | x)` and the unscaled gradient of that loss with respect to
+/// the example's logits, `softmax - gamma` as `[len * C]` (`None` when the alignment is
+/// impossible). `lp` holds the `log_softmax` rows `[len * C]`.
+fn example(lp: &[f64], classes: usize, target: &[usize], blank: usize) -> (f64, Option<Vec<f64>>) {
+    let len = lp.len() / classes.max(1);
     if len < min_input_length(target) {
         return (f64::INFINITY, None);
     }
@@ -164,18 +174,22 @@ fn example(lp: &[Vec<f64>], target: &[usize], blank: usize) -> (f64, Option<Vec<
     let label = |s: usize| if s % 2 == 0 { blank } else { target[s / 2] };
     // A path may skip the blank between two different labels.
     let skips = |s: usize| s >= 2 && s % 2 == 1 && label(s) != label(s - 2);
+    // At step t only the states s in [first(t), last(t)) are on a complete path: reached
+    // from the start (s < 2(t + 1)) and able to reach the end in the steps left
+    // (s >= n - 2(len - t)). The others stay at -inf.
+    let first = |t: usize| n.saturating_sub(2 * (len - t));
+    let last = |t: usize| n.min(2 * (t + 1));
     let ninf = f64::NEG_INFINITY;
-    let mut alpha = vec![vec![ninf; n]; len];
-    alpha[0][0] = lp[0][blank];
+    let lp_at = |t: usize, s: usize| lp[t * classes + label(s)];
+    let mut alpha = vec![ninf; len * n];
+    alpha[0] = lp_at(0, 0);
     if n > 1 {
-        alpha[0][1] = lp[0][label(1)];
+        alpha[1] = lp_at(0, 1);
     }
     for t in 1..len {
-        let (prev, now) = alpha.split_at_mut(t);
-        let (prev, now) = (&prev[t - 1], &mut now[0]);
-        // States that cannot reach the end in the steps left stay at -inf; so do states not
-        // reachable yet. Computing them anyway is exact (they are -inf or are never read).
-        for s in 0..n {
+        let (prev, now) = alpha.split_at_mut(t * n);
+        let (prev, now) = (&prev[(t - 1) * n..], &mut now[..n]);
+        for s in first(t)..last(t) {
             let mut a = prev[s];
             if s >= 1 {
                 a = log_add(a, prev[s - 1]);
@@ -183,29 +197,29 @@ fn example(lp: &[Vec<f64>], target: &[usize], blank: usize) -> (f64, Option<Vec<
             if skips(s) {
                 a = log_add(a, prev[s - 2]);
             }
-            now[s] = if a == ninf { ninf } else { a + lp[t][label(s)] };
+            now[s] = if a == ninf { ninf } else { a + lp_at(t, s) };
         }
     }
-    let last = &alpha[len - 1];
+    let end = &alpha[(len - 1) * n..];
     let log_p = if n > 1 {
-        log_add(last[n - 1], last[n - 2])
+        log_add(end[n - 1], end[n - 2])
     } else {
-        last[0]
+        end[0]
     };
     if log_p == ninf {
         return (f64::INFINITY, None);
     }
     // beta[t][s]: log probability of the rest of the path, steps t+1.., from state s at t.
-    let mut beta = vec![vec![ninf; n]; len];
-    beta[len - 1][n - 1] = 0.0;
+    let mut beta = vec![ninf; len * n];
+    beta[(len - 1) * n + n - 1] = 0.0;
     if n > 1 {
-        beta[len - 1][n - 2] = 0.0;
+        beta[(len - 1) * n + n - 2] = 0.0;
     }
     for t in (0..len - 1).rev() {
-        let (now, next) = beta.split_at_mut(t + 1);
-        let (now, next) = (&mut now[t], &next[0]);
-        let emit = |s: usize| next[s] + lp[t + 1][label(s)];
-        for s in 0..n {
+        let (now, next) = beta.split_at_mut((t + 1) * n);
+        let (now, next) = (&mut now[t * n..], &next[..n]);
+        let emit = |s: usize| next[s] + lp_at(t + 1, s);
+        for s in first(t)..last(t) {
             let mut b = emit(s);
             if s + 1 < n {
                 b = log_add(b, emit(s + 1));
@@ -216,16 +230,17 @@ fn example(lp: &[Vec<f64>], target: &[usize], blank: usize) -> (f64, Option<Vec<
             now[s] = b;
         }
     }
-    let mut gamma = vec![vec![0.0; classes]; len];
+    // d(-log p)/dz = softmax - gamma, gamma[t][k] = sum_{s: l'_s = k} exp(alpha + beta - log p).
+    let mut grad: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
     for t in 0..len {
-        for s in 0..n {
-            let v = alpha[t][s] + beta[t][s];
+        for s in first(t)..last(t) {
+            let v = alpha[t * n + s] + beta[t * n + s];
             if v > ninf {
-                gamma[t][label(s)] += (v - log_p).exp();
+                grad[t * classes + label(s)] -= (v - log_p).exp();
             }
         }
     }
-    (-log_p, Some(gamma))
+    (-log_p, Some(grad))
 }
 
 /// The CTC loss of `logits: [T, B, C]` (unnormalized scores; `log_softmax` is applied here)
@@ -239,7 +254,7 @@ fn example(lp: &[Vec<f64>], target: &[usize], blank: usize) -> (f64, Option<Vec<
 /// Errors: the blank is not a class; the number of targets or of input lengths is not `B`; an
 /// input length exceeds `T`; a target holds the blank or a class `>= C`; a logit is `NaN` or
 /// infinite.
-pub fn ctc_loss<F: Float, L: AsRef<[usize]>>(
+pub fn ctc_loss<F: Float, L: AsRef<[usize]> + Sync>(
     logits: ArrayView3<'_, F>,
     targets: &[L],
     input_lengths: &[usize],
@@ -268,27 +283,42 @@ pub fn ctc_loss<F: Float, L: AsRef<[usize]>>(
             )));
         }
     }
+    // Examples are independent: with two threads, each computes half of them (the result
+    // does not depend on the split).
+    let one = |b: usize| {
+        let lp = log_softmax_rows(&logits, b, input_lengths[b]);
+        example(&lp, classes, targets[b].as_ref(), blank)
+    };
+    let range = |r: std::ops::Range<usize>| r.map(one).collect::<Vec<_>>();
+    let work: usize = (0..batch)
+        .map(|b| input_lengths[b] * (2 * targets[b].as_ref().len() + 1 + classes))
+        .sum();
+    let results = if batch >= 2 && work >= 1 << 14 && num_threads() >= 2 {
+        let (mut a, b) = join(|| range(0..batch / 2), || range(batch / 2..batch));
+        a.extend(b);
+        a
+    } else {
+        range(0..batch)
+    };
     let mut grad = Array3::<F>::zeros((t_max, batch, classes));
     let mut losses = Vec::with_capacity(batch);
     let mut total = 0.0f64;
-    for (b, target) in targets.iter().enumerate() {
-        let target = target.as_ref();
-        let len = input_lengths[b];
-        let lp = log_softmax_rows(&logits, b, len);
-        let (mut loss, gamma) = example(&lp, target, blank);
+    for (b, (mut loss, example_grad)) in results.into_iter().enumerate() {
         if loss.is_infinite() && options.zero_infinity {
             loss = 0.0;
         }
         let weight = match options.reduction {
-            CtcReduction::Mean => 1.0 / (target.len().max(1) as f64 * batch as f64),
+            CtcReduction::Mean => 1.0 / (targets[b].as_ref().len().max(1) as f64 * batch as f64),
             CtcReduction::Sum | CtcReduction::None => 1.0,
         };
         total += loss * weight;
         losses.push(F::from_f64(loss));
-        let Some(gamma) = gamma else { continue };
-        for (t, (lp_t, gamma_t)) in lp.iter().zip(&gamma).enumerate() {
-            for k in 0..classes {
-                grad[[t, b, k]] = F::from_f64((lp_t[k].exp() - gamma_t[k]) * weight);
+        let Some(example_grad) = example_grad else {
+            continue;
+        };
+        for (t, row) in example_grad.chunks(classes).enumerate() {
+            for (k, &g) in row.iter().enumerate() {
+                grad[[t, b, k]] = F::from_f64(g * weight);
             }
         }
     }
@@ -362,11 +392,11 @@ pub fn beam_search<F: Float>(
             let lp = log_softmax_rows(&logits, b, lengths[b]);
             // prefix -> (log p of its paths ending in a blank, ... ending in its last label)
             let mut beams: Vec<(Vec<usize>, (f64, f64))> = vec![(vec![], (0.0, ninf))];
-            for lp_t in &lp {
+            for lp_t in lp.chunks(classes) {
                 let mut next: HashMap<Vec<usize>, (f64, f64)> = HashMap::new();
                 for (prefix, (p_blank, p_label)) in &beams {
                     let p_any = log_add(*p_blank, *p_label);
-                    for (k, &lp_k) in lp_t.iter().enumerate().take(classes) {
+                    for (k, &lp_k) in lp_t.iter().enumerate() {
                         if k == blank {
                             let e = next.entry(prefix.clone()).or_insert((ninf, ninf));
                             e.0 = log_add(e.0, p_any + lp_k);
