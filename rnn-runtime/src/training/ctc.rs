@@ -171,7 +171,13 @@ fn example(lp: &[f64], classes: usize, target: &[usize], blank: usize) -> (f64, 
         return (0.0, Some(vec![]));
     }
     let n = 2 * target.len() + 1;
-    let label = |s: usize| if s % 2 == 0 { blank } else { target[s / 2] };
+    let label = |s: usize| {
+        if s.is_multiple_of(2) {
+            blank
+        } else {
+            target[s / 2]
+        }
+    };
     // A path may skip the blank between two different labels.
     let skips = |s: usize| s >= 2 && s % 2 == 1 && label(s) != label(s - 2);
     // At step t only the states s in [first(t), last(t)) are on a complete path: reached
@@ -219,7 +225,7 @@ fn example(lp: &[f64], classes: usize, target: &[usize], blank: usize) -> (f64, 
         let (now, next) = beta.split_at_mut((t + 1) * n);
         let (now, next) = (&mut now[t * n..], &next[..n]);
         let emit = |s: usize| next[s] + lp_at(t + 1, s);
-        for s in first(t)..last(t) {
+        for (s, slot) in now.iter_mut().enumerate().take(last(t)).skip(first(t)) {
             let mut b = emit(s);
             if s + 1 < n {
                 b = log_add(b, emit(s + 1));
@@ -227,7 +233,7 @@ fn example(lp: &[f64], classes: usize, target: &[usize], blank: usize) -> (f64, 
             if s + 2 < n && skips(s + 2) {
                 b = log_add(b, emit(s + 2));
             }
-            now[s] = b;
+            *slot = b;
         }
     }
     // d(-log p)/dz = softmax - gamma, gamma[t][k] = sum_{s: l'_s = k} exp(alpha + beta - log p).
