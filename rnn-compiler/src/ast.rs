@@ -136,6 +136,10 @@ pub enum BinOp {
     Div,
     /// `@` (vector-matrix product)
     MatMul,
+    /// `max(a, b)`, elementwise (written as a call; the IR holds it as a binary operation)
+    Max,
+    /// `min(a, b)`, elementwise (written as a call)
+    Min,
 }
 
 impl BinOp {
@@ -147,6 +151,8 @@ impl BinOp {
             BinOp::Mul => "*",
             BinOp::Div => "/",
             BinOp::MatMul => "@",
+            BinOp::Max => "max",
+            BinOp::Min => "min",
         }
     }
 }
@@ -187,6 +193,7 @@ impl Time {
 fn precedence(e: &Expr) -> u8 {
     match &e.kind {
         ExprKind::Binary(BinOp::Add | BinOp::Sub, ..) => 1,
+        ExprKind::Binary(BinOp::Max | BinOp::Min, ..) => 4,
         ExprKind::Binary(..) => 2,
         ExprKind::Neg(_) => 3,
         _ => 4,
@@ -220,6 +227,9 @@ impl std::fmt::Display for Expr {
             ExprKind::Neg(a) => {
                 f.write_str("-")?;
                 wrap(a, 3, f)
+            }
+            ExprKind::Binary(op @ (BinOp::Max | BinOp::Min), a, b) => {
+                write!(f, "{}({a}, {b})", op.symbol())
             }
             ExprKind::Binary(op, a, b) => {
                 let p = precedence(self);

@@ -24,8 +24,9 @@ pub enum DExpr {
     Div(Box<DExpr>, Box<DExpr>),
     /// `-a`
     Neg(Box<DExpr>),
-    /// A derivative helper of the runtime's `activation` module (`relu_grad`, ...).
-    Call(&'static str, Box<DExpr>),
+    /// A function of the runtime's `activation` module (`relu_grad`, `pow`, ...) applied to
+    /// its arguments.
+    Call(&'static str, Vec<DExpr>),
 }
 
 impl DExpr {
@@ -38,7 +39,8 @@ impl DExpr {
                 a.values(out);
                 b.values(out);
             }
-            DExpr::Neg(a) | DExpr::Call(_, a) => a.values(out),
+            DExpr::Neg(a) => a.values(out),
+            DExpr::Call(_, args) => args.iter().for_each(|a| a.values(out)),
         }
     }
 }
@@ -85,16 +87,50 @@ fn partials(c: NodeId, op: &Op) -> Vec<Partial> {
             ]
         }
         Op::Binary(BinOp::MatMul, ..) => vec![],
+        // PyTorch's `maximum`/`minimum`: the gradient goes to the larger (smaller) operand,
+        // half to each on a tie. `tie_step(d)` is 1, 1/2, 0 for d > 0, = 0, < 0.
+        Op::Binary(BinOp::Max, a, x) => vec![
+            p(a, Call("tie_step", vec![Sub(b(Val(a)), b(Val(x)))])),
+            p(x, Call("tie_step", vec![Sub(b(Val(x)), b(Val(a)))])),
+        ],
+        Op::Binary(BinOp::Min, a, x) => vec![
+            p(a, Call("tie_step", vec![Sub(b(Val(x)), b(Val(a)))])),
+            p(x, Call("tie_step", vec![Sub(b(Val(a)), b(Val(x)))])),
+        ],
         Op::Func(f, a) => {
             let factor = match f {
                 Func::Sigmoid => Mul(b(y()), b(Sub(b(Lit(1.0)), b(y())))),
                 Func::Tanh => Sub(b(Lit(1.0)), b(Mul(b(y()), b(y())))),
-                Func::Relu => Call("relu_grad", b(y())),
+                Func::Relu => Call("relu_grad", vec![y()]),
                 Func::Exp => y(),
                 Func::Log => Div(b(Lit(1.0)), b(Val(a))),
                 Func::Sqrt => Div(b(Lit(0.5)), b(y())),
-                Func::Softsign => Call("softsign_grad", b(Val(a))),
-                Func::HardSigmoid => Call("hard_sigmoid_grad", b(Val(a))),
+                Func::Softsign => Call("softsign_grad", vec![Val(a)]),
+                Func::HardSigmoid => Call("hard_sigmoid_grad", vec![Val(a)]),
+                Func::Softplus => Call("sigmoid", vec![Val(a)]),
+                Func::Silu => Call("silu_grad", vec![Val(a)]),
+                Func::Gelu => Call("gelu_grad", vec![Val(a)]),
+                Func::GeluTanh => Call("gelu_tanh_grad", vec![Val(a)]),
+                // PyTorch: `sgn(x)`, 0 at 0.
+                Func::Abs => Call("sign", vec![Val(a)]),
+                Func::Square => Mul(b(Lit(2.0)), b(Val(a))),
+                // 1 for x > 0, else y + alpha (alpha at 0, as PyTorch).
+                Func::Elu(alpha) => Call("elu_grad", vec![Val(a), y(), Lit(alpha.value())]),
+                // 1 for x > 0, else the slope (the slope at 0, as PyTorch).
+                Func::LeakyRelu(slope) => Call("leaky_relu_grad", vec![Val(a), Lit(slope.value())]),
+                // k x^(k-1); 0 for k = 0 (PyTorch's `pow_backward`).
+                Func::Pow(k) if k.value() == 0.0 => Lit(0.0),
+                Func::Pow(k) if k.value() == 1.0 => Lit(1.0),
+                Func::Pow(k) if k.value() == 2.0 => Mul(b(Lit(2.0)), b(Val(a))),
+                Func::Pow(k) => Mul(
+                    b(Lit(k.value())),
+                    b(Call("pow", vec![Val(a), Lit(k.value() - 1.0)])),
+                ),
+                // 1 on [lo, hi], bounds included (PyTorch's `clamp` backward).
+                Func::Clamp(lo, hi) => Call(
+                    "clamp_grad",
+                    vec![Val(a), Lit(lo.value()), Lit(hi.value())],
+                ),
             };
             vec![p(a, factor)]
         }

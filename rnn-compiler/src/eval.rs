@@ -168,8 +168,24 @@ pub struct Evaluator<'a> {
     state_sizes: Vec<usize>,
 }
 
-/// The helper functions a [`DExpr::Call`] may name (the runtime's `activation` module).
-const HELPERS: [&str; 3] = ["relu_grad", "softsign_grad", "hard_sigmoid_grad"];
+/// The functions a [`DExpr::Call`] may name (the runtime's `activation` module), with their
+/// number of arguments.
+const HELPERS: [(&str, usize); 14] = [
+    ("relu_grad", 1),
+    ("softsign_grad", 1),
+    ("hard_sigmoid_grad", 1),
+    ("sigmoid", 1),
+    ("silu_grad", 1),
+    ("gelu_grad", 1),
+    ("gelu_tanh_grad", 1),
+    ("sign", 1),
+    ("tie_step", 1),
+    ("elu_grad", 3),
+    ("leaky_relu_grad", 2),
+    ("clamp_grad", 3),
+    ("pow", 2),
+    ("square", 1),
+];
 
 fn check_helpers(e: &DExpr) -> Result<(), EvalError> {
     match e {
@@ -179,12 +195,80 @@ fn check_helpers(e: &DExpr) -> Result<(), EvalError> {
             check_helpers(b)
         }
         DExpr::Neg(a) => check_helpers(a),
-        DExpr::Call(f, a) => {
-            if !HELPERS.contains(f) {
-                return err(format!("unknown derivative helper `{f}`"));
+        DExpr::Call(f, args) => {
+            if !HELPERS.contains(&(*f, args.len())) {
+                return err(format!(
+                    "unknown derivative helper `{f}` with {} arguments",
+                    args.len()
+                ));
             }
-            check_helpers(a)
+            args.iter().try_for_each(check_helpers)
         }
+    }
+}
+
+/// A helper of [`HELPERS`] on its arguments, in f64, written from its definition.
+fn helper(f: &str, x: &[f64]) -> f64 {
+    let step = |c: bool| if c { 1.0 } else { 0.0 };
+    let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
+    // The standard normal density and distribution function.
+    let phi = |v: f64| (-0.5 * v * v).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    let big_phi = |v: f64| 0.5 * libm::erfc(-v / std::f64::consts::SQRT_2);
+    match f {
+        // From the output: 1 where `y > 0`.
+        "relu_grad" => step(x[0] > 0.0),
+        // From the input: `1 / (1 + |x|)^2`.
+        "softsign_grad" => 1.0 / ((1.0 + x[0].abs()) * (1.0 + x[0].abs())),
+        // From the input: `1/6` on `(-3, 3)`.
+        "hard_sigmoid_grad" => step(x[0] > -3.0 && x[0] < 3.0) / 6.0,
+        "sigmoid" => sigmoid(x[0]),
+        // d/dx x s(x) = s + x s (1 - s).
+        "silu_grad" => sigmoid(x[0]) * (1.0 + x[0] * (1.0 - sigmoid(x[0]))),
+        // d/dx x Phi(x) = Phi + x phi.
+        "gelu_grad" => big_phi(x[0]) + x[0] * phi(x[0]),
+        "gelu_tanh_grad" => {
+            let (c, k) = ((2.0 / std::f64::consts::PI).sqrt(), 0.044715);
+            let v = x[0];
+            let t = (c * (v + k * v * v * v)).tanh();
+            0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * c * (1.0 + 3.0 * k * v * v)
+        }
+        "sign" => {
+            if x[0] > 0.0 {
+                1.0
+            } else if x[0] < 0.0 {
+                -1.0
+            } else {
+                0.0 * x[0] // 0, or NaN for NaN
+            }
+        }
+        "tie_step" => {
+            if x[0] == 0.0 {
+                0.5
+            } else {
+                step(x[0] > 0.0)
+            }
+        }
+        // (x, y, alpha): 1 for x > 0, else y + alpha.
+        "elu_grad" => {
+            if x[0] > 0.0 {
+                1.0
+            } else {
+                x[1] + x[2]
+            }
+        }
+        // (x, slope)
+        "leaky_relu_grad" => {
+            if x[0] > 0.0 {
+                1.0
+            } else {
+                x[1]
+            }
+        }
+        // (x, lo, hi): bounds included.
+        "clamp_grad" => step(x[1] <= x[0] && x[0] <= x[2]),
+        "pow" => x[0].powf(x[1]),
+        "square" => x[0] * x[0],
+        other => unreachable!("helper `{other}` was rejected by Evaluator::new"),
     }
 }
 
@@ -565,6 +649,11 @@ impl<'a> Evaluator<'a> {
                             BinOp::Sub => l - r,
                             BinOp::Mul => l * r,
                             BinOp::Div => l / r,
+                            // NaN if either is NaN (`f64::max` would drop it).
+                            BinOp::Max if l.is_nan() || r.is_nan() => f64::NAN,
+                            BinOp::Min if l.is_nan() || r.is_nan() => f64::NAN,
+                            BinOp::Max => l.max(r),
+                            BinOp::Min => l.min(r),
                             BinOp::MatMul => unreachable!("`@` is lowered to MatMul"),
                         }
                     })
@@ -739,32 +828,9 @@ fn eval_dexpr(e: &DExpr, v: &[Vec<f64>], j: usize) -> f64 {
         DExpr::Mul(a, b) => eval_dexpr(a, v, j) * eval_dexpr(b, v, j),
         DExpr::Div(a, b) => eval_dexpr(a, v, j) / eval_dexpr(b, v, j),
         DExpr::Neg(a) => -eval_dexpr(a, v, j),
-        DExpr::Call(f, a) => {
-            let x = eval_dexpr(a, v, j);
-            match *f {
-                // From the output: 1 where `y > 0`.
-                "relu_grad" => {
-                    if x > 0.0 {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                }
-                // From the input: `1 / (1 + |x|)^2`.
-                "softsign_grad" => {
-                    let d = 1.0 + x.abs();
-                    1.0 / (d * d)
-                }
-                // From the input: `1/6` on `(-3, 3)`.
-                "hard_sigmoid_grad" => {
-                    if x > -3.0 && x < 3.0 {
-                        1.0 / 6.0
-                    } else {
-                        0.0
-                    }
-                }
-                other => unreachable!("helper `{other}` was rejected by Evaluator::new"),
-            }
+        DExpr::Call(f, args) => {
+            let x: Vec<f64> = args.iter().map(|a| eval_dexpr(a, v, j)).collect();
+            helper(f, &x)
         }
     }
 }

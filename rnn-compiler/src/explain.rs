@@ -61,10 +61,23 @@ fn factor(cell: &CellIr, e: &DExpr) -> String {
         DExpr::Mul(a, b) => format!("{} ⊙ {}", factor(cell, a), factor(cell, b)),
         DExpr::Div(a, b) => format!("{} / {}", factor(cell, a), factor(cell, b)),
         DExpr::Neg(a) => format!("-{}", factor(cell, a)),
-        DExpr::Call("relu_grad", a) => format!("[{} > 0]", factor(cell, a)),
-        DExpr::Call("softsign_grad", a) => format!("1 / (1 + |{}|)²", factor(cell, a)),
-        DExpr::Call("hard_sigmoid_grad", a) => format!("[-3 < {} < 3] / 6", factor(cell, a)),
-        DExpr::Call(f, a) => format!("{f}({})", factor(cell, a)),
+        DExpr::Call(f, args) => {
+            let a: Vec<String> = args.iter().map(|a| factor(cell, a)).collect();
+            match (*f, a.as_slice()) {
+                ("relu_grad", [y]) => format!("[{y} > 0]"),
+                ("softsign_grad", [x]) => format!("1 / (1 + |{x}|)²"),
+                ("hard_sigmoid_grad", [x]) => format!("[-3 < {x} < 3] / 6"),
+                ("sign", [x]) => format!("sign({x})"),
+                ("tie_step", [d]) => format!("[{d} > 0] (½ at 0)"),
+                ("leaky_relu_grad", [x, slope]) => format!("([{x} > 0] + {slope} [{x} ≤ 0])"),
+                ("elu_grad", [x, y, alpha]) => {
+                    format!("([{x} > 0] + ({y} + {alpha}) [{x} ≤ 0])")
+                }
+                ("clamp_grad", [x, lo, hi]) => format!("[{lo} ≤ {x} ≤ {hi}]"),
+                ("pow", [x, k]) => format!("{x}^{k}"),
+                (f, a) => format!("{f}({})", a.join(", ")),
+            }
+        }
     }
 }
 

@@ -8,7 +8,25 @@ use crate::shape::{Dim, Shape};
 /// Index of a node in [`Graph::nodes`].
 pub type NodeId = usize;
 
-/// An elementwise function of the language.
+/// A number literal of the spec held by a function (a slope, a bound, an exponent), compared
+/// and hashed by its bits so that functions stay `Eq`, `Ord` and `Hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Literal(u64);
+
+impl Literal {
+    /// The literal `v`.
+    pub fn new(v: f64) -> Self {
+        Literal(v.to_bits())
+    }
+
+    /// Its value.
+    pub fn value(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+/// An elementwise function of the language. Derivatives at kinks are PyTorch's (see
+/// `diff`): the subgradient its autograd returns there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Func {
     /// `1 / (1 + exp(-x))`
@@ -27,11 +45,31 @@ pub enum Func {
     Softsign,
     /// `clamp(x / 6 + 1/2, 0, 1)`
     HardSigmoid,
+    /// `ln(1 + exp(x))`
+    Softplus,
+    /// `x * sigmoid(x)` (SiLU, swish)
+    Silu,
+    /// `x/2 * (1 + erf(x / sqrt 2))` (GELU, exact)
+    Gelu,
+    /// `x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))` (GELU, tanh approximation)
+    GeluTanh,
+    /// `|x|`
+    Abs,
+    /// `x * x`
+    Square,
+    /// `x` if `x > 0`, else `alpha (exp(x) - 1)`
+    Elu(Literal),
+    /// `x` if `x > 0`, else `slope * x`
+    LeakyRelu(Literal),
+    /// `x^k` for a literal `k`
+    Pow(Literal),
+    /// `min(max(x, lo), hi)` for literals `lo <= hi`
+    Clamp(Literal, Literal),
 }
 
 impl Func {
-    /// Every function, with its name in the language.
-    pub const ALL: [(&'static str, Func); 8] = [
+    /// The functions of one argument, with their names in the language.
+    pub const UNARY: [(&'static str, Func); 14] = [
         ("sigmoid", Func::Sigmoid),
         ("tanh", Func::Tanh),
         ("relu", Func::Relu),
@@ -40,27 +78,106 @@ impl Func {
         ("sqrt", Func::Sqrt),
         ("softsign", Func::Softsign),
         ("hard_sigmoid", Func::HardSigmoid),
+        ("softplus", Func::Softplus),
+        ("silu", Func::Silu),
+        ("gelu", Func::Gelu),
+        ("gelu_tanh", Func::GeluTanh),
+        ("abs", Func::Abs),
+        ("square", Func::Square),
     ];
 
-    /// The function's name in the language (and in the runtime's `activation` module).
+    /// The functions that take number literals after their argument, as written in the
+    /// language (`elu`'s `alpha` may be left out: 1).
+    pub const WITH_LITERALS: [&'static str; 4] = [
+        "elu(v) or elu(v, alpha)",
+        "leaky_relu(v, slope)",
+        "pow(v, k)",
+        "clamp(v, lo, hi)",
+    ];
+
+    /// The function's name in the language and in the runtime's `activation` module.
     pub fn name(self) -> &'static str {
-        Func::ALL
-            .iter()
-            .find(|(_, f)| *f == self)
-            .map_or("?", |(n, _)| n)
+        match self {
+            Func::Elu(_) => "elu",
+            Func::LeakyRelu(_) => "leaky_relu",
+            Func::Pow(_) => "pow",
+            Func::Clamp(..) => "clamp",
+            f => Func::UNARY
+                .iter()
+                .find(|(_, g)| *g == f)
+                .map_or("?", |(n, _)| n),
+        }
     }
 
-    /// Evaluates the function on a constant (for constant folding).
+    /// The literal arguments after the value, in order (empty for most functions).
+    pub fn literals(self) -> Vec<f64> {
+        match self {
+            Func::Elu(a) | Func::LeakyRelu(a) | Func::Pow(a) => vec![a.value()],
+            Func::Clamp(lo, hi) => vec![lo.value(), hi.value()],
+            _ => vec![],
+        }
+    }
+
+    /// The call as written, with `arg` as its argument: `tanh(v)`, `leaky_relu(v, 0.01)`.
+    pub fn call_text(self, arg: &str) -> String {
+        let mut out = format!("{}({arg}", self.name());
+        for v in self.literals() {
+            out += &format!(", {v:?}");
+        }
+        out + ")"
+    }
+
+    /// Evaluates the function (in f64, exactly: constant folding and the reference evaluator).
     pub fn eval(self, x: f64) -> f64 {
         match self {
             Func::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Func::Tanh => x.tanh(),
-            Func::Relu => x.max(0.0),
+            // Compares, so that NaN stays NaN (`max` would give 0).
+            Func::Relu => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    x
+                }
+            }
             Func::Exp => x.exp(),
             Func::Log => x.ln(),
             Func::Sqrt => x.sqrt(),
             Func::Softsign => x / (1.0 + x.abs()),
             Func::HardSigmoid => (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            Func::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            Func::Silu => x / (1.0 + (-x).exp()),
+            Func::Gelu => 0.5 * x * libm::erfc(-x / std::f64::consts::SQRT_2),
+            Func::GeluTanh => {
+                let u = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
+                0.5 * x * (1.0 + u.tanh())
+            }
+            Func::Abs => x.abs(),
+            Func::Square => x * x,
+            Func::Elu(alpha) => {
+                if x > 0.0 {
+                    x
+                } else {
+                    alpha.value() * x.exp_m1()
+                }
+            }
+            Func::LeakyRelu(slope) => {
+                if x > 0.0 {
+                    x
+                } else {
+                    slope.value() * x
+                }
+            }
+            Func::Pow(k) => x.powf(k.value()),
+            Func::Clamp(lo, hi) => {
+                if x < lo.value() {
+                    lo.value()
+                } else if x > hi.value() {
+                    hi.value()
+                } else {
+                    x
+                }
+            }
         }
     }
 }

@@ -1139,6 +1139,162 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Every function, reduction and form the language has, for the unknown-function message.
+    fn known_functions() -> Vec<&'static str> {
+        Func::UNARY
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(Func::WITH_LITERALS)
+            .chain(["max(a, b)", "min(a, b)", "mean", "sum", "concat(...) @ W"])
+            .collect()
+    }
+
+    /// The function `f(args)` names, with its literal arguments (a slope, bounds, an exponent)
+    /// read from `args[1..]`; `None` after reporting an unknown name, a wrong number of
+    /// arguments or a literal argument that is not a number.
+    fn function(&mut self, f: &Name, args: &[Expr], pos: Pos) -> Option<Func> {
+        let unary = Func::UNARY
+            .iter()
+            .find(|(n, _)| *n == f.text)
+            .map(|&(_, g)| g);
+        let (least, most, form) = match f.text.as_str() {
+            _ if unary.is_some() => (1, 1, format!("`{}(v)`", f.text)),
+            "elu" => (1, 2, "`elu(v)` or `elu(v, alpha)`".to_string()),
+            "leaky_relu" => (2, 2, "`leaky_relu(v, slope)`".to_string()),
+            "pow" => (2, 2, "`pow(v, k)`".to_string()),
+            "clamp" => (3, 3, "`clamp(v, lo, hi)`".to_string()),
+            _ => {
+                let known = Self::known_functions();
+                let names = known.iter().map(|k| k.split('(').next().unwrap_or(k));
+                // Names other libraries give the same functions.
+                let aliases = [
+                    ("swish", "silu"),
+                    ("hardsigmoid", "hard_sigmoid"),
+                    ("leakyrelu", "leaky_relu"),
+                    ("maximum", "max"),
+                    ("minimum", "min"),
+                    ("clip", "clamp"),
+                    ("power", "pow"),
+                ];
+                let hint = match aliases.iter().find(|(a, _)| *a == f.text) {
+                    Some((a, ours)) => format!("; `{a}` is `{ours}` here"),
+                    None => check::did_you_mean(&f.text, names),
+                };
+                self.diags.error(
+                    f.pos,
+                    format!(
+                        "unknown function `{}`: expected one of {}{hint}",
+                        f.text,
+                        known.join(", ")
+                    ),
+                );
+                return None;
+            }
+        };
+        if args.len() < least || args.len() > most {
+            let count = if least == most {
+                format!("{least}")
+            } else {
+                format!("{least} or {most}")
+            };
+            self.diags.error(
+                pos,
+                format!(
+                    "`{}` takes {count} argument{}, as {form}; found {}",
+                    f.text,
+                    if most == 1 { "" } else { "s" },
+                    args.len()
+                ),
+            );
+            return None;
+        }
+        let mut literals = vec![];
+        for a in &args[1..] {
+            match literal(a) {
+                Some(v) => literals.push(v),
+                None => {
+                    self.diags.error(
+                        a.pos,
+                        format!(
+                            "`{}` takes its value and then number literals, as {form}: expected a number such as `0.1` or `-1` here, found `{a}`",
+                            f.text
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+        let lit = |i: usize| Literal::new(literals[i]);
+        Some(match f.text.as_str() {
+            "elu" => Func::Elu(Literal::new(literals.first().copied().unwrap_or(1.0))),
+            "leaky_relu" => Func::LeakyRelu(lit(0)),
+            "pow" => Func::Pow(lit(0)),
+            "clamp" => {
+                if literals[0] > literals[1] {
+                    self.diags.error(
+                        args[1].pos,
+                        format!(
+                            "the bounds of `clamp(v, lo, hi)` must satisfy lo <= hi; found lo = {} > hi = {}",
+                            literals[0], literals[1]
+                        ),
+                    );
+                    return None;
+                }
+                Func::Clamp(lit(0), lit(1))
+            }
+            _ => unary?,
+        })
+    }
+
+    /// `max(a, b)` or `min(a, b)`: elementwise, with the shapes of `a + b`.
+    fn pair(&mut self, op: BinOp, f: &Name, args: &[Expr], pos: Pos, text: String) -> NodeId {
+        if args.len() != 2 {
+            self.diags.error(
+                pos,
+                format!(
+                    "`{0}` takes 2 arguments, as `{0}(a, b)`; found {1}",
+                    f.text,
+                    args.len()
+                ),
+            );
+            for a in args {
+                self.expr(a);
+            }
+            return self.error_node(pos);
+        }
+        let an = self.expr(&args[0]);
+        let bn = self.expr(&args[1]);
+        if let (Op::Const(x), Op::Const(y), Shape::Scalar, Shape::Scalar) = (
+            &self.graph.nodes[an].op,
+            &self.graph.nodes[bn].op,
+            &self.graph.nodes[an].shape,
+            &self.graph.nodes[bn].shape,
+        ) {
+            let v = if op == BinOp::Max { x.max(*y) } else { x.min(*y) };
+            return self.constant(v, pos, text);
+        }
+        let (sa, ta, _, pa) = self.operand(an, args[0].pos);
+        let (sb, tb, _, pb) = self.operand(bn, args[1].pos);
+        let shape = check::elementwise(
+            op,
+            &Operand {
+                shape: &sa,
+                text: &ta,
+                pos: args[0].pos,
+                param: pa.as_deref(),
+            },
+            &Operand {
+                shape: &sb,
+                text: &tb,
+                pos: args[1].pos,
+                param: pb.as_deref(),
+            },
+            pos,
+            self.diags,
+        );
+        self.node(Op::Binary(op, an, bn), shape, pos, text)
+    }
+
     fn call(&mut self, f: &Name, args: &[Expr], pos: Pos, text: String) -> NodeId {
         let reduction = match f.text.as_str() {
             "mean" => Some(Reduction::Mean),
@@ -1158,36 +1314,16 @@ impl Lowerer<'_> {
         if let Some(kind) = reduction {
             return self.reduction(kind, f, args, pos, text);
         }
-        let Some(&(_, func)) = Func::ALL.iter().find(|(name, _)| *name == f.text) else {
-            let known: Vec<&str> = Func::ALL
-                .iter()
-                .map(|(n, _)| *n)
-                .chain(["mean", "sum", "concat"])
-                .collect();
-            let hint = check::did_you_mean(&f.text, known.iter().copied());
-            self.diags.error(
-                f.pos,
-                format!(
-                    "unknown function `{}`: expected one of {}{hint}",
-                    f.text,
-                    known.join(", ")
-                ),
-            );
+        if let op @ ("max" | "min") = f.text.as_str() {
+            let op = if op == "max" { BinOp::Max } else { BinOp::Min };
+            return self.pair(op, f, args, pos, text);
+        }
+        let Some(func) = self.function(f, args, pos) else {
             for a in args {
                 self.expr(a);
             }
             return self.error_node(pos);
         };
-        if args.len() != 1 {
-            self.diags.error(
-                pos,
-                format!("`{}` takes 1 argument, found {}", f.text, args.len()),
-            );
-            for a in args {
-                self.expr(a);
-            }
-            return self.error_node(pos);
-        }
         let a = self.expr(&args[0]);
         let (shape, t, p, param) = self.operand(a, args[0].pos);
         if let (Op::Const(v), Shape::Scalar) = (&self.graph.nodes[a].op, &shape) {
@@ -1209,5 +1345,14 @@ impl Lowerer<'_> {
             shape
         };
         self.node(Op::Func(func, a), shape, pos, text)
+    }
+}
+
+/// The value of a number literal argument: `0.01`, `-1`, `--2` (`None` for anything else).
+fn literal(e: &Expr) -> Option<f64> {
+    match &e.kind {
+        ExprKind::Number(v) => Some(*v),
+        ExprKind::Neg(a) => literal(a).map(|v| -v),
+        _ => None,
     }
 }

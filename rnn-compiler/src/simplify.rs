@@ -36,7 +36,7 @@ fn fold(graph: &Graph, e: DExpr) -> DExpr {
             Neg(x) => *x,
             x => Neg(Box::new(x)),
         },
-        Call(f, a) => Call(f, Box::new(fold(graph, *a))),
+        Call(f, args) => Call(f, args.into_iter().map(|a| fold(graph, a)).collect()),
         Add(a, c) => match (fold(graph, *a), fold(graph, *c)) {
             (Lit(x), Lit(y)) => Lit(x + y),
             (Lit(0.0), x) | (x, Lit(0.0)) => x,

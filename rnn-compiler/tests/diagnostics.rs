@@ -942,26 +942,76 @@ fn orthogonal_vector() {
 // ----------------------------------------------------------------------------------------------
 // Functions
 
+const FUNCTIONS: &str = "sigmoid, tanh, relu, exp, log, sqrt, softsign, hard_sigmoid, softplus, \
+     silu, gelu, gelu_tanh, abs, square, elu(v) or elu(v, alpha), leaky_relu(v, slope), pow(v, k), \
+     clamp(v, lo, hi), max(a, b), min(a, b), mean, sum, concat(...) @ W";
+
 #[test]
 fn unknown_function() {
     let e = error("h[t] = tanhh(x[t] @ W + h[t-1] @ U + b);");
     assert_eq!(e.at(), (7, 7, "tanhh"));
     assert_eq!(
         e.message,
-        "unknown function `tanhh`: expected one of sigmoid, tanh, relu, exp, log, sqrt, \
-         softsign, hard_sigmoid, mean, sum, concat; did you mean `tanh`?"
+        format!("unknown function `tanhh`: expected one of {FUNCTIONS}; did you mean `tanh`?")
     );
 }
 
 #[test]
 fn unknown_function_far_from_every_function_gets_no_suggestion() {
-    let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + b) * swish(b);");
-    assert_eq!(e.at(), (7, 41, "swish"));
+    let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + b) * frobnicate(b);");
+    assert_eq!(e.at(), (7, 41, "frobnicate"));
     assert_eq!(
         e.message,
-        "unknown function `swish`: expected one of sigmoid, tanh, relu, exp, log, sqrt, \
-         softsign, hard_sigmoid, mean, sum, concat"
+        format!("unknown function `frobnicate`: expected one of {FUNCTIONS}")
     );
+}
+
+#[test]
+fn another_name_of_a_function_points_to_it() {
+    let e = error("h[t] = swish(x[t] @ W + h[t-1] @ U + b);");
+    assert_eq!(
+        e.message,
+        format!("unknown function `swish`: expected one of {FUNCTIONS}; `swish` is `silu` here")
+    );
+}
+
+#[test]
+fn a_literal_argument_must_be_a_number() {
+    let e = error("h[t] = leaky_relu(x[t] @ W + h[t-1] @ U + b, b);");
+    assert_eq!(e.at(), (7, 45, "b"));
+    assert_eq!(
+        e.message,
+        "`leaky_relu` takes its value and then number literals, as `leaky_relu(v, slope)`: \
+         expected a number such as `0.1` or `-1` here, found `b`"
+    );
+    let e = error("h[t] = pow(x[t] @ W + h[t-1] @ U + b);");
+    assert_eq!(
+        e.message,
+        "`pow` takes 2 arguments, as `pow(v, k)`; found 1"
+    );
+    let e = error("h[t] = elu(x[t] @ W + h[t-1] @ U + b, 1, 2);");
+    assert_eq!(
+        e.message,
+        "`elu` takes 1 or 2 arguments, as `elu(v)` or `elu(v, alpha)`; found 3"
+    );
+}
+
+#[test]
+fn clamp_bounds_must_be_ordered() {
+    let e = error("h[t] = clamp(x[t] @ W + h[t-1] @ U + b, 1, -1);");
+    assert_eq!(e.at(), (7, 40, "1"));
+    assert_eq!(
+        e.message,
+        "the bounds of `clamp(v, lo, hi)` must satisfy lo <= hi; found lo = 1 > hi = -1"
+    );
+}
+
+#[test]
+fn max_takes_two_values_of_the_same_shape() {
+    let e = error("h[t] = max(x[t] @ W + h[t-1] @ U + b);");
+    assert_eq!(e.message, "`max` takes 2 arguments, as `max(a, b)`; found 1");
+    let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + b) + max(x[t], b);");
+    assert!(e.message.contains("`max`"), "{}", e.message);
 }
 
 #[test]
@@ -986,14 +1036,14 @@ fn unknown_function_still_checks_its_arguments() {
 fn wrong_arity_two_arguments() {
     let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U, b);");
     assert_eq!(e.at(), (7, 7, "tanh(x[t] @ W + h[t-1] @ U, b)"));
-    assert_eq!(e.message, "`tanh` takes 1 argument, found 2");
+    assert_eq!(e.message, "`tanh` takes 1 argument, as `tanh(v)`; found 2");
 }
 
 #[test]
 fn wrong_arity_no_argument() {
     let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + b) * sigmoid();");
     assert_eq!(e.at(), (7, 41, "sigmoid()"));
-    assert_eq!(e.message, "`sigmoid` takes 1 argument, found 0");
+    assert_eq!(e.message, "`sigmoid` takes 1 argument, as `sigmoid(v)`; found 0");
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -1352,7 +1402,7 @@ fn intermediate_used_in_a_rejected_call_is_not_unused() {
     let e = error("a = sigmoid(x[t] @ W + b);\nh[t] = tanhh(a + h[t-1] @ U);");
     assert_eq!(e.at(), (8, 7, "tanhh"));
     let e = error("a = sigmoid(x[t] @ W + b);\nh[t] = tanh(a + h[t-1] @ U, b);");
-    assert_eq!(e.message, "`tanh` takes 1 argument, found 2");
+    assert_eq!(e.message, "`tanh` takes 1 argument, as `tanh(v)`; found 2");
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@
 //! (5-point stencil) of `L = sum(dY * Y) + sum(dS * S_final)` with random weights, for every
 //! entry of every parameter, of the input sequence and of the initial states and history, with
 //! random lengths per example: `|analytic - numeric| <= 1e-8 + 1e-6 |numeric|`. Cases where a
-//! pre-activation of `relu`, `hard_sigmoid` or `softsign` comes within 1e-3 of a kink are
+//! pre-activation of a function with a kink (`relu`, `hard_sigmoid`, `softsign`, `abs`,
+//! `leaky_relu`, `elu`, `clamp`) or the operands of `max`/`min` come within 1e-3 of a kink are
 //! rejected.
 //!
 //! 500 random specs by default; `RNN_PROPTEST_CASES=100000 cargo test -p rnn-compiler --test
@@ -31,6 +32,7 @@ use proptest::test_runner::TestCaseError;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use rnn_compiler::eval::{EvalStates, Evaluator, Params, Seq};
+use rnn_compiler::ast::BinOp;
 use rnn_compiler::ir::{Func, Op};
 use rnn_specgen::{spec_text, Case};
 
@@ -116,18 +118,34 @@ fn check_spec(
             for (n, node) in cell.graph.nodes.iter().enumerate() {
                 let v = fwd.value(ti, bi, n).expect("within the length");
                 prop_assume!(v.iter().all(|v| v.abs() <= MAX_VALUE), "large values");
-                let kinks: &[f64] = match node.op {
-                    Op::Func(Func::Relu | Func::Softsign, _) => &[0.0],
-                    Op::Func(Func::HardSigmoid, _) => &[-3.0, 3.0],
-                    _ => &[],
+                let kinks: Vec<f64> = match node.op {
+                    Op::Func(
+                        Func::Relu | Func::Softsign | Func::Abs | Func::LeakyRelu(_) | Func::Elu(_),
+                        _,
+                    ) => vec![0.0],
+                    Op::Func(Func::HardSigmoid, _) => vec![-3.0, 3.0],
+                    Op::Func(Func::Clamp(lo, hi), _) => vec![lo.value(), hi.value()],
+                    _ => vec![],
                 };
                 if let Op::Func(_, a) = node.op {
                     for &z in fwd.value(ti, bi, a).expect("within the length") {
-                        for &k in kinks {
+                        for &k in &kinks {
                             // Exactly at the kink is a constant (an input before the sequence).
                             let d = (z - k).abs();
                             prop_assume!(d == 0.0 || d > KINK_MARGIN, "near a kink");
                         }
+                    }
+                }
+                // `max(a, b)` and `min(a, b)` have their kink where a = b.
+                if let Op::Binary(BinOp::Max | BinOp::Min, a, c) = node.op {
+                    let (va, vc) = (
+                        fwd.value(ti, bi, a).expect("within the length"),
+                        fwd.value(ti, bi, c).expect("within the length"),
+                    );
+                    let at = |v: &[f64], j: usize| if v.len() == 1 { v[0] } else { v[j] };
+                    for j in 0..va.len().max(vc.len()) {
+                        let d = (at(va, j) - at(vc, j)).abs();
+                        prop_assume!(d == 0.0 || d > KINK_MARGIN, "near a kink");
                     }
                 }
             }
@@ -286,6 +304,18 @@ fn generator_covers_the_language() {
         "sqrt",
         "softsign",
         "hard_sigmoid",
+        "softplus",
+        "silu",
+        "gelu",
+        "gelu_tanh",
+        "abs",
+        "square",
+        "elu",
+        "leaky_relu",
+        "pow",
+        "clamp",
+        "max",
+        "min",
         "mean",
         "sum",
         "+",

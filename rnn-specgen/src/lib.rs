@@ -113,7 +113,7 @@ impl Gen<'_> {
             // Every function, with its argument kept in its domain.
             0 => {
                 let v = pick(&self.hs, a);
-                let e = match b % 10 {
+                let e = match b % 22 {
                     0 => format!("sigmoid({v})"),
                     1 => format!("tanh({v})"),
                     2 => format!("relu({v})"),
@@ -123,19 +123,34 @@ impl Gen<'_> {
                     6 => format!("sqrt({v} * {v} + 0.25)"),
                     7 => format!("softsign({v})"),
                     8 => format!("hard_sigmoid(4 * {v})"),
-                    _ => format!("sqrt(1 + exp(tanh({v})))"),
+                    9 => format!("sqrt(1 + exp(tanh({v})))"),
+                    10 => format!("softplus(2 * {v})"),
+                    11 => format!("silu(2 * {v})"),
+                    12 => format!("gelu(2 * {v})"),
+                    13 => format!("gelu_tanh(2 * {v})"),
+                    14 => format!("elu(2 * {v})"),
+                    15 => format!("elu({v}, 0.5)"),
+                    16 => format!("leaky_relu({v}, 0.1)"),
+                    17 => format!("abs({v})"),
+                    18 => format!("square({v})"),
+                    // A fractional power of a positive value, an integer power of any.
+                    19 => format!("pow({v} * {v} + 0.5, 1.5)"),
+                    20 => format!("pow({v}, 3)"),
+                    _ => format!("clamp(2 * {v}, -0.5, 0.75)"),
                 };
                 self.h(e);
             }
             // Binary operators; positive denominators.
             1 => {
                 let (x, y) = (pick(&self.hs, a), pick(&self.hs, b));
-                let e = match c % 6 {
+                let e = match c % 8 {
                     0 => format!("{x} + {y}"),
                     1 => format!("{x} - {y}"),
                     2 => format!("{x} * {y}"),
                     3 => format!("{x} / (1.5 + tanh({y}))"),
                     4 => format!("{x} / sqrt({y} * {y} + 1)"),
+                    5 => format!("max({x}, {y})"),
+                    6 => format!("min({x}, {y})"),
                     _ => format!("{x} / (1 + exp(tanh({y})))"),
                 };
                 self.h(e);

@@ -45,9 +45,10 @@ impl Emitter<'_> {
                 let a = self.dexpr(a);
                 quote!((-#a))
             }
-            DExpr::Call(f, a) => {
-                let (f, a) = (ident(f), self.dexpr(a));
-                quote!(#rt::#f(#a))
+            DExpr::Call(f, args) => {
+                let f = ident(f);
+                let args = args.iter().map(|a| self.dexpr(a));
+                quote!(#rt::#f(#(#args),*))
             }
         }
     }

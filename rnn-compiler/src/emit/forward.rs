@@ -129,12 +129,16 @@ impl Emitter<'_> {
                         BinOp::Add => quote!(#a + #c),
                         BinOp::Sub => quote!(#a - #c),
                         BinOp::Mul => quote!(#a * #c),
-                        _ => quote!(#a / #c),
+                        BinOp::Div => quote!(#a / #c),
+                        BinOp::Max => quote!(#rt::maximum(#a, #c)),
+                        BinOp::Min => quote!(#rt::minimum(#a, #c)),
+                        BinOp::MatMul => unreachable!("`@` is lowered to MatMul"),
                     }
                 }
                 Op::Func(f, a) => {
-                    let (f, a) = (ident(f.name()), value(a));
-                    quote!(#rt::#f(#a))
+                    let (name, a) = (ident(f.name()), value(a));
+                    let literals = f.literals().into_iter().map(|v| quote!(#rt::lit::<F>(#v)));
+                    quote!(#rt::#name(#a #(, #literals)*))
                 }
                 _ => quote!(),
             };
