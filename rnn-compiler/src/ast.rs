@@ -37,10 +37,36 @@ pub struct CellAst {
     pub decls: Vec<Decl>,
     /// Equations, in the order written.
     pub equations: Vec<Equation>,
+    /// User functions (`fn name(v) = ...;`), in the order written.
+    pub functions: Vec<FunctionDef>,
     /// `output ...;` statements (more than one is an error).
     pub outputs: Vec<Expr>,
     /// Position of the closing brace (for errors about something missing).
     pub end: Pos,
+}
+
+/// A user function, `fn layer_norm(v) = (v - mean(v)) / ...;`: expanded where it is called,
+/// its arguments bound to the values passed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionDef {
+    /// Doc comment lines.
+    pub docs: Vec<String>,
+    /// Its name.
+    pub name: Name,
+    /// Its arguments' names.
+    pub params: Vec<Name>,
+    /// The expression it stands for.
+    pub body: Expr,
+    /// The whole definition.
+    pub pos: Pos,
+}
+
+impl FunctionDef {
+    /// The definition as written: `fn layer_norm(v) = ...;`.
+    pub fn text(&self) -> String {
+        let params: Vec<&str> = self.params.iter().map(|p| p.text.as_str()).collect();
+        format!("fn {}({}) = {};", self.name.text, params.join(", "), self.body)
+    }
 }
 
 /// What a declaration declares.

@@ -2,6 +2,7 @@
 //! builds the step's DAG (sharing equal subexpressions) and checks every shape on the way.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
 
 use crate::ast::*;
 use crate::check::{self, Operand};
@@ -29,8 +30,16 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
         param_fits: vec![false; decls.params.len()],
         transposed: vec![],
         delays: vec![1; decls.states.len()],
+        functions: HashMap::new(),
+        bound: Scope::default(),
+        bound_used: HashSet::new(),
+        calling: vec![],
+        called: HashSet::new(),
+        expanded: HashSet::new(),
+        expansions: 0,
         diags: &mut diags,
     };
+    lowerer.collect_functions();
 
     // Lower every equation (also unused ones, so their errors are reported), states first.
     let mut state_nodes = vec![None; decls.states.len()];
@@ -46,6 +55,7 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
     for &i in &equations.rejected {
         lowerer.expr(&ast.equations[i].expr);
     }
+    lowerer.report_unused_functions();
     let Lowerer {
         graph,
         param_used,
@@ -207,13 +217,15 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
             docs: p.docs.clone(),
         })
         .collect();
+    // The user functions first, as written, then the equations.
     let equations_text = ast
-        .equations
+        .functions
         .iter()
-        .map(|e| match &e.time {
+        .map(FunctionDef::text)
+        .chain(ast.equations.iter().map(|e| match &e.time {
             Some(t) => format!("{}[{}] = {};", e.target.text, t.text(), e.expr),
             None => format!("{} = {};", e.target.text, e.expr),
-        })
+        }))
         .collect();
     let mut names: BTreeMap<NodeId, String> =
         intermediates.iter().map(|(k, &n)| (n, k.clone())).collect();
@@ -609,6 +621,35 @@ impl Equations {
 }
 
 /// Builds the DAG, resolving names on demand (so equations are order-free) and detecting cycles.
+/// The most user-function bodies one cell may expand (a function calling another twice, nested
+/// 30 deep, would otherwise expand a billion times).
+const MAX_EXPANSIONS: usize = 20_000;
+
+/// The longest argument text shown in the texts of a function's body (longer ones are
+/// abbreviated as `(…)`).
+const MAX_ARGUMENT_TEXT: usize = 80;
+
+/// The arguments of the user function being expanded, by name.
+type Scope = Rc<HashMap<String, Rc<Binding>>>;
+
+/// One argument of a user function call: the expression passed, lowered the first time the
+/// body reads it (in the caller's scope), so that the nodes come in the order a hand-expanded
+/// spec would create them.
+struct Binding {
+    /// The function (its index in `ast.functions`) and the argument's position.
+    def: usize,
+    index: usize,
+    /// The expression passed, as written by the caller.
+    arg: Expr,
+    /// The same with the caller's own arguments written out (for texts).
+    written: Expr,
+    /// The caller's scope and expansion depth, where `arg` is lowered.
+    caller: Scope,
+    depth: usize,
+    /// The value, once lowered.
+    value: std::cell::Cell<Option<NodeId>>,
+}
+
 struct Lowerer<'a> {
     ast: &'a CellAst,
     decls: &'a Declarations,
@@ -630,6 +671,20 @@ struct Lowerer<'a> {
     /// Products whose matrix looks transposed, reported after every product is checked.
     transposed: Vec<Transposed>,
     delays: Vec<usize>,
+    /// User functions by name: their index in `ast.functions`.
+    functions: HashMap<String, usize>,
+    /// While a user function's body is lowered: its arguments by name.
+    bound: Scope,
+    /// (function, argument) pairs read by some body.
+    bound_used: HashSet<(usize, usize)>,
+    /// The user functions being expanded, innermost last (recursion is an error).
+    calling: Vec<usize>,
+    /// User functions called at least once.
+    called: HashSet<usize>,
+    /// User functions whose body was lowered at least once (called with the right arity).
+    expanded: HashSet<usize>,
+    /// Bodies lowered so far, against [`MAX_EXPANSIONS`].
+    expansions: usize,
     diags: &'a mut Diagnostics,
 }
 
@@ -716,6 +771,17 @@ impl Lowerer<'_> {
         true
     }
 
+    /// An equation's right-hand side, lowered in the cell's scope even when it is first
+    /// needed inside a user function's body (whose argument names must not leak into it).
+    fn top_level_expr(&mut self, e: &Expr) -> NodeId {
+        let outer = std::mem::take(&mut self.bound);
+        let calling = std::mem::take(&mut self.calling);
+        let n = self.expr(e);
+        self.bound = outer;
+        self.calling = calling;
+        n
+    }
+
     fn intermediate(&mut self, name: &str, pos: Option<Pos>) -> NodeId {
         if pos.is_some() {
             self.referenced.insert(name.to_string());
@@ -728,7 +794,7 @@ impl Lowerer<'_> {
         if !self.enter(name.to_string(), pos.unwrap_or(eq.target.pos)) {
             return self.error_node(pos.unwrap_or(eq.target.pos));
         }
-        let n = self.expr(&eq.expr);
+        let n = self.top_level_expr(&eq.expr);
         self.visiting.pop();
         self.intermediates.insert(name.to_string(), n);
         n
@@ -745,14 +811,21 @@ impl Lowerer<'_> {
         if !self.enter(key, at) {
             return self.error_node(at);
         }
-        let n = self.expr(&eq.expr);
+        let n = self.top_level_expr(&eq.expr);
         self.visiting.pop();
         self.updates.insert(s, n);
         n
     }
 
     fn expr(&mut self, e: &Expr) -> NodeId {
-        let text = e.to_string();
+        // Inside a user function, shown with the arguments written out (`(h[t-1] @ U) -
+        // mean(h[t-1] @ U)`, not `v - mean(v)`), so that messages and `explain` read in the
+        // caller's terms.
+        let text = if self.bound.is_empty() {
+            e.to_string()
+        } else {
+            self.substitute(e).to_string()
+        };
         match &e.kind {
             ExprKind::Number(v) => self.constant(*v, e.pos, text),
             ExprKind::Name(n) => self.name(n, e.pos),
@@ -991,6 +1064,9 @@ impl Lowerer<'_> {
     }
 
     fn name(&mut self, n: &Name, pos: Pos) -> NodeId {
+        if let Some(b) = self.bound.get(&n.text).cloned() {
+            return self.argument(&b);
+        }
         match self.decls.kinds.get(&n.text) {
             Some((DeclKind::Param, p)) => {
                 self.param_used[*p] = true;
@@ -1051,6 +1127,18 @@ impl Lowerer<'_> {
 
     fn indexed(&mut self, n: &Name, t: &Time, pos: Pos) -> NodeId {
         let text = format!("{}[{}]", n.text, t.text());
+        if let Some(b) = self.bound.get(&n.text).cloned() {
+            let (f, i) = (b.def, b.index);
+            self.bound_used.insert((f, i));
+            self.diags.error(
+                pos,
+                format!(
+                    "`{0}` is an argument of `{1}`, a value of the current step: write `{0}`, not `{text}`",
+                    n.text, self.ast.functions[f].name.text
+                ),
+            );
+            return self.error_node(pos);
+        }
         let kind = self.decls.kinds.get(&n.text).copied();
         let is_intermediate = kind.is_none() && self.equations.intermediates.contains_key(&n.text);
         if is_intermediate {
@@ -1137,6 +1225,263 @@ impl Lowerer<'_> {
                 self.error_node(pos)
             }
         }
+    }
+
+    /// Registers the user functions, refusing a name that a built-in function has, a name
+    /// defined twice and an argument named twice.
+    fn collect_functions(&mut self) {
+        let builtin: HashSet<&str> = Func::UNARY
+            .iter()
+            .map(|(n, _)| *n)
+            .chain([
+                "elu",
+                "leaky_relu",
+                "pow",
+                "clamp",
+                "max",
+                "min",
+                "mean",
+                "sum",
+                "concat",
+            ])
+            .collect();
+        for (i, def) in self.ast.functions.iter().enumerate() {
+            let name = &def.name;
+            if builtin.contains(name.text.as_str()) {
+                self.diags.error(
+                    name.pos,
+                    format!(
+                        "`{}` is a built-in function: give your function another name",
+                        name.text
+                    ),
+                );
+                continue;
+            }
+            if self.functions.contains_key(&name.text) {
+                self.diags.error(
+                    name.pos,
+                    format!(
+                        "function `{}` is defined twice: expected one definition",
+                        name.text
+                    ),
+                );
+                continue;
+            }
+            let mut seen = HashSet::new();
+            for p in &def.params {
+                if !seen.insert(p.text.as_str()) {
+                    self.diags.error(
+                        p.pos,
+                        format!(
+                            "argument `{}` of `{}` is named twice: expected distinct names",
+                            p.text, name.text
+                        ),
+                    );
+                }
+            }
+            self.functions.insert(name.text.clone(), i);
+        }
+    }
+
+    /// A user function that is never called, or an argument its body never reads, is an error
+    /// (as an unused parameter is): it is almost always a typo.
+    fn report_unused_functions(&mut self) {
+        for (i, def) in self.ast.functions.iter().enumerate() {
+            if self.functions.get(&def.name.text) != Some(&i) {
+                continue;
+            }
+            if !self.called.contains(&i) {
+                self.diags.error(
+                    def.name.pos,
+                    format!(
+                        "function `{}` is never called: remove it or use it",
+                        def.name.text
+                    ),
+                );
+                continue;
+            }
+            for (k, p) in def.params.iter().enumerate() {
+                if self.expanded.contains(&i) && !self.bound_used.contains(&(i, k)) {
+                    self.diags.error(
+                        p.pos,
+                        format!(
+                            "argument `{}` of `{}` is not used in its body",
+                            p.text, def.name.text
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// `f(args)` for a user function: the arguments are lowered once, in the caller's scope,
+    /// and the body is lowered with its argument names bound to them (so `v` read three times
+    /// is one value, and the body's nodes are shared with identical ones elsewhere). Errors in
+    /// the body point at the body; the call gets one more, saying where the body was used.
+    fn user_call(&mut self, def: usize, f: &Name, args: &[Expr], pos: Pos) -> NodeId {
+        let d = &self.ast.functions[def];
+        self.called.insert(def);
+        let params: Vec<&str> = d.params.iter().map(|p| p.text.as_str()).collect();
+        let form = format!("`{}({})`", d.name.text, params.join(", "));
+        if args.len() != d.params.len() {
+            self.diags.error(
+                pos,
+                format!(
+                    "`{}` takes {} argument{}, as {form}; found {}",
+                    f.text,
+                    d.params.len(),
+                    if d.params.len() == 1 { "" } else { "s" },
+                    args.len()
+                ),
+            );
+            for a in args {
+                self.expr(a);
+            }
+            return self.error_node(pos);
+        }
+        if let Some(k) = self.calling.iter().position(|&c| c == def) {
+            let chain: Vec<&str> = self.calling[k..]
+                .iter()
+                .map(|&c| self.ast.functions[c].name.text.as_str())
+                .chain([f.text.as_str()])
+                .collect();
+            self.diags.error(
+                f.pos,
+                format!(
+                    "`{}` calls itself ({}): functions are expanded where they are called, so they cannot be recursive",
+                    f.text,
+                    chain.join(" -> ")
+                ),
+            );
+            return self.error_node(pos);
+        }
+        self.expansions += 1;
+        if self.expansions > MAX_EXPANSIONS {
+            if self.expansions == MAX_EXPANSIONS + 1 {
+                self.diags.error(
+                    f.pos,
+                    format!(
+                        "user functions expand to more than {MAX_EXPANSIONS} calls (each call of a function that calls others twice doubles them): expected fewer nested calls"
+                    ),
+                );
+            }
+            return self.error_node(pos);
+        }
+        // Arguments as the caller wrote them, for texts; a long one is abbreviated, so that
+        // nested calls cannot grow texts without bound.
+        let written: Vec<Expr> = args
+            .iter()
+            .map(|a| {
+                let w = self.substitute(a);
+                if w.to_string().len() <= MAX_ARGUMENT_TEXT {
+                    w
+                } else {
+                    Expr {
+                        kind: ExprKind::Name(Name {
+                            text: "(…)".into(),
+                            pos: a.pos,
+                        }),
+                        pos: a.pos,
+                    }
+                }
+            })
+            .collect();
+        let call_text = format!(
+            "{}({})",
+            f.text,
+            written
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let scope: Scope = Rc::new(
+            d.params
+                .iter()
+                .zip(args.iter().zip(written))
+                .enumerate()
+                .map(|(k, (p, (a, w)))| {
+                    let binding = Binding {
+                        def,
+                        index: k,
+                        arg: a.clone(),
+                        written: w,
+                        caller: self.bound.clone(),
+                        depth: self.calling.len(),
+                        value: std::cell::Cell::new(None),
+                    };
+                    (p.text.clone(), Rc::new(binding))
+                })
+                .collect(),
+        );
+        self.expanded.insert(def);
+        let outer = std::mem::replace(&mut self.bound, scope);
+        self.calling.push(def);
+        let errors = self.diags.len();
+        let before = self.graph.nodes.len();
+        let body = self.expr(&d.body);
+        // An argument the body never reads is still checked (and reported unused later).
+        for b in scope_of(&self.bound) {
+            if b.value.get().is_none() {
+                self.argument(&b);
+                self.bound_used.remove(&(b.def, b.index));
+            }
+        }
+        // The call's value goes by the call as written, `norm(h[t-1] @ U)`.
+        if body >= before {
+            self.texts[body] = call_text.clone();
+            self.graph.nodes[body].text = call_text;
+        }
+        self.calling.pop();
+        self.bound = outer;
+        if self.diags.len() > errors {
+            self.diags.error(
+                f.pos,
+                format!(
+                    "in this call of `{}`: its body has the errors reported at its definition",
+                    f.text
+                ),
+            );
+        }
+        body
+    }
+
+    /// The value of a user function's argument: the expression passed, lowered once, the
+    /// first time the body reads it, in the caller's scope.
+    fn argument(&mut self, b: &Rc<Binding>) -> NodeId {
+        self.bound_used.insert((b.def, b.index));
+        if let Some(v) = b.value.get() {
+            return v;
+        }
+        let inner = std::mem::replace(&mut self.bound, b.caller.clone());
+        let calling = self.calling.split_off(b.depth);
+        let v = self.expr(&b.arg);
+        self.calling.extend(calling);
+        self.bound = inner;
+        b.value.set(Some(v));
+        v
+    }
+
+    /// `e` with the current user function's argument names replaced by the expressions
+    /// passed for them (as the caller wrote them).
+    fn substitute(&self, e: &Expr) -> Expr {
+        let kind = match &e.kind {
+            ExprKind::Name(n) => match self.bound.get(&n.text) {
+                Some(b) => return b.written.clone(),
+                None => ExprKind::Name(n.clone()),
+            },
+            ExprKind::Call(f, args) => {
+                ExprKind::Call(f.clone(), args.iter().map(|a| self.substitute(a)).collect())
+            }
+            ExprKind::Neg(a) => ExprKind::Neg(Box::new(self.substitute(a))),
+            ExprKind::Binary(op, a, b) => ExprKind::Binary(
+                *op,
+                Box::new(self.substitute(a)),
+                Box::new(self.substitute(b)),
+            ),
+            other => other.clone(),
+        };
+        Expr { kind, pos: e.pos }
     }
 
     /// Every function, reduction and form the language has, for the unknown-function message.
@@ -1314,6 +1659,9 @@ impl Lowerer<'_> {
         if let Some(kind) = reduction {
             return self.reduction(kind, f, args, pos, text);
         }
+        if let Some(&def) = self.functions.get(&f.text) {
+            return self.user_call(def, f, args, pos);
+        }
         if let op @ ("max" | "min") = f.text.as_str() {
             let op = if op == "max" { BinOp::Max } else { BinOp::Min };
             return self.pair(op, f, args, pos, text);
@@ -1355,4 +1703,11 @@ fn literal(e: &Expr) -> Option<f64> {
         ExprKind::Neg(a) => literal(a).map(|v| -v),
         _ => None,
     }
+}
+
+/// The bindings of a scope, in argument order.
+fn scope_of(scope: &Scope) -> Vec<Rc<Binding>> {
+    let mut all: Vec<Rc<Binding>> = scope.values().cloned().collect();
+    all.sort_by_key(|b| b.index);
+    all
 }

@@ -54,6 +54,7 @@ fn describe(rule: &Rule) -> String {
         Rule::param_decl => "`param`",
         Rule::output_decl => "`output`",
         Rule::equation => "an equation",
+        Rule::function_def | Rule::fn_kw => "a function `fn name(v) = ...;`",
         Rule::visibility => "`pub`",
         Rule::doc | Rule::doc_line | Rule::doc_attr => "a doc comment",
         Rule::initializer | Rule::init_call => "an initializer",
@@ -207,6 +208,7 @@ fn cell_ast(pair: Pair<'_, Rule>) -> CellAst {
         },
         decls: vec![],
         equations: vec![],
+        functions: vec![],
         outputs: vec![],
         end: Pos::default(),
     };
@@ -233,6 +235,7 @@ fn cell_ast(pair: Pair<'_, Rule>) -> CellAst {
                 cell.outputs.push(expr(e));
             }
             Rule::equation => cell.equations.push(equation(p)),
+            Rule::function_def => cell.functions.push(function_def(p)),
             Rule::close_brace => cell.end = pos(&p),
             _ => {}
         }
@@ -377,6 +380,27 @@ fn time(pair: Pair<'_, Rule>) -> Time {
     Time {
         offset,
         written,
+        pos: p,
+    }
+}
+
+fn function_def(pair: Pair<'_, Rule>) -> FunctionDef {
+    let p = pos(&pair);
+    let (mut docs, mut names, mut body) = (vec![], vec![], None);
+    for q in pair.into_inner() {
+        match q.as_rule() {
+            Rule::doc => docs.push(doc(q)),
+            Rule::name => names.push(name(q)),
+            Rule::expr => body = Some(expr(q)),
+            _ => {}
+        }
+    }
+    let name = names.remove(0);
+    FunctionDef {
+        docs,
+        name,
+        params: names,
+        body: body.expect("grammar: function body"),
         pos: p,
     }
 }

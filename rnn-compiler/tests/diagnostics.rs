@@ -1672,3 +1672,110 @@ fn a_failure_is_a_std_error_listing_every_message() {
     let first: &dyn std::error::Error = &failure.diagnostics[0];
     assert!(first.to_string().contains("bytes"), "{first}");
 }
+
+// ----------------------------------------------------------------------------------------------
+// User functions
+
+#[test]
+fn a_user_function_compiles_and_is_expanded_where_called() {
+    let src = format!(
+        "{HEAD}fn squash(v, k) = k * tanh(v);\nh[t] = squash(x[t] @ W + h[t-1] @ U + b, 0.5);\n}}"
+    );
+    let tokens: proc_macro2::TokenStream = src.parse().unwrap();
+    let source = Source::from_macro_input(tokens).unwrap();
+    let compiled = compile(&source).expect("compiles");
+    assert!(compiled
+        .cell
+        .equations
+        .iter()
+        .any(|e| e == "fn squash(v, k) = k * tanh(v);"));
+}
+
+#[test]
+fn errors_in_a_function_body_point_at_the_body_and_at_the_call() {
+    let errors = errors(&cell(
+        "fn squash(v) = tanh(v) + u;\nh[t] = squash(x[t] @ W + h[t-1] @ U + b);",
+    ));
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_eq!(errors[0].text, "u");
+    assert!(errors[0].message.starts_with("unknown name `u`"), "{errors:#?}");
+    assert_eq!(errors[1].text, "squash");
+    assert_eq!(
+        errors[1].message,
+        "in this call of `squash`: its body has the errors reported at its definition"
+    );
+}
+
+#[test]
+fn a_function_named_like_a_builtin_is_refused() {
+    let e = error_starting(
+        &cell("fn tanh(v) = v;\nh[t] = tanh(x[t] @ W + h[t-1] @ U + b);"),
+        "`tanh` is a built-in",
+    );
+    assert_eq!(e.text, "tanh");
+    assert_eq!(
+        e.message,
+        "`tanh` is a built-in function: give your function another name"
+    );
+}
+
+#[test]
+fn recursive_functions_are_refused() {
+    let e = error_starting(
+        &cell("fn f(v) = g(v);\nfn g(v) = tanh(f(v));\nh[t] = f(x[t] @ W + h[t-1] @ U + b);"),
+        "`f` calls itself",
+    );
+    assert_eq!(e.text, "f");
+    assert!(e.message.contains("(f -> g -> f)"), "{}", e.message);
+}
+
+#[test]
+fn function_arity_unused_functions_and_arguments() {
+    let e = error(
+        "fn squash(v, k) = k * tanh(v);\nh[t] = squash(x[t] @ W + h[t-1] @ U + b);",
+    );
+    assert_eq!(
+        e.message,
+        "`squash` takes 2 arguments, as `squash(v, k)`; found 1"
+    );
+    let e = error("fn squash(v) = tanh(v);\nh[t] = tanh(x[t] @ W + h[t-1] @ U + b);");
+    assert_eq!(e.text, "squash");
+    assert_eq!(e.message, "function `squash` is never called: remove it or use it");
+    let e = error("fn squash(v, k) = tanh(v);\nh[t] = squash(x[t] @ W + h[t-1] @ U + b, 2);");
+    assert_eq!(e.text, "k");
+    assert_eq!(e.message, "argument `k` of `squash` is not used in its body");
+    let e = error_starting(
+        &cell("fn f(v, v) = tanh(v);\nh[t] = f(x[t] @ W + h[t-1] @ U + b, b);"),
+        "argument `v` of `f` is named twice",
+    );
+    assert_eq!(e.text, "v");
+    let e = error_starting(
+        &cell("fn f(v) = tanh(v);\nfn f(v) = v;\nh[t] = f(x[t] @ W + h[t-1] @ U + b);"),
+        "function `f` is defined twice",
+    );
+    assert_eq!(e.text, "f");
+}
+
+#[test]
+fn a_function_argument_is_a_value_not_a_sequence() {
+    let e = error_starting(
+        &cell("fn f(v) = tanh(v[t-1]);\nh[t] = f(x[t] @ W + h[t-1] @ U + b);"),
+        "`v` is an argument of `f`",
+    );
+    assert_eq!(e.text, "v[t-1]");
+    assert_eq!(
+        e.message,
+        "`v` is an argument of `f`, a value of the current step: write `v`, not `v[t-1]`"
+    );
+}
+
+#[test]
+fn function_arguments_are_lowered_in_the_callers_scope() {
+    // `f(g(v))`: the argument `g(v)` of `f` reads the `v` of `g`'s caller, not `f`'s own.
+    let src = cell(
+        "fn g(v) = 2 * v;\nfn f(v) = tanh(v) + v;\nh[t] = f(g(x[t] @ W + h[t-1] @ U + b));",
+    );
+    let tokens: proc_macro2::TokenStream = src.parse().unwrap();
+    let source = Source::from_macro_input(tokens).unwrap();
+    compile(&source).expect("compiles");
+}

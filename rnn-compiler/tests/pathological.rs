@@ -118,3 +118,24 @@ fn long_delays() {
         &cell("    h[t] = tanh(x[t] + h[t-65536] @ U);"),
     );
 }
+
+/// Functions that each call the previous one twice, 40 deep: 2^40 expansions if nothing stopped
+/// them. The compiler refuses quickly with a message, instead of hanging.
+#[test]
+fn doubly_nested_user_functions_are_refused_quickly() {
+    let mut src = String::from("cell Deep {\n input x: [I];\n state h: [H];\n param W: [I, H];\n");
+    src += " fn f0(v) = tanh(v);\n";
+    for k in 1..40 {
+        src += &format!(" fn f{k}(v) = f{}(v) + f{}(2 * v);\n", k - 1, k - 1);
+    }
+    src += " h[t] = f39(x[t] @ W + h[t-1]);\n}\n";
+    let start = std::time::Instant::now();
+    let Err(errors) = rnn_compiler::compile_text(&src) else {
+        panic!("expected an error: too many expansions");
+    };
+    assert!(
+        errors.iter().any(|e| e.message.contains("more than 20000 calls")),
+        "{errors:?}"
+    );
+    assert!(start.elapsed().as_secs_f64() < 10.0, "{:?}", start.elapsed());
+}
