@@ -294,6 +294,11 @@ fn generator_covers_the_language() {
         if compiled.cell.states.len() == 3 {
             seen.insert("3 states".into());
         }
+        for f in ["fn uf_mix", "fn uf_norm"] {
+            if text.contains(f) {
+                seen.insert(f.into());
+            }
+        }
     }
     for want in [
         "sigmoid",
@@ -328,6 +333,8 @@ fn generator_covers_the_language() {
         "x[t-2]",
         "3 states",
         "chained product",
+        "fn uf_mix",
+        "fn uf_norm",
     ] {
         assert!(
             seen.contains(want),

@@ -113,7 +113,7 @@ impl Gen<'_> {
             // Every function, with its argument kept in its domain.
             0 => {
                 let v = pick(&self.hs, a);
-                let e = match b % 22 {
+                let e = match b % 24 {
                     0 => format!("sigmoid({v})"),
                     1 => format!("tanh({v})"),
                     2 => format!("relu({v})"),
@@ -136,7 +136,10 @@ impl Gen<'_> {
                     // A fractional power of a positive value, an integer power of any.
                     19 => format!("pow({v} * {v} + 0.5, 1.5)"),
                     20 => format!("pow({v}, 3)"),
-                    _ => format!("clamp(2 * {v}, -0.5, 0.75)"),
+                    21 => format!("clamp(2 * {v}, -0.5, 0.75)"),
+                    // User functions (defined in the spec when used; see `USER_FUNCTIONS`).
+                    22 => format!("uf_mix({v}, {})", pick(&self.hs, c)),
+                    _ => format!("uf_norm({v})"),
                 };
                 self.h(e);
             }
@@ -376,6 +379,12 @@ pub fn spec_text(case: &Case) -> String {
     }
     let used = identifiers(&body);
     let mut decls = String::from("    input x: [I];\n");
+    let mut functions = String::new();
+    for (name, definition) in USER_FUNCTIONS {
+        if used.contains(name) {
+            functions += &format!("    {definition}\n");
+        }
+    }
     let states: Vec<String> = (0..case.n_states).map(|s| format!("h{s}")).collect();
     decls += &format!("    state {}: [H];\n", states.join(", "));
     let shapes = [
@@ -394,8 +403,21 @@ pub fn spec_text(case: &Case) -> String {
             decls += &format!("    param {}: {shape};\n", names.join(", "));
         }
     }
-    format!("cell Random {{\n{decls}\n{body}}}\n")
+    format!("cell Random {{\n{decls}\n{functions}{body}}}\n")
 }
+
+/// The user functions the generator calls, each defined in a spec that calls it: a gated mix
+/// of two values and a layer normalization (epsilon 0.1, so values stay moderate).
+const USER_FUNCTIONS: [(&str, &str); 2] = [
+    (
+        "uf_mix",
+        "fn uf_mix(v, w) = sigmoid(w) * v + (1 - sigmoid(w)) * tanh(v);",
+    ),
+    (
+        "uf_norm",
+        "fn uf_norm(v) = (v - mean(v)) / sqrt(mean((v - mean(v)) * (v - mean(v))) + 0.1);",
+    ),
+];
 
 impl Case {
     /// A case drawn from `rng`, with the distribution of [`strategy`].
