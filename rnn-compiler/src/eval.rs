@@ -506,6 +506,19 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
+    /// The index into matrix parameter `param`'s values of entry `(row, col)` of the matrix a
+    /// product multiplies by: `W` itself, or `W^T` when `transposed`.
+    fn entry(&self, param: usize, transposed: bool) -> impl Fn(usize, usize) -> usize {
+        let cols = self.param_shapes[param][1];
+        move |row, col| {
+            if transposed {
+                col * cols + row
+            } else {
+                row * cols + col
+            }
+        }
+    }
+
     /// Runs the cell over `x: [T][B][I]` from `init` (zeros when `None`), example `b` for
     /// `lengths[b] <= T` steps (all `T` when `None`).
     pub fn forward(
@@ -620,13 +633,18 @@ impl<'a> Evaluator<'a> {
                     }
                 }
                 Op::Const(c) => vec![c],
-                Op::MatMul { lhs, param, .. } => {
-                    let cols = self.param_shapes[param][1];
+                Op::MatMul {
+                    lhs,
+                    param,
+                    transposed,
+                    ..
+                } => {
+                    let at = self.entry(param, transposed);
                     let r0 = self.row_starts[n];
                     (0..size)
                         .map(|j| {
                             (0..self.sizes[lhs])
-                                .map(|i| v[lhs][i] * w[param][(r0 + i) * cols + j])
+                                .map(|i| v[lhs][i] * w[param][at(r0 + i, j)])
                                 .sum()
                         })
                         .collect()
@@ -750,14 +768,19 @@ impl<'a> Evaluator<'a> {
                                 }
                             }
                         }
-                        Op::MatMul { lhs, param, .. } => {
-                            let cols = self.param_shapes[param][1];
+                        Op::MatMul {
+                            lhs,
+                            param,
+                            transposed,
+                            ..
+                        } => {
+                            let at = self.entry(param, transposed);
                             let r0 = self.row_starts[n];
                             for i in 0..self.sizes[lhs] {
                                 for j in 0..size {
-                                    let row = (r0 + i) * cols;
-                                    adj[lhs][i] += g[j] * w[param][row + j];
-                                    d_params[param][row + j] += v[lhs][i] * g[j];
+                                    let e = at(r0 + i, j);
+                                    adj[lhs][i] += g[j] * w[param][e];
+                                    d_params[param][e] += v[lhs][i] * g[j];
                                 }
                             }
                         }

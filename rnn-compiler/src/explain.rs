@@ -145,8 +145,9 @@ pub fn adjoint_equations(cell: &CellIr, partials: &[Vec<Partial>], plan: &Plan) 
                 lhs,
                 param,
                 row_start,
+                transposed,
             } => {
-                let w = block(cell, *param, row_start, graph.dim(*lhs));
+                let w = block(cell, *param, row_start, graph.dim(*lhs), *transposed);
                 terms
                     .entry(target(*lhs))
                     .or_default()
@@ -242,17 +243,29 @@ fn output_name(cell: &CellIr) -> String {
 }
 
 /// `W`, or `W[I..I + H]` for a block of rows of a `concat` product.
-fn block(cell: &CellIr, param: usize, row_start: &Dim, rows: Option<&Dim>) -> String {
+fn block(
+    cell: &CellIr,
+    param: usize,
+    row_start: &Dim,
+    rows: Option<&Dim>,
+    transposed: bool,
+) -> String {
     let p = &cell.params[param];
-    let full_rows = match &p.shape {
-        Shape::Matrix(r, _) => Some(r),
+    let name = if transposed {
+        format!("{}^T", p.name)
+    } else {
+        p.name.clone()
+    };
+    let full_rows = match (&p.shape, transposed) {
+        (Shape::Matrix(r, _), false) => Some(r),
+        (Shape::Matrix(_, c), true) => Some(c),
         _ => None,
     };
     match rows {
         Some(rows) if Some(rows) != full_rows || *row_start != Dim::default() => {
-            format!("{}[{row_start}..{}]", p.name, row_start.plus(rows))
+            format!("{name}[{row_start}..{}]", row_start.plus(rows))
         }
-        _ => p.name.clone(),
+        _ => name,
     }
 }
 
@@ -404,7 +417,7 @@ pub fn explain(c: &Compiled) -> String {
             .products
             .iter()
             .map(|p| {
-                let w = block(cell, p.param, &p.row_start, Some(&g.inner));
+                let w = block(cell, p.param, &p.row_start, Some(&g.inner), p.transposed);
                 if p.delay > 0 {
                     format!("{w} (x[t-{}])", p.delay)
                 } else {

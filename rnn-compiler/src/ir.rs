@@ -220,15 +220,18 @@ pub enum Op {
     Param(usize),
     /// A literal.
     Const(f64),
-    /// `lhs @ W[row_start .. row_start + len(lhs), :]` for a matrix parameter `W`: the whole
-    /// matrix for `v @ W`, a block of its rows for each part of `concat(a, b) @ W`.
+    /// `lhs @ M[row_start .. row_start + len(lhs), :]` where `M` is a matrix parameter `W`, or
+    /// its transpose `W^T` when `transposed`: the whole matrix for `v @ W`, a block of its rows
+    /// for each part of `concat(a, b) @ W`.
     MatMul {
         /// The per-example row vector.
         lhs: NodeId,
         /// The matrix parameter.
         param: usize,
-        /// The first row of `W` that multiplies `lhs`.
+        /// The first row of `M` that multiplies `lhs`.
         row_start: Dim,
+        /// `M = W^T` (`v @ W^T`): `W` is stored `[out, in]`.
+        transposed: bool,
     },
     /// A reduction over the feature axis: one value per example (shape `[1]`), which
     /// broadcasts against any vector.

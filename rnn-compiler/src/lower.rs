@@ -957,6 +957,11 @@ impl Lowerer<'_> {
             _ => (vec![self.expr(a)], vec![a.pos]),
         };
         let parts: Vec<NodeId> = parts.into_iter().map(|p| self.product_operand(p)).collect();
+        // `a @ W^T` (or `transpose(W)`): the product with `W` read transposed.
+        let (w, transposed) = match &w.kind {
+            ExprKind::Call(f, args) if f.text == "transpose" && args.len() == 1 => (&args[0], true),
+            _ => (w, false),
+        };
         let wn = self.expr(w);
         let mut lhs_shape = Shape::Vector(Dim::default());
         let mut lhs_param = None;
@@ -987,9 +992,23 @@ impl Lowerer<'_> {
             }
         }
         let (sw, tw, _, pw) = self.operand(wn, w.pos);
+        let (sw, tw) = match (transposed, sw) {
+            (false, sw) => (sw, tw),
+            (true, Shape::Matrix(rows, cols)) if pw.is_some() => {
+                (Shape::Matrix(cols, rows), format!("{tw}^T"))
+            }
+            (true, Shape::Error) => (Shape::Error, tw),
+            (true, other) => {
+                self.diags.error(
+                    w.pos,
+                    format!("`^T` transposes a matrix parameter; `{tw}` is {other}"),
+                );
+                (Shape::Error, tw)
+            }
+        };
         let lhs_text = a.to_string();
-        if let (Op::Param(p), Shape::Matrix(rows, _), None) =
-            (&self.graph.nodes[wn].op, &sw, &lhs_param)
+        if let (false, Op::Param(p), Shape::Matrix(rows, _), None) =
+            (transposed, &self.graph.nodes[wn].op, &sw, &lhs_param)
         {
             let input = self.decls.input.as_ref().map(|i| &i.dim);
             if check::transposed_fits(&lhs_shape, &sw) && Some(rows) != input {
@@ -1033,6 +1052,7 @@ impl Lowerer<'_> {
                 lhs: part,
                 param,
                 row_start: row_start.clone(),
+                transposed,
             };
             let product = self.node(op, shape.clone(), pos, text.clone());
             row_start = row_start.plus(&rows);
@@ -1243,6 +1263,7 @@ impl Lowerer<'_> {
                 "mean",
                 "sum",
                 "concat",
+                "transpose",
             ])
             .collect();
         for (i, def) in self.ast.functions.iter().enumerate() {
@@ -1490,7 +1511,14 @@ impl Lowerer<'_> {
             .iter()
             .map(|(n, _)| *n)
             .chain(Func::WITH_LITERALS)
-            .chain(["max(a, b)", "min(a, b)", "mean", "sum", "concat(...) @ W"])
+            .chain([
+                "max(a, b)",
+                "min(a, b)",
+                "mean",
+                "sum",
+                "concat(...) @ W",
+                "v @ W^T (or transpose(W))",
+            ])
             .collect()
     }
 
@@ -1661,6 +1689,16 @@ impl Lowerer<'_> {
         }
         if let Some(&def) = self.functions.get(&f.text) {
             return self.user_call(def, f, args, pos);
+        }
+        if f.text == "transpose" {
+            self.diags.error(
+                pos,
+                "a transposed matrix `W^T` (or `transpose(W)`) can only be the right operand of `@`, as in `h[t-1] @ W^T`",
+            );
+            for a in args {
+                self.expr(a);
+            }
+            return self.error_node(pos);
         }
         if let op @ ("max" | "min") = f.text.as_str() {
             let op = if op == "max" { BinOp::Max } else { BinOp::Min };

@@ -61,6 +61,7 @@ fn describe(rule: &Rule) -> String {
         Rule::EOI => "the end of the spec",
         Rule::cell => "a cell definition `cell Name { ... }`",
         Rule::paren => "`(`",
+        Rule::transposed => "a transposed matrix `W^T`",
         other => return format!("{other:?}"),
     }
     .to_string()
@@ -471,6 +472,24 @@ fn primary(pair: Pair<'_, Rule>, pratt: &PrattParser<Rule>) -> Expr {
             kind: ExprKind::Name(name(pair)),
             pos: p,
         },
+        // `W^T` is `transpose(W)`.
+        Rule::transposed => {
+            let n = name(pair.into_inner().next().expect("grammar: transposed name"));
+            let arg = Expr {
+                pos: n.pos,
+                kind: ExprKind::Name(n),
+            };
+            Expr {
+                kind: ExprKind::Call(
+                    Name {
+                        text: "transpose".into(),
+                        pos: p,
+                    },
+                    vec![arg],
+                ),
+                pos: p,
+            }
+        }
         Rule::indexed => {
             let mut it = pair.into_inner();
             let n = name(it.next().expect("grammar: indexed name"));

@@ -54,8 +54,11 @@ pub struct Product {
     pub delay: usize,
     /// Columns of `W`.
     pub width: Dim,
-    /// The first row of `W` used (non-zero for the parts of `concat(..) @ W`).
+    /// The first row of `W` used (non-zero for the parts of `concat(..) @ W`); of `W^T` for
+    /// a transposed product.
     pub row_start: Dim,
+    /// `v @ W^T`: `W` is stored `[out, in]` and packed transposed.
+    pub transposed: bool,
 }
 
 /// A reduction computed between passes: `r[b] = scale * sum_j arg[b, j]`.
@@ -181,6 +184,7 @@ pub fn plan(cell: &CellIr, partials: &[Vec<Partial>]) -> Plan {
                 lhs,
                 param,
                 row_start,
+                transposed,
             },
         ) = (live[n], &node.op)
         {
@@ -195,6 +199,7 @@ pub fn plan(cell: &CellIr, partials: &[Vec<Partial>]) -> Plan {
                 delay,
                 width: dim(n),
                 row_start: row_start.clone(),
+                transposed: *transposed,
             });
         }
     }

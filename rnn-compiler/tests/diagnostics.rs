@@ -944,7 +944,7 @@ fn orthogonal_vector() {
 
 const FUNCTIONS: &str = "sigmoid, tanh, relu, exp, log, sqrt, softsign, hard_sigmoid, softplus, \
      silu, gelu, gelu_tanh, abs, square, elu(v) or elu(v, alpha), leaky_relu(v, slope), pow(v, k), \
-     clamp(v, lo, hi), max(a, b), min(a, b), mean, sum, concat(...) @ W";
+     clamp(v, lo, hi), max(a, b), min(a, b), mean, sum, concat(...) @ W, v @ W^T (or transpose(W))";
 
 #[test]
 fn unknown_function() {

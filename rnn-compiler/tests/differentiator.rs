@@ -275,6 +275,17 @@ fn generator_covers_the_language() {
                 Op::Reduce(r, _) => r.name().to_string(),
                 Op::Binary(op, ..) => op.symbol().to_string(),
                 Op::Neg(_) => "neg".into(),
+                Op::MatMul {
+                    transposed: true,
+                    ref row_start,
+                    ..
+                } => {
+                    if *row_start != Default::default() {
+                        "concat @ W^T".into()
+                    } else {
+                        "@ W^T".into()
+                    }
+                }
                 Op::MatMul { ref row_start, .. } if *row_start != Default::default() => {
                     "concat".into()
                 }
@@ -333,6 +344,8 @@ fn generator_covers_the_language() {
         "x[t-2]",
         "3 states",
         "chained product",
+        "@ W^T",
+        "concat @ W^T",
         "fn uf_mix",
         "fn uf_norm",
     ] {

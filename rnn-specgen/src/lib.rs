@@ -204,16 +204,19 @@ impl Gen<'_> {
                 self.ss.push(s);
             }
             // Recurrent-size products: the same left operand is often shared by several.
+            // Sometimes transposed (`U^T`): tied to the untransposed uses of the same matrix.
             6 => {
                 let v = pick(&self.hs, a);
-                self.h(format!("{v} @ U{}", b % 3));
+                let t = if c % 4 == 0 { "^T" } else { "" };
+                self.h(format!("{v} @ U{}{t}", b % 3));
             }
             // `concat(..) @ W`.
             7 => {
                 let (x, v) = (pick(&self.is, a), pick(&self.hs, b));
-                let e = match c % 3 {
+                let e = match c % 4 {
                     0 => format!("concat({x}, {v}) @ C0"),
                     1 => format!("concat({x}, {v}) @ C1"),
+                    2 => format!("concat({x}, {v}) @ E0^T"),
                     _ => format!("concat({v}, {}) @ D0", pick(&self.hs, c / 3)),
                 };
                 self.h(e);
@@ -232,7 +235,11 @@ impl Gen<'_> {
             // Input products.
             9 => {
                 let x = pick(&self.is, a);
-                self.h(format!("{x} @ W{}", b % 3));
+                if c % 4 == 0 {
+                    self.h(format!("{x} @ T0^T"));
+                } else {
+                    self.h(format!("{x} @ W{}", b % 3));
+                }
             }
             // Vector parameters, broadcast over the batch.
             10 => {
@@ -392,6 +399,8 @@ pub fn spec_text(case: &Case) -> String {
         ("U", "[H, H]", 3),
         ("C", "[I + H, H]", 2),
         ("D", "[2*H, H]", 1),
+        ("E", "[H, I + H]", 1),
+        ("T", "[H, I]", 1),
         ("b", "[H]", 3),
     ];
     for (prefix, shape, n) in shapes {

@@ -486,7 +486,11 @@ impl Emitter<'_> {
             };
             let unpack = group.products.iter().enumerate().map(|(i, p)| {
                 let (param, off, row) = (p.param, offset(g, i), dim_tokens(&p.row_start));
-                quote!(#rt::unpack_add(&mut grads, #param, #row, &#dw, #inner, #wd, #off);)
+                if p.transposed {
+                    quote!(#rt::unpack_add_transposed(&mut grads, #param, #row, &#dw, #inner, #wd, #off);)
+                } else {
+                    quote!(#rt::unpack_add(&mut grads, #param, #row, &#dw, #inner, #wd, #off);)
+                }
             });
             quote! {
                 let mut #dw: #rt::Buffer<F> = #rt::Buffer::zeroed(#inner * #wd);

@@ -299,13 +299,22 @@ impl Emitter<'_> {
         });
         let weights = self.plan.groups.iter().enumerate().map(|(g, group)| {
             let (w, inner) = (weight(g), dim_tokens(&group.inner));
-            let blocks = group.products.iter().map(|p| {
-                let (param, row) = (p.param, dim_tokens(&p.row_start));
-                quote!((#param, #row))
-            });
             // Weights are packed in panels once per sequence, for the hoisted product over all
-            // T * B rows and for the per-step products alike.
-            quote!(let #w: #rt::Buffer<F> = #rt::pack_panels(&self.params, &[#(#blocks),*], #inner);)
+            // T * B rows and for the per-step products alike; a group with a transposed weight
+            // (`v @ W^T`) says so per block.
+            if group.products.iter().any(|p| p.transposed) {
+                let blocks = group.products.iter().map(|p| {
+                    let (param, row, t) = (p.param, dim_tokens(&p.row_start), p.transposed);
+                    quote!((#param, #row, #t))
+                });
+                quote!(let #w: #rt::Buffer<F> = #rt::pack_panels_transposed(&self.params, &[#(#blocks),*], #inner);)
+            } else {
+                let blocks = group.products.iter().map(|p| {
+                    let (param, row) = (p.param, dim_tokens(&p.row_start));
+                    quote!((#param, #row))
+                });
+                quote!(let #w: #rt::Buffer<F> = #rt::pack_panels(&self.params, &[#(#blocks),*], #inner);)
+            }
         });
         let products = (0..self.plan.groups.len()).map(|g| {
             let (buf, wd) = (product(g), width(g));

@@ -680,6 +680,40 @@ pub fn pack_panels<F: Float>(
     packed
 }
 
+/// As [`pack_panels`], with blocks `(param, row_start, transposed)`: a transposed block is
+/// rows `row_start..row_start + inner` of `W^T` for a parameter `W: [out, in]` stored as
+/// declared (`v @ W^T`), transposed here once per sequence.
+pub fn pack_panels_transposed<F: Float>(
+    params: &ParamSet<F>,
+    blocks: &[(usize, usize, bool)],
+    inner: usize,
+) -> Buffer<F> {
+    let cols = |i: usize, transposed: bool| params.value(i).shape()[usize::from(!transposed)];
+    let width: usize = blocks.iter().map(|&(i, _, t)| cols(i, t)).sum();
+    let mut packed = Buffer::zeroed(crate::kernels::gemm::packed_len(inner, width));
+    let mut offset = 0;
+    for &(i, row_start, transposed) in blocks {
+        let n = cols(i, transposed);
+        if transposed {
+            // W: [n, c]; the block is W^T[row_start.., :] = W[:, row_start..]^T: [inner, n].
+            let c = params.value(i).shape()[1];
+            let w = params.slice(i);
+            let mut block = Buffer::for_overwrite(inner * n);
+            for r in 0..inner {
+                for k in 0..n {
+                    block[r * n + k] = w[k * c + row_start + r];
+                }
+            }
+            crate::kernels::gemm::pack_into(&mut packed, inner, width, offset, &block, n, n);
+        } else {
+            let w = &params.slice(i)[row_start * n..];
+            crate::kernels::gemm::pack_into(&mut packed, inner, width, offset, w, n, n);
+        }
+        offset += n;
+    }
+    packed
+}
+
 /// The transpose of panel-packed `[inner, width]` weights, for the adjoint of a per-step product.
 pub fn transpose_panels<F: Float>(packed: &[F], inner: usize, width: usize) -> Buffer<F> {
     let mut out = Buffer::zeroed(crate::kernels::gemm::packed_len(width, inner));
@@ -709,6 +743,28 @@ pub fn unpack_add<F: Float>(
     for r in 0..inner {
         for c in 0..n {
             g[(row_start + r) * n + c] += packed[r * width + offset + c];
+        }
+    }
+}
+
+/// As [`unpack_add`] for a transposed product `v @ W^T`: columns `offset..offset + n` of
+/// `packed: [inner, width]` are the gradient of rows `row_start..row_start + inner` of `W^T`,
+/// added into columns `row_start..row_start + inner` of matrix parameter `i: [n, cols]`.
+pub fn unpack_add_transposed<F: Float>(
+    grads: &mut ParamSet<F>,
+    i: usize,
+    row_start: usize,
+    packed: &[F],
+    inner: usize,
+    width: usize,
+    offset: usize,
+) {
+    let shape = grads.value(i).shape().to_vec();
+    let (n, cols) = (shape[0], shape[1]);
+    let g = grads.slice_mut(i);
+    for r in 0..inner {
+        for k in 0..n {
+            g[k * cols + row_start + r] += packed[r * width + offset + k];
         }
     }
 }
