@@ -17,6 +17,7 @@ mod gradcheck;
 mod gradcheck_robust;
 mod guards;
 mod inline_cells;
+mod language_ii;
 mod model;
 mod model_checkpoint;
 mod pytorch_reference;
