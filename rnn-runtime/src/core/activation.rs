@@ -100,6 +100,144 @@ pub fn hard_sigmoid_grad<F: Float>(x: F) -> F {
     }
 }
 
+/// `x` if `x > 0`, else `slope x` (PyTorch's `leaky_relu`); exact. NaN gives NaN.
+#[inline(always)]
+pub fn leaky_relu<F: Float>(x: F, slope: F) -> F {
+    if x > F::zero() {
+        x
+    } else {
+        slope * x
+    }
+}
+
+/// `|x|`; exact, `abs(-0) = +0`. NaN gives NaN.
+#[inline(always)]
+pub fn abs<F: Float>(x: F) -> F {
+    x.abs()
+}
+
+/// `x * x`; correctly rounded. NaN gives NaN.
+#[inline(always)]
+pub fn square<F: Float>(x: F) -> F {
+    x * x
+}
+
+/// `x^k` for a literal exponent `k` (a constant at every call site: the choice below is made at
+/// compile time). An integer `k` with `|k| <= 64` takes `powi` (repeated multiplication,
+/// vectorizable), any other `k` takes `powf` (IEEE `pow`: NaN for negative `x` and a
+/// non-integer `k`). f32 computes in f64 and rounds once (`powi` in f32 would lose up to 63 ulps
+/// for `k = 64`), so the f32 result is within about half an ulp of the exact one; f64 `powi`
+/// is within `|k|` ulps. `pow(x, 0) = 1` for every `x`, NaN included (IEEE `pow`, like PyTorch);
+/// `pow(±0, k < 0)` is an infinity (signed as `x^k`). Otherwise NaN gives NaN.
+#[inline(always)]
+pub fn pow<F: Float>(x: F, k: F) -> F {
+    let (xd, kd) = (x.to_f64(), k.to_f64());
+    let y = if kd == kd.trunc() && kd.abs() <= 64.0 {
+        xd.powi(kd as i32)
+    } else {
+        xd.powf(kd)
+    };
+    F::from_f64(y)
+}
+
+/// `x` limited to `[lo, hi]` (`lo <= hi`, guaranteed by the caller); exact. Compares and
+/// selects: NaN passes through (as in PyTorch's `clamp`; `max`/`min` would drop it), a bound
+/// that is infinite is no bound.
+#[inline(always)]
+pub fn clamp<F: Float>(x: F, lo: F, hi: F) -> F {
+    let y = if x < lo { lo } else { x };
+    if y > hi {
+        hi
+    } else {
+        y
+    }
+}
+
+/// The larger of `a` and `b`, NaN if either is NaN (as `torch.maximum`; `f32::max` would drop
+/// the NaN). On a tie it returns `a` (so `maximum(-0, +0) = -0`).
+#[inline(always)]
+pub fn maximum<F: Float>(a: F, b: F) -> F {
+    // `a < b` is false when either is NaN: then `a`, unless `b` is the NaN.
+    let m = if a < b { b } else { a };
+    if b.is_nan() {
+        b
+    } else {
+        m
+    }
+}
+
+/// The smaller of `a` and `b`, NaN if either is NaN (as `torch.minimum`). On a tie it returns
+/// `a` (so `minimum(+0, -0) = +0`).
+#[inline(always)]
+pub fn minimum<F: Float>(a: F, b: F) -> F {
+    let m = if b < a { b } else { a };
+    if b.is_nan() {
+        b
+    } else {
+        m
+    }
+}
+
+/// Derivative of `leaky_relu`: 1 if `x > 0`, else `slope` (at 0: `slope`, as in PyTorch). NaN
+/// gives NaN.
+#[inline(always)]
+pub fn leaky_relu_grad<F: Float>(x: F, slope: F) -> F {
+    // Selects: NaN fails both compares and stays.
+    if x > F::zero() {
+        F::one()
+    } else if x <= F::zero() {
+        slope
+    } else {
+        x
+    }
+}
+
+/// The sign of `x`, the derivative of `abs`: 1 for `x > 0`, -1 for `x < 0`, 0 at ±0 (PyTorch's
+/// `abs` backward multiplies by `sgn(x)`, 0 at 0). `sign(±inf) = ±1`. NaN gives NaN.
+#[inline(always)]
+pub fn sign<F: Float>(x: F) -> F {
+    if x > F::zero() {
+        F::one()
+    } else if x < F::zero() {
+        -F::one()
+    } else if x == F::zero() {
+        F::zero()
+    } else {
+        x
+    }
+}
+
+/// Derivative of `clamp(x, lo, hi)` with respect to `x`: 1 if `lo <= x <= hi` (bounds
+/// included, as PyTorch's `clamp` backward), else 0. NaN gives NaN.
+#[inline(always)]
+pub fn clamp_grad<F: Float>(x: F, lo: F, hi: F) -> F {
+    if x < lo || x > hi {
+        F::zero()
+    } else if x >= lo {
+        F::one()
+    } else {
+        x
+    }
+}
+
+/// The step with 1/2 at the tie: 1 if `d > 0`, 1/2 if `d == 0` (either sign), 0 if `d < 0`.
+/// The derivative of `maximum(a, b)` with respect to `a` is `tie_step(a - b)`, with respect to
+/// `b` `tie_step(b - a)` (for `minimum`: `tie_step(b - a)` and `tie_step(a - b)`): PyTorch
+/// splits the gradient in half between equal arguments. NaN gives NaN, which includes
+/// `a - b` for two equal infinities (PyTorch gives 1/2 there).
+#[inline(always)]
+pub fn tie_step<F: Float>(d: F) -> F {
+    if d > F::zero() {
+        F::one()
+    } else if d < F::zero() {
+        F::zero()
+    } else if d == F::zero() {
+        F::from_f64(0.5)
+    } else {
+        d
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
