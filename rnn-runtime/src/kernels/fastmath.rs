@@ -25,13 +25,23 @@ const ROUND: f32 = 12_582_912.0;
 /// `e^x` for f32.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
+    // `-0.0` is the identity of addition (`r + -0.0` is `r` for every `r`, signed zeros
+    // included), so this is exactly the exponential of `x` alone and the addition folds away.
+    exp_sum(x, -0.0)
+}
+
+/// `e^(x + lo)` for an argument known beyond f32 precision as the unevaluated sum of `x` and a
+/// correction `|lo| <= 1e-5` (the rounding error of `x`): the correction enters after the
+/// argument reduction, where it is not rounded away.
+#[inline(always)]
+fn exp_sum(x: f32, lo: f32) -> f32 {
     // Beyond these bounds the result is +inf or 0 anyway; within them `n` below stays in
     // [-150, 129], so 2^n splits into two normal powers of two. The clamp keeps infinities in
     // range and lets NaN through.
     let x = x.clamp(-104.0, 89.0);
     let shifted = x * LOG2E + ROUND;
     let n = shifted - ROUND;
-    let r = x - n * LN2_HI - n * LN2_LO;
+    let r = x - n * LN2_HI - n * LN2_LO + lo;
     // e^r on |r| <= ln(2)/2 by its Taylor series to r^7 (truncation error below 5e-9).
     let p = 1.0
         + r * (1.0
