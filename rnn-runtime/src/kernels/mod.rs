@@ -1,12 +1,13 @@
 //! **Kernels**, the bottom layer: the scalar type and the numeric machinery every pass runs on.
 //!
 //! - `float`: the `Float` trait (`f32`, `f64`) everything in the crate is generic over;
-//! - `fastmath`: vectorizable `exp`, `sigmoid` and `tanh` for `f32`;
+//! - `fastmath`: vectorizable `exp`, `sigmoid`, `tanh` and the smooth activations (`softplus`,
+//!   `gelu`, ...) for `f32`;
 //! - `gemm`: packed matrix products, split over the runtime's threads;
 //! - `pool`: the per-thread pool of the buffers a pass (and its trace) needs;
 //! - `threads`: the thread-count knob and the allocation-free fork-join.
 //!
-//! May import: nothing of the crate outside `kernels` (only `std` and `ndarray`).
+//! May import: nothing of the crate outside `kernels` (only `std`, `ndarray` and `libm`).
 //!
 //! `Float` lives here, not in `core`, because the imports say so: `gemm` and `pool` are generic
 //! over it and its `f32` activations are `fastmath`'s, while `core` needs the kernels (a trace

@@ -49,7 +49,8 @@ const EXTREMES: [f32; 22] = [
     f32::MIN,
 ];
 
-fn sweep() -> impl Iterator<Item = f32> {
+/// The points of every accuracy sweep (here and in `smooth.rs`).
+pub(crate) fn sweep() -> impl Iterator<Item = f32> {
     dense()
         .chain(exp_range())
         .chain(all_magnitudes())
@@ -57,7 +58,7 @@ fn sweep() -> impl Iterator<Item = f32> {
 }
 
 /// Largest relative error seen, and where.
-struct Worst {
+pub(crate) struct Worst {
     name: &'static str,
     err: f64,
     at: f32,
@@ -65,7 +66,7 @@ struct Worst {
 }
 
 impl Worst {
-    fn new(name: &'static str) -> Self {
+    pub(crate) fn new(name: &'static str) -> Self {
         Worst {
             name,
             err: 0.0,
@@ -74,7 +75,7 @@ impl Worst {
         }
     }
 
-    fn add(&mut self, x: f32, approx: f32, exact: f64) {
+    pub(crate) fn add(&mut self, x: f32, approx: f32, exact: f64) {
         assert!(exact != 0.0 && exact.is_finite(), "{}: at {x:e}", self.name);
         let err = ((approx as f64 - exact) / exact).abs();
         assert!(!err.is_nan(), "{}: {approx} at {x:e}", self.name);
@@ -85,7 +86,7 @@ impl Worst {
         }
     }
 
-    fn report(&self, bound: f64) {
+    pub(crate) fn report(&self, bound: f64) {
         println!(
             "{:<40} max rel error {:.3e} = {:.2} f32::EPSILON at x = {:e}  [{} points]",
             self.name,

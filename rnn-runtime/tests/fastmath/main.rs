@@ -7,6 +7,7 @@
 
 mod accuracy;
 mod range;
+mod smooth;
 
 use rnn_runtime::activation::{exp, sigmoid, tanh};
 
