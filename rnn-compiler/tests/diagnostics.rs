@@ -1779,3 +1779,32 @@ fn function_arguments_are_lowered_in_the_callers_scope() {
     let source = Source::from_macro_input(tokens).unwrap();
     compile(&source).expect("compiles");
 }
+
+// ----------------------------------------------------------------------------------------------
+// Transposed weights
+
+#[test]
+fn a_transposed_matrix_is_only_the_right_operand_of_a_product() {
+    let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + b) * sum(U^T);");
+    assert_eq!(e.text, "U^T");
+    assert_eq!(
+        e.message,
+        "a transposed matrix `W^T` (or `transpose(W)`) can only be the right operand of `@`, as in `h[t-1] @ W^T`"
+    );
+    let e = error_starting(
+        &cell("h[t] = tanh(x[t] @ W + h[t-1] @ b^T);"),
+        "`^T` transposes",
+    );
+    assert_eq!(e.text, "b");
+    assert_eq!(
+        e.message,
+        "`^T` transposes a matrix parameter; `b` is [H]"
+    );
+}
+
+#[test]
+fn a_transposed_product_checks_the_transposed_shape() {
+    // W: [I, H], so W^T: [H, I] cannot multiply x[t]: [I].
+    let e = error_starting(&cell("h[t] = tanh(x[t] @ W^T + h[t-1] @ U + b);"), "");
+    assert!(e.message.contains("W^T"), "{}", e.message);
+}
