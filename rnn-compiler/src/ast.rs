@@ -65,7 +65,12 @@ impl FunctionDef {
     /// The definition as written: `fn layer_norm(v) = ...;`.
     pub fn text(&self) -> String {
         let params: Vec<&str> = self.params.iter().map(|p| p.text.as_str()).collect();
-        format!("fn {}({}) = {};", self.name.text, params.join(", "), self.body)
+        format!(
+            "fn {}({}) = {};",
+            self.name.text,
+            params.join(", "),
+            self.body
+        )
     }
 }
 

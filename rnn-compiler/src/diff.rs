@@ -127,10 +127,9 @@ fn partials(c: NodeId, op: &Op) -> Vec<Partial> {
                     b(Call("pow", vec![Val(a), Lit(k.value() - 1.0)])),
                 ),
                 // 1 on [lo, hi], bounds included (PyTorch's `clamp` backward).
-                Func::Clamp(lo, hi) => Call(
-                    "clamp_grad",
-                    vec![Val(a), Lit(lo.value()), Lit(hi.value())],
-                ),
+                Func::Clamp(lo, hi) => {
+                    Call("clamp_grad", vec![Val(a), Lit(lo.value()), Lit(hi.value())])
+                }
             };
             vec![p(a, factor)]
         }

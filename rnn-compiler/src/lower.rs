@@ -1643,7 +1643,11 @@ impl Lowerer<'_> {
             &self.graph.nodes[an].shape,
             &self.graph.nodes[bn].shape,
         ) {
-            let v = if op == BinOp::Max { x.max(*y) } else { x.min(*y) };
+            let v = if op == BinOp::Max {
+                x.max(*y)
+            } else {
+                x.min(*y)
+            };
             return self.constant(v, pos, text);
         }
         let (sa, ta, _, pa) = self.operand(an, args[0].pos);

@@ -1009,7 +1009,10 @@ fn clamp_bounds_must_be_ordered() {
 #[test]
 fn max_takes_two_values_of_the_same_shape() {
     let e = error("h[t] = max(x[t] @ W + h[t-1] @ U + b);");
-    assert_eq!(e.message, "`max` takes 2 arguments, as `max(a, b)`; found 1");
+    assert_eq!(
+        e.message,
+        "`max` takes 2 arguments, as `max(a, b)`; found 1"
+    );
     let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + b) + max(x[t], b);");
     assert!(e.message.contains("`max`"), "{}", e.message);
 }
@@ -1043,7 +1046,10 @@ fn wrong_arity_two_arguments() {
 fn wrong_arity_no_argument() {
     let e = error("h[t] = tanh(x[t] @ W + h[t-1] @ U + b) * sigmoid();");
     assert_eq!(e.at(), (7, 41, "sigmoid()"));
-    assert_eq!(e.message, "`sigmoid` takes 1 argument, as `sigmoid(v)`; found 0");
+    assert_eq!(
+        e.message,
+        "`sigmoid` takes 1 argument, as `sigmoid(v)`; found 0"
+    );
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -1698,7 +1704,10 @@ fn errors_in_a_function_body_point_at_the_body_and_at_the_call() {
     ));
     assert_eq!(errors.len(), 2, "{errors:#?}");
     assert_eq!(errors[0].text, "u");
-    assert!(errors[0].message.starts_with("unknown name `u`"), "{errors:#?}");
+    assert!(
+        errors[0].message.starts_with("unknown name `u`"),
+        "{errors:#?}"
+    );
     assert_eq!(errors[1].text, "squash");
     assert_eq!(
         errors[1].message,
@@ -1731,19 +1740,23 @@ fn recursive_functions_are_refused() {
 
 #[test]
 fn function_arity_unused_functions_and_arguments() {
-    let e = error(
-        "fn squash(v, k) = k * tanh(v);\nh[t] = squash(x[t] @ W + h[t-1] @ U + b);",
-    );
+    let e = error("fn squash(v, k) = k * tanh(v);\nh[t] = squash(x[t] @ W + h[t-1] @ U + b);");
     assert_eq!(
         e.message,
         "`squash` takes 2 arguments, as `squash(v, k)`; found 1"
     );
     let e = error("fn squash(v) = tanh(v);\nh[t] = tanh(x[t] @ W + h[t-1] @ U + b);");
     assert_eq!(e.text, "squash");
-    assert_eq!(e.message, "function `squash` is never called: remove it or use it");
+    assert_eq!(
+        e.message,
+        "function `squash` is never called: remove it or use it"
+    );
     let e = error("fn squash(v, k) = tanh(v);\nh[t] = squash(x[t] @ W + h[t-1] @ U + b, 2);");
     assert_eq!(e.text, "k");
-    assert_eq!(e.message, "argument `k` of `squash` is not used in its body");
+    assert_eq!(
+        e.message,
+        "argument `k` of `squash` is not used in its body"
+    );
     let e = error_starting(
         &cell("fn f(v, v) = tanh(v);\nh[t] = f(x[t] @ W + h[t-1] @ U + b, b);"),
         "argument `v` of `f` is named twice",
@@ -1772,9 +1785,8 @@ fn a_function_argument_is_a_value_not_a_sequence() {
 #[test]
 fn function_arguments_are_lowered_in_the_callers_scope() {
     // `f(g(v))`: the argument `g(v)` of `f` reads the `v` of `g`'s caller, not `f`'s own.
-    let src = cell(
-        "fn g(v) = 2 * v;\nfn f(v) = tanh(v) + v;\nh[t] = f(g(x[t] @ W + h[t-1] @ U + b));",
-    );
+    let src =
+        cell("fn g(v) = 2 * v;\nfn f(v) = tanh(v) + v;\nh[t] = f(g(x[t] @ W + h[t-1] @ U + b));");
     let tokens: proc_macro2::TokenStream = src.parse().unwrap();
     let source = Source::from_macro_input(tokens).unwrap();
     compile(&source).expect("compiles");
@@ -1796,10 +1808,7 @@ fn a_transposed_matrix_is_only_the_right_operand_of_a_product() {
         "`^T` transposes",
     );
     assert_eq!(e.text, "b");
-    assert_eq!(
-        e.message,
-        "`^T` transposes a matrix parameter; `b` is [H]"
-    );
+    assert_eq!(e.message, "`^T` transposes a matrix parameter; `b` is [H]");
 }
 
 #[test]

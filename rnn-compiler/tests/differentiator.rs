@@ -31,8 +31,8 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestCaseError;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use rnn_compiler::eval::{EvalStates, Evaluator, Params, Seq};
 use rnn_compiler::ast::BinOp;
+use rnn_compiler::eval::{EvalStates, Evaluator, Params, Seq};
 use rnn_compiler::ir::{Func, Op};
 use rnn_specgen::{spec_text, Case};
 

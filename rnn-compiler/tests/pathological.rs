@@ -134,8 +134,14 @@ fn doubly_nested_user_functions_are_refused_quickly() {
         panic!("expected an error: too many expansions");
     };
     assert!(
-        errors.iter().any(|e| e.message.contains("more than 20000 calls")),
+        errors
+            .iter()
+            .any(|e| e.message.contains("more than 20000 calls")),
         "{errors:?}"
     );
-    assert!(start.elapsed().as_secs_f64() < 10.0, "{:?}", start.elapsed());
+    assert!(
+        start.elapsed().as_secs_f64() < 10.0,
+        "{:?}",
+        start.elapsed()
+    );
 }

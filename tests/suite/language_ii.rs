@@ -90,16 +90,33 @@ fn a_transposed_weight_equals_its_explicit_transpose() {
         tied.forward(x.view(), None, Some(&lengths)).unwrap(),
         untied.forward(x.view(), None, Some(&lengths)).unwrap(),
     );
-    let diff = (&ft.outputs - &fu.outputs).mapv(f64::abs).fold(0.0, |m: f64, &v| m.max(v));
+    let diff = (&ft.outputs - &fu.outputs)
+        .mapv(f64::abs)
+        .fold(0.0, |m: f64, &v| m.max(v));
     assert!(diff < 1e-14, "outputs differ by {diff}");
     let (gt, gu) = (
         tied.backward(&ft, d_y.view(), None).unwrap(),
         untied.backward(&fu, d_y.view(), None).unwrap(),
     );
-    let dw = gt.params.get("W").unwrap().into_dimensionality::<recurrent::ndarray::Ix2>().unwrap();
-    let du = gu.params.get("U").unwrap().into_dimensionality::<recurrent::ndarray::Ix2>().unwrap();
-    let diff = (&dw - &du.t()).mapv(f64::abs).fold(0.0, |m: f64, &v| m.max(v));
+    let dw = gt
+        .params
+        .get("W")
+        .unwrap()
+        .into_dimensionality::<recurrent::ndarray::Ix2>()
+        .unwrap();
+    let du = gu
+        .params
+        .get("U")
+        .unwrap()
+        .into_dimensionality::<recurrent::ndarray::Ix2>()
+        .unwrap();
+    let diff = (&dw - &du.t())
+        .mapv(f64::abs)
+        .fold(0.0, |m: f64, &v| m.max(v));
     assert!(diff < 1e-13, "dW differs from dU^T by {diff}");
-    let d_in = (&gt.inputs - &gu.inputs).mapv(f64::abs).sum_axis(Axis(0)).sum();
+    let d_in = (&gt.inputs - &gu.inputs)
+        .mapv(f64::abs)
+        .sum_axis(Axis(0))
+        .sum();
     assert!(d_in < 1e-12, "input gradients differ by {d_in}");
 }
