@@ -103,10 +103,10 @@ pub fn hard_sigmoid_grad<F: Float>(x: F) -> F {
 /// `ln(1 + e^x)`, computed stably as `max(x, 0) + ln(1 + e^-|x|)` (no overflow of `e^x`,
 /// smooth everywhere). Exact in f64 (`f64::exp`, `f64::ln_1p`); in f32 `fastmath::softplus`,
 /// the fast `exp` and an atanh series for the logarithm: relative error below 1e-6 wherever
-/// the result is a normal f32 (2.1e-7 measured by `tests/fastmath/smooth.rs`).
-/// `softplus(±0) = ln 2`; `x` itself for large x (from about 15 in f32, 33 in f64; `+inf` for
-/// `+inf`); `e^x` for large negative x, through the subnormals to 0 (`softplus(-inf) = 0`).
-/// NaN gives NaN.
+/// the result is a normal f32 (2.3e-7 measured by `tests/fastmath/smooth.rs`, on a fifth of all
+/// f32s). `softplus(±0) = ln 2`; `x` itself for large x (from about 15 in f32, 33 in f64;
+/// `+inf` for `+inf`); `e^x` for large negative x, through the subnormals to 0
+/// (`softplus(-inf) = 0`). NaN gives NaN.
 ///
 /// PyTorch's `softplus` (threshold 20) returns `x` itself above 20; the difference,
 /// `ln(1 + e^-x)`, is below 2.1e-9 there.
@@ -119,10 +119,10 @@ pub fn softplus<F: Float>(x: F) -> F {
 /// `x h h / (1 + h^2)` with `h = e^(x/2)` for `x < 0`, so that no intermediate is subnormal
 /// where the result is normal (`sigmoid(x)` is subnormal from x ≈ -87.3 in f32, `x sigmoid(x)`
 /// only from x ≈ -91.8). Exact in f64 (`f64::exp`); in f32 with the fast `exp`: relative error
-/// below 1e-6 wherever the result is a normal f32 (3.3e-7 measured by
-/// `tests/fastmath/smooth.rs`). `silu(±0) = ±0`, `x` for large x (`+inf` for `+inf`), `-0` for
-/// large negative x and for `-inf` (the limit, where `x sigmoid(x)` would be `-inf * 0`). NaN
-/// gives NaN.
+/// below 1e-6 wherever the result is a normal f32 (3.4e-7 measured by
+/// `tests/fastmath/smooth.rs`, on a fifth of all f32s). `silu(±0) = ±0`, `x` for large x
+/// (`+inf` for `+inf`), `-0` for large negative x and for `-inf` (the limit, where
+/// `x sigmoid(x)` would be `-inf * 0`). NaN gives NaN.
 #[inline(always)]
 pub fn silu<F: Float>(x: F) -> F {
     let (h, d) = half_sigmoid_parts(x);
@@ -141,9 +141,10 @@ pub fn silu<F: Float>(x: F) -> F {
 /// rounding of `x / sqrt 2` adds a relative error below `x^2 2^-53`, under 2e-13 down to where
 /// the result underflows, x ≈ -38). f32: Numerical Recipes' `erfcc` (fractional error below
 /// 1.2e-7) with `x^2/2` in the exponent taken exactly and the fast `exp`: relative error below
-/// 1e-6 wherever the result is a normal f32 (3.1e-7 measured by `tests/fastmath/smooth.rs`).
-/// `gelu(±0) = ±0`, `x` for large x (`+inf` for `+inf`), `-0` for large negative x and for
-/// `-inf` (the limit; `x/2 (1 + erf)` evaluated literally gives NaN there). NaN gives NaN.
+/// 1e-6 wherever the result is a normal f32 (3.1e-7 measured by `tests/fastmath/smooth.rs`, on
+/// a fifth of all f32s). `gelu(±0) = ±0`, `x` for large x (`+inf` for `+inf`), `-0` for large
+/// negative x and for `-inf` (the limit; `x/2 (1 + erf)` evaluated literally gives NaN there).
+/// NaN gives NaN.
 #[inline(always)]
 pub fn gelu<F: Float>(x: F) -> F {
     x.act_gelu()
@@ -156,9 +157,10 @@ pub fn gelu<F: Float>(x: F) -> F {
 /// accuracy there, and in f32 gives 0 from about x = -5.1 down, where `tanh` rounds to -1).
 /// Exact in f64; in f32 the argument of the exponential is computed in f64 (in f32 its
 /// rounding error, which becomes the relative error of the result, would reach several 1e-6
-/// for large negative x) and the fast `exp`: relative error below 1e-6 wherever the result is a normal f32 (2.3e-7
-/// measured by `tests/fastmath/smooth.rs`). `gelu_tanh(±0) = ±0`, `x` for large x (`+inf` for
-/// `+inf`), `-0` for large negative x and for `-inf` (the limit). NaN gives NaN.
+/// for large negative x) and the fast `exp`: relative error below 1e-6 wherever the result is
+/// a normal f32 (2.7e-7 measured by `tests/fastmath/smooth.rs`, on a fifth of all f32s).
+/// `gelu_tanh(±0) = ±0`, `x` for large x (`+inf` for `+inf`), `-0` for large negative x and
+/// for `-inf` (the limit). NaN gives NaN.
 #[inline(always)]
 pub fn gelu_tanh<F: Float>(x: F) -> F {
     x.act_gelu_tanh()
@@ -167,9 +169,9 @@ pub fn gelu_tanh<F: Float>(x: F) -> F {
 /// `x` if `x > 0`, else `alpha (e^x - 1)` (ELU), with an accurate `expm1`: `elu(-1e-4, 1)` is
 /// `-9.9995e-5` to full precision. f64: `f64::exp_m1`; f32: `fastmath::expm1`, a Taylor
 /// polynomial for |x| < 0.35 and the fast `exp` beyond: relative error of `expm1` below 1e-6
-/// over the whole f32 range (3.1e-7 measured by `tests/fastmath/smooth.rs`, near x = 0.35;
-/// 2e-7 on the x <= 0 that `elu` uses). `elu(±0) = ±0` (for `alpha > 0`),
-/// `elu(-inf) = -alpha`, `elu(+inf) = +inf`. NaN gives NaN.
+/// over the whole f32 range (3.1e-7 measured by `tests/fastmath/smooth.rs` on a fifth of all
+/// f32s, near x = 0.35; 1.7e-7 on the x < 0 that `elu` uses, 2e-7 for `elu` itself).
+/// `elu(±0) = ±0` (for `alpha > 0`), `elu(-inf) = -alpha`, `elu(+inf) = +inf`. NaN gives NaN.
 #[inline(always)]
 pub fn elu<F: Float>(x: F, alpha: F) -> F {
     // A select; NaN takes the second arm, NaN.
@@ -261,9 +263,9 @@ pub fn minimum<F: Float>(a: F, b: F) -> F {
 /// Derivative of `silu`: `s (1 + x (1 - s))` with `s = sigmoid(x)`, where `1 - s` is computed as
 /// `sigmoid(-x)` (not by the subtraction, which loses its relative accuracy for large x) and, as
 /// in [`silu`], no intermediate is subnormal where the result is normal. Exact in f64; in f32
-/// with the fast `exp`: relative error below 1e-6 wherever the result is a normal f32 (6.6e-7
+/// with the fast `exp`: relative error below 1e-6 wherever the result is a normal f32 (7.6e-7
 /// measured by `tests/fastmath/smooth.rs`, next to the root), absolute error below 1e-7 on
-/// [-1.53, -1.03] around its root x ≈ -1.2785 (3.7e-8 measured). `silu_grad(±0) = 1/2`,
+/// [-1.53, -1.03] around its root x ≈ -1.2785 (3.9e-8 measured). `silu_grad(±0) = 1/2`,
 /// 1 for large x and `+inf`, `-0` for large negative x and `-inf` (the limits). NaN gives NaN.
 #[inline(always)]
 pub fn silu_grad<F: Float>(x: F) -> F {
@@ -280,8 +282,8 @@ pub fn silu_grad<F: Float>(x: F) -> F {
 
 /// Derivative of `gelu`: `Phi(x) + x phi(x) = erfc(-x / sqrt 2) / 2 + x e^(-x^2/2) / sqrt(2 pi)`.
 /// f64: with libm's `erfc`; f32: as [`gelu`], relative error below 1e-6 wherever the result
-/// is a normal f32 (4.6e-7 measured by `tests/fastmath/smooth.rs`, next to the root), absolute
-/// error below 1e-7 on [-1, -0.5] around its root x ≈ -0.7518 (6.7e-8 measured).
+/// is a normal f32 (5.3e-7 measured by `tests/fastmath/smooth.rs`, next to the root), absolute
+/// error below 1e-7 on [-1, -0.5] around its root x ≈ -0.7518 (7e-8 measured).
 /// `gelu_grad(±0) = 1/2`, 1 for large x and `+inf`, 0 for large negative x and `-inf` (the
 /// limits; `+0` in f64, `-0` in f32). NaN gives NaN.
 #[inline(always)]
@@ -293,8 +295,8 @@ pub fn gelu_grad<F: Float>(x: F) -> F {
 /// `s = sigmoid(E)`, `s (1 + x (1 - s) E')`, `E' = 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2)` (the
 /// same as `(1 + tanh u) / 2 + x/2 (1 - tanh^2 u) u'` with `u = E/2`), with `1 - s` computed as
 /// `sigmoid(-E)`. f32: as [`gelu_tanh`], relative error below 1e-6 wherever the result is a
-/// normal f32 (5.3e-7 measured by `tests/fastmath/smooth.rs`, next to the root), absolute error
-/// below 1e-7 on [-1, -0.5] around its root x ≈ -0.7522 (5e-8 measured).
+/// normal f32 (6.9e-7 measured by `tests/fastmath/smooth.rs`, next to the root), absolute error
+/// below 1e-7 on [-1, -0.5] around its root x ≈ -0.7522 (6e-8 measured).
 /// `gelu_tanh_grad(±0) = 1/2`, 1 for large x and `+inf`, `-0` for large negative x and `-inf`
 /// (the limits). NaN gives NaN.
 #[inline(always)]
