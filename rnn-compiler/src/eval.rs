@@ -777,10 +777,10 @@ impl<'a> Evaluator<'a> {
                             let at = self.entry(param, transposed);
                             let r0 = self.row_starts[n];
                             for i in 0..self.sizes[lhs] {
-                                for j in 0..size {
+                                for (j, &gj) in g.iter().enumerate().take(size) {
                                     let e = at(r0 + i, j);
-                                    adj[lhs][i] += g[j] * w[param][e];
-                                    d_params[param][e] += v[lhs][i] * g[j];
+                                    adj[lhs][i] += gj * w[param][e];
+                                    d_params[param][e] += v[lhs][i] * gj;
                                 }
                             }
                         }

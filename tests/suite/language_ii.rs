@@ -5,7 +5,7 @@
 
 use recurrent::ndarray::{Array3, Axis};
 use recurrent::rand::RngExt;
-use recurrent::{assert_gradcheck, rnn_cell, Cell as _};
+use recurrent::{assert_gradcheck, rnn_cell};
 
 rnn_cell! {
     /// Every function added in the second round, `max`/`min`, a user function calling another
