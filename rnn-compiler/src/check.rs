@@ -156,9 +156,10 @@ pub fn inner_mismatch(
     };
     let hint = if transposed {
         format!(
-            "; parameters are `[in, out]`: `{} @ {w}` needs `{w}: [{cols}, {rows}]`; this `{w}` \
-             looks transposed",
-            left_operand(a.text),
+            "; parameters are `[in, out]`: `{a} @ {w}` needs `{w}: [{cols}, {rows}]`; this `{w}` \
+             looks transposed (declare it `[{cols}, {rows}]`, or write `{a} @ {w}^T` to use it \
+             transposed)",
+            a = left_operand(a.text),
             w = w.text,
         )
     } else {

@@ -1374,6 +1374,10 @@ impl Lowerer<'_> {
                     chain.join(" -> ")
                 ),
             );
+            // The arguments are still read (checked, and their names counted as used).
+            for a in args {
+                self.expr(a);
+            }
             return self.error_node(pos);
         }
         self.expansions += 1;

@@ -697,7 +697,8 @@ fn matmul_transposed_matrix_has_a_hint() {
         e.message,
         "inner dimensions of `@` do not match: the left operand `x[t]` is [I] but `W` is [H, I] \
          (expected a left operand of shape [H]); parameters are `[in, out]`: `x[t] @ W` needs \
-         `W: [I, H]`; this `W` looks transposed"
+         `W: [I, H]`; this `W` looks transposed (declare it `[I, H]`, or write `x[t] @ W^T` to \
+         use it transposed)"
     );
 }
 
@@ -720,7 +721,8 @@ fn matmul_transposed_projection_has_a_hint() {
     assert!(
         e.message.ends_with(
             "; parameters are `[in, out]`: `(o * tanh(c[t])) @ W_p` needs `W_p: [H, P]`; this \
-             `W_p` looks transposed"
+             `W_p` looks transposed (declare it `[H, P]`, or write `(o * tanh(c[t])) @ W_p^T` to \
+             use it transposed)"
         ),
         "{}",
         e.message
