@@ -1,6 +1,7 @@
-//! The fast f32 activations (`exp`, `sigmoid`, `tanh`) against exact references: accuracy over
-//! the whole f32 range, and the standard library's behaviour at its ends. Their speed is a
-//! benchmark: `cargo run --release -p rnn-bench --example activation_rate`.
+//! The fast f32 activations (`exp`, `sigmoid`, `tanh`; `softplus`, `silu`, `gelu`, `gelu_tanh`,
+//! `elu` and their derivatives in `smooth`) against exact references: accuracy over the whole
+//! f32 range, and the standard library's behaviour at its ends. Their speed is a benchmark:
+//! `cargo run --release -p rnn-bench --example activation_rate` (and `function_rate`).
 //!
 //! Run with `cargo test -p rnn-runtime --test fastmath -- --nocapture` to see the measured
 //! errors.
