@@ -621,6 +621,22 @@ impl Equations {
 }
 
 /// Builds the DAG, resolving names on demand (so equations are order-free) and detecting cycles.
+/// The names a call may have besides the functions of one argument ([`Func::UNARY`]): the
+/// functions with literal arguments, `max`/`min`, the reductions and the forms of `@`. A user
+/// function cannot take one of them.
+const OTHER_CALLS: [&str; 10] = [
+    "elu",
+    "leaky_relu",
+    "pow",
+    "clamp",
+    "max",
+    "min",
+    "mean",
+    "sum",
+    "concat",
+    "transpose",
+];
+
 /// The most user-function bodies one cell may expand (a function calling another twice, nested
 /// 30 deep, would otherwise expand a billion times).
 const MAX_EXPANSIONS: usize = 20_000;
@@ -1253,18 +1269,7 @@ impl Lowerer<'_> {
         let builtin: HashSet<&str> = Func::UNARY
             .iter()
             .map(|(n, _)| *n)
-            .chain([
-                "elu",
-                "leaky_relu",
-                "pow",
-                "clamp",
-                "max",
-                "min",
-                "mean",
-                "sum",
-                "concat",
-                "transpose",
-            ])
+            .chain(OTHER_CALLS)
             .collect();
         for (i, def) in self.ast.functions.iter().enumerate() {
             let name = &def.name;
@@ -1452,8 +1457,10 @@ impl Lowerer<'_> {
                 self.bound_used.remove(&(b.def, b.index));
             }
         }
-        // The call's value goes by the call as written, `norm(h[t-1] @ U)`.
-        if body >= before {
+        // The call's value goes by the call as written, `norm(h[t-1] @ U)` (unless the body is
+        // just one of its arguments, which keeps its own name).
+        let is_argument = self.bound.values().any(|b| b.value.get() == Some(body));
+        if body >= before && !is_argument {
             self.texts[body] = call_text.clone();
             self.graph.nodes[body].text = call_text;
         }

@@ -1819,3 +1819,23 @@ fn a_transposed_product_checks_the_transposed_shape() {
     let e = error_starting(&cell("h[t] = tanh(x[t] @ W^T + h[t-1] @ U + b);"), "");
     assert!(e.message.contains("W^T"), "{}", e.message);
 }
+
+#[test]
+fn a_call_goes_by_its_text_unless_its_body_is_an_argument() {
+    let src = cell(
+        "fn id(v) = v;\nfn half(v) = 0.5 * v;\nh[t] = tanh(id(x[t] @ W) + half(h[t-1] @ U) + b);",
+    );
+    let tokens: proc_macro2::TokenStream = src.parse().unwrap();
+    let source = Source::from_macro_input(tokens).unwrap();
+    let compiled = compile(&source).expect("compiles");
+    let texts: Vec<&str> = compiled
+        .cell
+        .graph
+        .nodes
+        .iter()
+        .map(|n| n.text.as_str())
+        .collect();
+    assert!(texts.contains(&"x[t] @ W"), "{texts:?}");
+    assert!(!texts.contains(&"id(x[t] @ W)"), "{texts:?}");
+    assert!(texts.contains(&"half(h[t-1] @ U)"), "{texts:?}");
+}

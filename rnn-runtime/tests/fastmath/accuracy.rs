@@ -57,27 +57,42 @@ pub(crate) fn sweep() -> impl Iterator<Item = f32> {
         .chain(EXTREMES)
 }
 
-/// Largest relative error seen, and where.
+/// Largest error seen (relative, or absolute for [`Worst::absolute`]), and where.
 pub(crate) struct Worst {
     name: &'static str,
+    relative: bool,
     err: f64,
     at: f32,
     count: usize,
 }
 
 impl Worst {
+    /// A tracker of the relative error.
     pub(crate) fn new(name: &'static str) -> Self {
         Worst {
             name,
+            relative: true,
             err: 0.0,
             at: f32::NAN,
             count: 0,
         }
     }
 
+    /// A tracker of the absolute error (where the exact result passes through 0).
+    pub(crate) fn absolute(name: &'static str) -> Self {
+        Worst {
+            relative: false,
+            ..Worst::new(name)
+        }
+    }
+
     pub(crate) fn add(&mut self, x: f32, approx: f32, exact: f64) {
-        assert!(exact != 0.0 && exact.is_finite(), "{}: at {x:e}", self.name);
-        let err = ((approx as f64 - exact) / exact).abs();
+        let err = if self.relative {
+            assert!(exact != 0.0 && exact.is_finite(), "{}: at {x:e}", self.name);
+            ((approx as f64 - exact) / exact).abs()
+        } else {
+            (approx as f64 - exact).abs()
+        };
         assert!(!err.is_nan(), "{}: {approx} at {x:e}", self.name);
         self.count += 1;
         if err > self.err {
@@ -88,8 +103,9 @@ impl Worst {
 
     pub(crate) fn report(&self, bound: f64) {
         println!(
-            "{:<40} max rel error {:.3e} = {:.2} f32::EPSILON at x = {:e}  [{} points]",
+            "{:<40} max {} error {:.3e} = {:.2} f32::EPSILON at x = {:e}  [{} points]",
             self.name,
+            if self.relative { "rel" } else { "abs" },
             self.err,
             self.err / f32::EPSILON as f64,
             self.at,

@@ -25,53 +25,6 @@ fn every_f32(lo: f32, hi: f32) -> impl Iterator<Item = f32> {
     (a.min(b)..=a.max(b)).map(f32::from_bits)
 }
 
-/// Largest absolute error seen, and where.
-struct WorstAbs {
-    name: &'static str,
-    err: f64,
-    at: f32,
-    count: usize,
-}
-
-impl WorstAbs {
-    fn new(name: &'static str) -> Self {
-        WorstAbs {
-            name,
-            err: 0.0,
-            at: f32::NAN,
-            count: 0,
-        }
-    }
-
-    fn add(&mut self, x: f32, approx: f32, exact: f64) {
-        let err = (approx as f64 - exact).abs();
-        assert!(!err.is_nan(), "{}: {approx} at {x:e}", self.name);
-        self.count += 1;
-        if err > self.err {
-            self.err = err;
-            self.at = x;
-        }
-    }
-
-    fn report(&self, bound: f64) {
-        println!(
-            "{:<40} max abs error {:.3e} = {:.2} f32::EPSILON at x = {:e}  [{} points]",
-            self.name,
-            self.err,
-            self.err / f32::EPSILON as f64,
-            self.at,
-            self.count
-        );
-        assert!(
-            self.err < bound,
-            "{}: {:e} at {:e}",
-            self.name,
-            self.err,
-            self.at
-        );
-    }
-}
-
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
@@ -91,7 +44,7 @@ fn measure(
     let mut neg = Worst::new(leak(format!("{name} f32 on x < 0")));
     let mut pos = Worst::new(leak(format!("{name} f32 on x >= 0")));
     let mut near_root = root.map(|(lo, hi)| {
-        WorstAbs::new(leak(format!("{name} f32 on [{lo}, {hi}] (root; absolute)")))
+        Worst::absolute(leak(format!("{name} f32 on [{lo}, {hi}] (root; absolute)")))
     });
     let (mut below_normal, mut below_normal_steps) = (0usize, 0.0f64);
     for x in points {
