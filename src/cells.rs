@@ -27,3 +27,6 @@ rnn_cell!("specs/mut3.rnn");
 rnn_cell!("specs/ind_rnn.rnn");
 rnn_cell!("specs/layer_norm_lstm.rnn");
 rnn_cell!("specs/layer_norm_lstm_haste.rnn");
+rnn_cell!("specs/ugrnn.rnn");
+rnn_cell!("specs/lstm_variational.rnn");
+rnn_cell!("specs/lstm_zoneout.rnn");

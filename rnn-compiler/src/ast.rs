@@ -83,6 +83,8 @@ pub enum DeclKind {
     State,
     /// `param W: [I, H];`
     Param,
+    /// `mask m: [H] = bernoulli(0.75);` (its distribution is held as the initializer)
+    Mask,
 }
 
 /// One declared name.
@@ -94,7 +96,7 @@ pub struct Decl {
     pub name: Name,
     /// Its shape.
     pub shape: ShapeAst,
-    /// Its initializer (parameters only).
+    /// Its initializer (parameters), or its distribution (masks: `bernoulli(p)`).
     pub init: Option<InitAst>,
     /// Doc comment lines.
     pub docs: Vec<String>,

@@ -136,6 +136,7 @@ fn partials(c: NodeId, op: &Op) -> Vec<Partial> {
         Op::Input { .. }
         | Op::StatePrev { .. }
         | Op::Param(_)
+        | Op::Mask(_)
         | Op::Const(_)
         | Op::MatMul { .. }
         | Op::Reduce(..) => {

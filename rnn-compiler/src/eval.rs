@@ -166,6 +166,7 @@ pub struct Evaluator<'a> {
     param_shapes: Vec<Vec<usize>>,
     input_size: usize,
     state_sizes: Vec<usize>,
+    mask_sizes: Vec<usize>,
 }
 
 /// The functions a [`DExpr::Call`] may name (the runtime's `activation` module), with their
@@ -356,6 +357,11 @@ impl<'a> Evaluator<'a> {
                 ));
             }
         }
+        let mask_sizes = cell
+            .masks
+            .iter()
+            .map(|m| size(&m.dim))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Evaluator {
             cell,
             partials,
@@ -364,6 +370,7 @@ impl<'a> Evaluator<'a> {
             param_shapes,
             input_size,
             state_sizes,
+            mask_sizes,
         })
     }
 
@@ -519,8 +526,28 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// The size of each mask, in declaration order.
+    pub fn mask_sizes(&self) -> &[usize] {
+        &self.mask_sizes
+    }
+
+    /// Every mask at its expectation `p` for `n_time` steps and `n_batch` examples, in the
+    /// layout of [`Evaluator::forward_masked`].
+    pub fn expected_masks(&self, n_time: usize, n_batch: usize) -> Vec<Seq> {
+        self.cell
+            .masks
+            .iter()
+            .zip(&self.mask_sizes)
+            .map(|(m, &size)| {
+                let steps = if m.per_step { n_time } else { 1 };
+                vec![vec![vec![m.p; size]; n_batch]; steps]
+            })
+            .collect()
+    }
+
     /// Runs the cell over `x: [T][B][I]` from `init` (zeros when `None`), example `b` for
-    /// `lengths[b] <= T` steps (all `T` when `None`).
+    /// `lengths[b] <= T` steps (all `T` when `None`), with every mask at its expectation (as
+    /// the runtime's inference).
     pub fn forward(
         &self,
         params: &Params,
@@ -528,10 +555,36 @@ impl<'a> Evaluator<'a> {
         init: Option<&EvalStates>,
         lengths: Option<&[usize]>,
     ) -> Result<EvalForward, EvalError> {
+        let n_batch = x.first().map_or(0, Vec::len);
+        let masks = self.expected_masks(x.len(), n_batch);
+        self.forward_masked(params, x, init, lengths, &masks)
+    }
+
+    /// [`Evaluator::forward`] with given mask values: per mask, `[1][B][size]` for a mask drawn
+    /// once per sequence, `[T][B][size]` for a per-step one.
+    pub fn forward_masked(
+        &self,
+        params: &Params,
+        x: &Seq,
+        init: Option<&EvalStates>,
+        lengths: Option<&[usize]>,
+        masks: &[Seq],
+    ) -> Result<EvalForward, EvalError> {
         let w = self.check_params(params)?;
         let n_time = x.len();
         let n_batch = x.first().map_or(0, Vec::len);
         self.check_seq("input", x, n_time, n_batch, self.input_size)?;
+        if masks.len() != self.mask_sizes.len() {
+            return err(format!(
+                "masks: expected {}, found {}",
+                self.mask_sizes.len(),
+                masks.len()
+            ));
+        }
+        for ((m, mask), &size) in self.cell.masks.iter().zip(masks).zip(&self.mask_sizes) {
+            let steps = if m.per_step { n_time } else { 1 };
+            self.check_seq(&format!("mask `{}`", m.name), mask, steps, n_batch, size)?;
+        }
         let lengths = match lengths {
             None => vec![n_time; n_batch],
             Some(l) if l.len() == n_batch && l.iter().all(|&n| n <= n_time) => l.to_vec(),
@@ -570,7 +623,7 @@ impl<'a> Evaluator<'a> {
                 .collect();
             let mut steps = vec![];
             for (t, out) in outputs.iter_mut().enumerate().take(len) {
-                let v = self.step(&w, (x, &init.inputs), &bufs, t, b);
+                let v = self.step(&w, (x, &init.inputs), (&bufs, masks), t, b);
                 for (s, st) in cell.states.iter().enumerate() {
                     bufs[s].push(v[st.update].clone());
                 }
@@ -606,7 +659,7 @@ impl<'a> Evaluator<'a> {
         &self,
         w: &[&[f64]],
         (x, history): (&Seq, &[Vec<Vec<f64>>]),
-        bufs: &[Vec<Vec<f64>>],
+        (bufs, masks): (&[Vec<Vec<f64>>], &[Seq]),
         t: usize,
         b: usize,
     ) -> Vec<Vec<f64>> {
@@ -633,6 +686,10 @@ impl<'a> Evaluator<'a> {
                     }
                 }
                 Op::Const(c) => vec![c],
+                Op::Mask(m) => {
+                    let step = if cell.masks[m].per_step { t } else { 0 };
+                    masks[m][step][b].clone()
+                }
                 Op::MatMul {
                     lhs,
                     param,
@@ -816,7 +873,7 @@ impl<'a> Evaluator<'a> {
                                 *d += gj;
                             }
                         }
-                        Op::Const(_) => {}
+                        Op::Const(_) | Op::Mask(_) => {}
                     }
                     adj[n] = g;
                 }

@@ -364,6 +364,21 @@ pub fn explain(c: &Compiled) -> String {
         .dim(cell.output)
         .map_or("?".into(), |d| d.to_string());
     let _ = writeln!(w, "  output {}: [{out_dim}]", cell.output_text);
+    for m in &cell.masks {
+        let when = if m.per_step {
+            "drawn at every step"
+        } else {
+            "drawn once per sequence"
+        };
+        let _ = writeln!(
+            w,
+            "  mask   {}: [{}] = {} ({when} when training, {:?} otherwise)",
+            m.name,
+            m.dim,
+            m.distribution(),
+            m.p
+        );
+    }
     let _ = writeln!(w);
 
     let _ = writeln!(w, "Parameters");

@@ -218,6 +218,8 @@ pub enum Op {
     },
     /// A parameter.
     Param(usize),
+    /// A random mask ([`MaskIr`]): drawn when training, its expectation otherwise; no gradient.
+    Mask(usize),
     /// A literal.
     Const(f64),
     /// `lhs @ M[row_start .. row_start + len(lhs), :]` where `M` is a matrix parameter `W`, or
@@ -371,6 +373,35 @@ pub struct ParamIr {
     pub docs: Vec<String>,
 }
 
+/// A random mask, `mask m: [H] = bernoulli(p);`: each entry 1 with probability `p`, else 0,
+/// drawn once per sequence and example (or at every step, `bernoulli_per_step(p)`) when
+/// training, and `p` (its expectation) otherwise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaskIr {
+    /// Name (`m_h`).
+    pub name: String,
+    /// Size per example.
+    pub dim: Dim,
+    /// The probability of a 1.
+    pub p: f64,
+    /// Drawn at every step (`bernoulli_per_step`) rather than once per sequence.
+    pub per_step: bool,
+    /// Doc comment lines.
+    pub docs: Vec<String>,
+}
+
+impl MaskIr {
+    /// The distribution as written: `bernoulli(0.75)`, `bernoulli_per_step(0.1)`.
+    pub fn distribution(&self) -> String {
+        let f = if self.per_step {
+            "bernoulli_per_step"
+        } else {
+            "bernoulli"
+        };
+        format!("{f}({:?})", self.p)
+    }
+}
+
 /// A checked cell: declarations and the step's graph.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellIr {
@@ -388,6 +419,8 @@ pub struct CellIr {
     pub states: Vec<StateIr>,
     /// The parameters.
     pub params: Vec<ParamIr>,
+    /// The random masks.
+    pub masks: Vec<MaskIr>,
     /// The node emitted each step.
     pub output: NodeId,
     /// The output as written (`h[t]`).

@@ -27,6 +27,7 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
         visiting: vec![],
         referenced: HashSet::new(),
         param_used: vec![false; decls.params.len()],
+        mask_used: vec![false; decls.masks.len()],
         param_fits: vec![false; decls.params.len()],
         transposed: vec![],
         delays: vec![1; decls.states.len()],
@@ -59,6 +60,7 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
     let Lowerer {
         graph,
         param_used,
+        mask_used,
         param_fits,
         transposed,
         delays,
@@ -111,6 +113,18 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
                 format!(
                     "unused parameter `{}`: it appears in no equation; remove it or use it",
                     param.name
+                ),
+            );
+        }
+    }
+    for (m, used) in mask_used.iter().enumerate() {
+        if !used {
+            let (mask, pos) = &decls.masks[m];
+            diags.error(
+                *pos,
+                format!(
+                    "unused mask `{}`: it appears in no equation; remove it or multiply a value by it",
+                    mask.name
                 ),
             );
         }
@@ -241,6 +255,7 @@ pub fn lower(ast: &CellAst) -> Result<CellIr, Vec<Diagnostic>> {
         input,
         states,
         params,
+        masks: decls.masks.iter().map(|(m, _)| m.clone()).collect(),
         output,
         output_text,
         equations: equations_text,
@@ -270,6 +285,8 @@ struct Declarations {
     input_pos: Pos,
     states: Vec<Declared>,
     params: Vec<Declared>,
+    /// The masks, with where each was declared.
+    masks: Vec<(MaskIr, Pos)>,
     kinds: HashMap<String, (DeclKind, usize)>,
     dim_names: Vec<String>,
     /// Names of refused second inputs: their uses are not reported again as unknown names.
@@ -283,6 +300,7 @@ impl Declarations {
             input_pos: Pos::default(),
             states: vec![],
             params: vec![],
+            masks: vec![],
             kinds: HashMap::new(),
             dim_names: vec![],
             refused_inputs: HashSet::new(),
@@ -359,6 +377,22 @@ impl Declarations {
                         init: InitIr::Zeros,
                         docs: decl.docs.clone(),
                     });
+                }
+                DeclKind::Mask => {
+                    let dim = vector_dim(&shape, "a mask", &decl.shape, diags);
+                    let (p, per_step) = distribution(&decl.name, decl.init.as_ref(), diags);
+                    d.kinds
+                        .insert(name.clone(), (DeclKind::Mask, d.masks.len()));
+                    d.masks.push((
+                        MaskIr {
+                            name: name.clone(),
+                            dim,
+                            p,
+                            per_step,
+                            docs: decl.docs.clone(),
+                        },
+                        decl.name.pos,
+                    ));
                 }
                 DeclKind::Param => {
                     if !matches!(shape, Shape::Vector(_) | Shape::Matrix(..) | Shape::Error) {
@@ -495,7 +529,53 @@ fn kind_word(kind: DeclKind) -> &'static str {
         DeclKind::Input => "an input",
         DeclKind::State => "a state",
         DeclKind::Param => "a parameter",
+        DeclKind::Mask => "a mask",
     }
+}
+
+/// The distribution of mask `name`: (probability of a 1, drawn at every step).
+fn distribution(name: &Name, init: Option<&InitAst>, diags: &mut Diagnostics) -> (f64, bool) {
+    const EXPECTED: &str = "`bernoulli(p)` (drawn once per sequence and example) or \
+                            `bernoulli_per_step(p)` (drawn at every step), with 0 <= p <= 1 the \
+                            probability of a 1";
+    match init {
+        None => diags.error(
+            name.pos,
+            format!(
+                "mask `{0}` needs its distribution: expected `mask {0}: [H] = bernoulli(p);`, \
+                 with {EXPECTED}",
+                name.text
+            ),
+        ),
+        Some(InitAst::Constant(_, pos)) => {
+            diags.error(*pos, format!("a mask is random: expected {EXPECTED}"))
+        }
+        Some(InitAst::Named(f, arg)) => {
+            let per_step = match f.text.as_str() {
+                "bernoulli" => false,
+                "bernoulli_per_step" => true,
+                other => {
+                    diags.error(
+                        f.pos,
+                        format!("unknown distribution `{other}`: expected {EXPECTED}"),
+                    );
+                    return (1.0, false);
+                }
+            };
+            match arg {
+                Some((p, _)) if (0.0..=1.0).contains(p) => return (*p, per_step),
+                Some((p, pos)) => diags.error(
+                    *pos,
+                    format!("`{}({p})`: expected a probability 0 <= p <= 1", f.text),
+                ),
+                None => diags.error(
+                    f.pos,
+                    format!("`{}` needs its probability: expected {EXPECTED}", f.text),
+                ),
+            }
+        }
+    }
+    (1.0, false)
 }
 
 fn initializer(init: Option<&InitAst>, shape: &Shape, diags: &mut Diagnostics) -> InitIr {
@@ -538,6 +618,18 @@ fn initializer(init: Option<&InitAst>, shape: &Shape, diags: &mut Diagnostics) -
                     diags.error(
                         name.pos,
                         format!("initializer `{}` takes no argument", name.text),
+                    );
+                    return InitIr::Default;
+                }
+                ("bernoulli" | "bernoulli_per_step", _) => {
+                    diags.error(
+                        name.pos,
+                        format!(
+                            "`{}` is the distribution of a random mask, not an initializer: \
+                             declare `mask m: [H] = {}(p);` and multiply a value by `m`; a \
+                             parameter's initializer is {KNOWN}",
+                            name.text, name.text
+                        ),
                     );
                     return InitIr::Default;
                 }
@@ -682,6 +774,7 @@ struct Lowerer<'a> {
     /// Intermediates read by some expression.
     referenced: HashSet<String>,
     param_used: Vec<bool>,
+    mask_used: Vec<bool>,
     /// Matrix parameters used as declared by some product.
     param_fits: Vec<bool>,
     /// Products whose matrix looks transposed, reported after every product is checked.
@@ -1109,6 +1202,11 @@ impl Lowerer<'_> {
                 let shape = self.decls.params[*p].shape.clone();
                 self.node(Op::Param(*p), shape, pos, n.text.clone())
             }
+            Some((DeclKind::Mask, m)) => {
+                self.mask_used[*m] = true;
+                let dim = self.decls.masks[*m].0.dim.clone();
+                self.node(Op::Mask(*m), Shape::Vector(dim), pos, n.text.clone())
+            }
             Some((DeclKind::State, _)) => {
                 self.diags.error(
                     pos,
@@ -1139,17 +1237,19 @@ impl Lowerer<'_> {
                         .params
                         .iter()
                         .map(|p| p.name.as_str())
+                        .chain(self.decls.masks.iter().map(|(m, _)| m.name.as_str()))
                         .chain(self.equations.intermediates.keys().map(String::as_str));
                     let meant = check::similar_name(&n.text, candidates).map(str::to_string);
                     let hint = meant
                         .as_ref()
                         .map_or_else(String::new, |m| format!("; did you mean `{m}`?"));
-                    self.diags.error(pos, format!("unknown name `{}`: expected a declared input, state or parameter, or an intermediate defined by an equation{hint}", n.text));
+                    self.diags.error(pos, format!("unknown name `{}`: expected a declared input, state, parameter or mask, or an intermediate defined by an equation{hint}", n.text));
                     // The name suggested is used here, as far as the user meant: it is not
                     // reported again as unused.
                     if let Some(m) = meant {
                         match self.decls.kinds.get(&m) {
                             Some((DeclKind::Param, p)) => self.param_used[*p] = true,
+                            Some((DeclKind::Mask, m)) => self.mask_used[*m] = true,
                             _ => {
                                 self.referenced.insert(m);
                             }
@@ -1219,6 +1319,22 @@ impl Lowerer<'_> {
                 self.delays[s] = self.delays[s].max(delay);
                 let shape = self.decls.states[s].shape.clone();
                 self.node(Op::StatePrev { state: s, delay }, shape, pos, text)
+            }
+            Some((DeclKind::Mask, m)) => {
+                self.mask_used[m] = true;
+                let per_step = if self.decls.masks[m].0.per_step {
+                    "a per-step mask is drawn anew at every step"
+                } else {
+                    "a mask is drawn once per sequence"
+                };
+                self.diags.error(
+                    t.pos,
+                    format!(
+                        "mask `{0}` is not indexed by time ({per_step}): expected `{0}`",
+                        n.text
+                    ),
+                );
+                self.error_node(pos)
             }
             Some((DeclKind::Param, p)) => {
                 self.param_used[p] = true;

@@ -52,6 +52,7 @@ fn describe(rule: &Rule) -> String {
         Rule::input_decl => "`input`",
         Rule::state_decl => "`state`",
         Rule::param_decl => "`param`",
+        Rule::mask_decl | Rule::mask_kw => "`mask`",
         Rule::output_decl => "`output`",
         Rule::equation => "an equation",
         Rule::function_def | Rule::fn_kw => "a function `fn name(v) = ...;`",
@@ -228,6 +229,7 @@ fn cell_ast(pair: Pair<'_, Rule>) -> CellAst {
             Rule::input_decl => decls(p, DeclKind::Input, &mut cell.decls),
             Rule::state_decl => decls(p, DeclKind::State, &mut cell.decls),
             Rule::param_decl => decls(p, DeclKind::Param, &mut cell.decls),
+            Rule::mask_decl => decls(p, DeclKind::Mask, &mut cell.decls),
             Rule::output_decl => {
                 let e = p
                     .into_inner()

@@ -161,7 +161,11 @@ pub fn plan(cell: &CellIr, partials: &[Vec<Partial>]) -> Plan {
             live[n]
                 && !matches!(
                     graph.nodes[n].op,
-                    Op::Input { .. } | Op::StatePrev { .. } | Op::Param(_) | Op::Const(_)
+                    Op::Input { .. }
+                        | Op::StatePrev { .. }
+                        | Op::Param(_)
+                        | Op::Mask(_)
+                        | Op::Const(_)
                 )
         })
         .map(|n| stage[n] + 1)

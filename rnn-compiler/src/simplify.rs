@@ -5,14 +5,16 @@
 use crate::diff::{DExpr, Partial};
 use crate::ir::{Graph, Op};
 
-/// Simplifies every partial; partials with respect to constants are dropped (a literal has no
-/// adjoint).
+/// Simplifies every partial; partials with respect to constants are dropped: literals, random
+/// masks (constants of the pass that drew them) and whatever is computed from those alone
+/// (`1 - z`), which have no adjoint.
 pub fn simplify(graph: &Graph, partials: Vec<Vec<Partial>>) -> Vec<Vec<Partial>> {
+    let constant = constants(graph);
     partials
         .into_iter()
         .map(|ps| {
             ps.into_iter()
-                .filter(|p| !matches!(graph.nodes[p.wrt].op, Op::Const(_)))
+                .filter(|p| !constant[p.wrt])
                 .map(|p| Partial {
                     wrt: p.wrt,
                     factor: fold(graph, p.factor),
@@ -21,6 +23,20 @@ pub fn simplify(graph: &Graph, partials: Vec<Vec<Partial>>) -> Vec<Vec<Partial>>
                 .collect()
         })
         .collect()
+}
+
+/// Per node, whether it is a constant of the pass: a literal, a random mask, or an elementwise
+/// function of constants.
+pub fn constants(graph: &Graph) -> Vec<bool> {
+    let mut constant = vec![false; graph.nodes.len()];
+    for (n, node) in graph.nodes.iter().enumerate() {
+        constant[n] = match &node.op {
+            Op::Const(_) | Op::Mask(_) => true,
+            op if op.is_elementwise() => op.operands().iter().all(|&a| constant[a]),
+            _ => false,
+        };
+    }
+    constant
 }
 
 fn fold(graph: &Graph, e: DExpr) -> DExpr {

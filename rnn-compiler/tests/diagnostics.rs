@@ -217,7 +217,7 @@ fn unknown_name() {
     assert_eq!(e.at(), (7, 40, "bias"));
     assert_eq!(
         e.message,
-        "unknown name `bias`: expected a declared input, state or parameter, or an intermediate \
+        "unknown name `bias`: expected a declared input, state, parameter or mask, or an intermediate \
          defined by an equation"
     );
 }
@@ -239,7 +239,7 @@ fn misspelled_parameter_suggests_the_declared_name() {
     assert_eq!(e.at(), (7, 42, "W_fh"));
     assert_eq!(
         e.message,
-        "unknown name `W_fh`: expected a declared input, state or parameter, or an intermediate \
+        "unknown name `W_fh`: expected a declared input, state, parameter or mask, or an intermediate \
          defined by an equation; did you mean `W_hf`?"
     );
 }
@@ -252,7 +252,7 @@ fn misspelled_intermediate_suggests_the_defined_name() {
     assert_eq!(e.at(), (8, 7, "c_tild"));
     assert_eq!(
         e.message,
-        "unknown name `c_tild`: expected a declared input, state or parameter, or an \
+        "unknown name `c_tild`: expected a declared input, state, parameter or mask, or an \
          intermediate defined by an equation; did you mean `c_tilde`?"
     );
 }

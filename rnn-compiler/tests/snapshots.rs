@@ -49,6 +49,9 @@ snapshot!(ind_rnn, "ind_rnn.rnn");
 
 snapshot!(layer_norm_lstm, "layer_norm_lstm.rnn");
 snapshot!(layer_norm_lstm_haste, "layer_norm_lstm_haste.rnn");
+snapshot!(ugrnn, "ugrnn.rnn");
+snapshot!(lstm_variational, "lstm_variational.rnn");
+snapshot!(lstm_zoneout, "lstm_zoneout.rnn");
 
 /// Every spec in `specs/` has a snapshot test above.
 #[test]

@@ -67,6 +67,7 @@ pub use crate::core::dyn_cell::DynCell;
 pub use crate::core::error::{Error, Result};
 pub use crate::core::gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};
 pub use crate::core::init::Init;
+pub use crate::core::masks::{MaskSpec, Masks};
 pub use crate::core::params::ParamSet;
 pub use crate::core::states::States;
 pub use crate::core::tensors::{NamedTensors, Parameters};

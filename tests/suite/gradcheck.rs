@@ -192,3 +192,29 @@ fn layer_norm_lstm_haste() {
         &mut recurrent::seeded_rng(31),
     ));
 }
+
+#[test]
+fn ugrnn() {
+    check(Ugrnn::<f64>::new(
+        UgrnnDims { I: 3, H: 4 },
+        &mut recurrent::seeded_rng(32),
+    ));
+}
+
+/// Checked with masks drawn once from the seed and held fixed (see `gradcheck`).
+#[test]
+fn lstm_variational() {
+    check(LstmVariational::<f64>::new(
+        LstmVariationalDims { I: 3, H: 4 },
+        &mut recurrent::seeded_rng(33),
+    ));
+}
+
+/// Checked with per-step masks drawn once from the seed and held fixed.
+#[test]
+fn lstm_zoneout() {
+    check(LstmZoneout::<f64>::new(
+        LstmZoneoutDims { I: 3, H: 4 },
+        &mut recurrent::seeded_rng(34),
+    ));
+}

@@ -222,13 +222,14 @@ impl<C: Cell<f64>> Cell<f64> for Wrong<C> {
         self.inner.params_mut()
     }
 
-    fn forward(
+    fn forward_masked(
         &self,
         x: ArrayView3<'_, f64>,
         init: Option<&States<f64>>,
         lengths: Option<&[usize]>,
+        masks: recurrent::Masks<'_, f64>,
     ) -> recurrent::Result<Forward<f64>> {
-        self.inner.forward(x, init, lengths)
+        self.inner.forward_masked(x, init, lengths, masks)
     }
 
     fn infer(

@@ -18,6 +18,7 @@ mod gradcheck_robust;
 mod guards;
 mod inline_cells;
 mod language_ii;
+mod masks;
 mod model;
 mod model_checkpoint;
 mod pytorch_reference;

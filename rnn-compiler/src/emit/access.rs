@@ -77,6 +77,11 @@ pub fn state_past(name: &str) -> Ident {
 pub fn state_now(name: &str) -> Ident {
     format_ident!("state_{}_now", name)
 }
+/// The buffer of mask `m`: `[B, size]` (drawn once per sequence) or `[T, B, size]` (per step)
+/// when training, `[size]` (the expectation) when inferring.
+pub fn mask_buffer(m: usize) -> Ident {
+    format_ident!("mask_{}", m)
+}
 /// The row slice of an operand inside a loop.
 pub fn row_ident(n: NodeId) -> Ident {
     format_ident!("row_{}", n)
@@ -210,6 +215,17 @@ impl Emitter<'_> {
         self.plan.groups[g].lhs == Lhs::Input
     }
 
+    /// The row of mask `m` for example `b` at step `t` in its buffer (see [`mask_buffer`]).
+    pub fn mask_row(&self, m: usize) -> TokenStream {
+        if self.infer {
+            quote!(0usize)
+        } else if self.cell.masks[m].per_step {
+            quote!(row)
+        } else {
+            quote!(b)
+        }
+    }
+
     /// The size of a vector node.
     pub fn node_dim(&self, n: NodeId) -> TokenStream {
         match &self.cell.graph.nodes[n].shape {
@@ -278,6 +294,11 @@ impl Emitter<'_> {
             Op::Const(v) => {
                 let v = float(*v);
                 quote!(#rt::lit::<F>(#v))
+            }
+            Op::Mask(m) => {
+                let (buf, r) = (mask_buffer(*m), self.mask_row(*m));
+                let d = dim_tokens(&self.cell.masks[*m].dim);
+                quote!(#buf[#r * #d + #j])
             }
             Op::MatMul { .. } => {
                 let (g, i) = self.plan.product_of[&n];
@@ -368,7 +389,7 @@ impl Emitter<'_> {
                 let id = param_grad(*p);
                 quote!(#id[#j] += #a;)
             }
-            Op::Const(_) => quote!(),
+            Op::Const(_) | Op::Mask(_) => quote!(),
             Op::MatMul { .. } => {
                 let (g, i) = self.plan.product_of[&n];
                 let (buf, w, off) = (product_adjoint(g), width(g), offset(g, i));

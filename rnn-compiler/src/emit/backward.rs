@@ -275,7 +275,7 @@ impl Emitter<'_> {
                     threadable = false;
                     flushes.push(self.accumulate(n, &j));
                 }
-                Op::Const(_) | Op::Reduce(..) => {}
+                Op::Const(_) | Op::Mask(_) | Op::Reduce(..) => {}
                 Op::Neg(_) | Op::Binary(..) | Op::Func(..) | Op::Copy(_) => {}
             }
         }

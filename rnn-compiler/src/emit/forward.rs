@@ -44,6 +44,10 @@ impl Emitter<'_> {
                 let id = param(*p);
                 quote!(&#id[..#d])
             }
+            Op::Mask(m) => {
+                let (buf, r) = (mask_buffer(*m), self.mask_row(*m));
+                quote!(&#buf[#r * #d..][..#d])
+            }
             Op::MatMul { .. } => {
                 let (g, i) = self.plan.product_of[&n];
                 let (buf, w, off) = (product(g), width(g), offset(g, i));
@@ -297,6 +301,15 @@ impl Emitter<'_> {
             let (buf, delay, d) = (state_buffer(&st.name), st.delay, dim_tokens(&st.dim));
             quote!(let mut #buf: #rt::Buffer<F> = #rt::state_buffer(init, #s, #delay, n_time, n_batch, #d);)
         });
+        // Masks: drawn (or given) when training, their expectation when inferring.
+        let masks = cell.masks.iter().enumerate().map(|(m, mask)| {
+            let (buf, d) = (mask_buffer(m), dim_tokens(&mask.dim));
+            if self.infer {
+                quote!(let #buf: #rt::Buffer<F> = #rt::expected_mask(<Self as #rt::Cell<F>>::spec(), #m, #d);)
+            } else {
+                quote!(let #buf: #rt::Buffer<F> = #rt::mask_buffer(&mut masks, <Self as #rt::Cell<F>>::spec(), #m, n_time, n_batch, #d)?;)
+            }
+        });
         let weights = self.plan.groups.iter().enumerate().map(|(g, group)| {
             let (w, inner) = (weight(g), dim_tokens(&group.inner));
             // Weights are packed in panels once per sequence, for the hoisted product over all
@@ -389,6 +402,12 @@ impl Emitter<'_> {
                 })
             }
         };
+        let check_masks = if self.infer {
+            quote!()
+        } else {
+            let sizes = cell.masks.iter().map(|m| dim_tokens(&m.dim));
+            quote!(#rt::check_masks(&masks, <Self as #rt::Cell<F>>::spec(), &[#(#sizes),*], n_time, n_batch)?;)
+        };
         let input_buffer = match self.input_delay() {
             0 => quote!(#rt::flatten(&x)),
             k => quote!(#rt::input_with_history(&x, init, #k)),
@@ -400,8 +419,10 @@ impl Emitter<'_> {
             let sizes = <Self as #rt::Cell<F>>::state_sizes(self);
             #rt::check_init(init, <Self as #rt::Cell<F>>::spec(), #d_in, &sizes, n_batch)?;
             #rt::check_params(&self.params)?;
+            #check_masks
             let input: #rt::Buffer<F> = #input_buffer;
             #(#states)*
+            #(#masks)*
             #(#weights)*
             #(#products)*
             #(#hoisted)*

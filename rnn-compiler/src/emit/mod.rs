@@ -117,6 +117,7 @@ impl Emitter<'_> {
     fn trace_buffers(&self) -> Vec<Ident> {
         let mut v = vec![format_ident!("input")];
         v.extend(self.cell.states.iter().map(|s| state_buffer(&s.name)));
+        v.extend((0..self.cell.masks.len()).map(mask_buffer));
         v.extend((0..self.plan.groups.len()).map(product));
         v.extend(self.plan.saved.iter().map(|&n| saved(n)));
         v.extend((0..self.plan.groups.len()).map(weight));
@@ -142,6 +143,14 @@ impl Emitter<'_> {
                 .source_text()
                 .map_or_else(String::new, |i| format!(" = {i}"));
             docs.push(format!(" param {}: {}{init};", p.name, p.shape));
+        }
+        for m in &cell.masks {
+            docs.push(format!(
+                " mask {}: [{}] = {};",
+                m.name,
+                m.dim,
+                m.distribution()
+            ));
         }
         docs.push(String::new());
         docs.extend(cell.equations.iter().map(|e| format!(" {e}")));
@@ -264,6 +273,10 @@ impl Emitter<'_> {
                 InitIr::Orthogonal => quote!(#rt::Init::Orthogonal),
             };
             quote!(#rt::ParamSpec { name: #n, shape: #shape, init: #init })
+        });
+        let mask_specs = cell.masks.iter().map(|m| {
+            let (n, shape, p, per_step) = (&m.name, format!("[{}]", m.dim), float(m.p), m.per_step);
+            quote!(#rt::MaskSpec { name: #n, shape: #shape, p: #p, per_step: #per_step })
         });
         let input_spec = (&cell.input.name, format!("[{}]", cell.input.dim));
         let input_delay = self.input_delay();
@@ -411,6 +424,30 @@ impl Emitter<'_> {
                     <Self as #rt::Cell<F>>::forward(self, x, init, lengths)
                 }
 
+                /// The forward pass of training: every random mask drawn from `rng` (see
+                /// `Cell::forward_train`).
+                pub fn forward_train(
+                    &self,
+                    x: #rt::ArrayView3<'_, F>,
+                    init: ::core::option::Option<&#rt::States<F>>,
+                    lengths: ::core::option::Option<&[usize]>,
+                    rng: &mut dyn #rt::Rng,
+                ) -> #rt::Result<#rt::Forward<F>> {
+                    <Self as #rt::Cell<F>>::forward_train(self, x, init, lengths, rng)
+                }
+
+                /// The forward pass with the random masks expected, drawn or given (see
+                /// `Cell::forward_masked`).
+                pub fn forward_masked(
+                    &self,
+                    x: #rt::ArrayView3<'_, F>,
+                    init: ::core::option::Option<&#rt::States<F>>,
+                    lengths: ::core::option::Option<&[usize]>,
+                    masks: #rt::Masks<'_, F>,
+                ) -> #rt::Result<#rt::Forward<F>> {
+                    <Self as #rt::Cell<F>>::forward_masked(self, x, init, lengths, masks)
+                }
+
                 /// The forward pass without a trace (see `Cell::infer`).
                 pub fn infer(
                     &self,
@@ -493,6 +530,7 @@ impl Emitter<'_> {
                         input_delay: #input_delay,
                         states: &[#(#state_specs),*],
                         params: &[#(#param_specs),*],
+                        masks: &[#(#mask_specs),*],
                         output: #output_text,
                         equations: #equations,
                     };
@@ -541,13 +579,14 @@ impl Emitter<'_> {
                     &mut self.params
                 }
 
-                fn forward(
+                fn forward_masked(
                     &self,
                     x: #rt::ArrayView3<'_, F>,
                     init: Option<&#rt::States<F>>,
                     lengths: Option<&[usize]>,
+                    masks: #rt::Masks<'_, F>,
                 ) -> #rt::Result<#rt::Forward<F>> {
-                    self.__forward(x, init, lengths)
+                    self.__forward(x, init, lengths, masks)
                 }
 
                 fn infer(
@@ -615,6 +654,10 @@ fn passes(
         init: Option<&#rt::States<F>>,
         lengths: Option<&[usize]>,
     };
+    let from_input_masked = quote! {
+        #from_input
+        mut masks: #rt::Masks<'_, F>,
+    };
     let from_trace = quote! {
         forward: &#rt::Forward<F>,
         d_outputs: #rt::ArrayView3<'_, F>,
@@ -622,7 +665,7 @@ fn passes(
     };
     let mut out = vec![
         quote! {
-            fn __forward(&self, #from_input) -> #rt::Result<#rt::Forward<F>> {
+            fn __forward(&self, #from_input_masked) -> #rt::Result<#rt::Forward<F>> {
                 #forward
             }
         },

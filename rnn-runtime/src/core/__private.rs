@@ -12,6 +12,7 @@ pub use crate::core::cell::{
 };
 pub use crate::core::error::{Error, Result};
 pub use crate::core::init::Init;
+pub use crate::core::masks::{MaskSpec, Masks};
 pub use crate::core::params::ParamSet;
 pub use crate::core::states::States;
 pub use crate::kernels::float::Float;
@@ -481,6 +482,38 @@ pub fn input_with_history<F: Float>(
         None => rest.iter_mut().zip(x.iter()).for_each(|(d, &s)| *d = s),
     }
     buf
+}
+
+/// Checks the masks of a forward pass (see [`crate::core::masks::check_given`]).
+pub fn check_masks<F: Float>(
+    masks: &Masks<'_, F>,
+    spec: &CellSpec,
+    sizes: &[usize],
+    n_time: usize,
+    n_batch: usize,
+) -> Result<()> {
+    crate::core::masks::check_given(masks, spec, sizes, n_time, n_batch)
+}
+
+/// The values of mask `m` for a training pass: `[B, size]` or `[T, B, size]`, drawn, expected
+/// or given.
+pub fn mask_buffer<F: Float>(
+    masks: &mut Masks<'_, F>,
+    spec: &CellSpec,
+    m: usize,
+    n_time: usize,
+    n_batch: usize,
+    size: usize,
+) -> Result<Buffer<F>> {
+    crate::core::masks::values(masks, spec, m, n_time, n_batch, size)
+}
+
+/// Mask `m` at its expectation, `[size]` (the inference pass reads it for every example and
+/// step).
+pub fn expected_mask<F: Float>(spec: &CellSpec, m: usize, size: usize) -> Buffer<F> {
+    let mut out = Buffer::for_overwrite(size);
+    out.fill(F::from_f64(spec.masks[m].p));
+    out
 }
 
 /// The buffer of state `s` (`[T + D, B, size]`), with its initial value and history in rows

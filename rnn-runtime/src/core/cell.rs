@@ -3,6 +3,7 @@ use rand::Rng;
 
 use crate::core::error::{Error, Result};
 use crate::core::init::Init;
+use crate::core::masks::{MaskSpec, Masks};
 use crate::core::params::ParamSet;
 use crate::core::states::States;
 use crate::kernels::float::Float;
@@ -24,6 +25,8 @@ pub struct CellSpec {
     pub states: &'static [StateSpec],
     /// The parameters, in declaration order.
     pub params: &'static [ParamSpec],
+    /// The random masks (`mask m: [H] = bernoulli(p);`), in declaration order.
+    pub masks: &'static [MaskSpec],
     /// What the cell emits each step (`h[t]`).
     pub output: &'static str,
     /// The equations, as written in the spec.
@@ -156,7 +159,9 @@ pub trait Cell<F: Float>: Sized + Clone {
 
     /// Runs the cell over `x: [T, B, I]`, from `init` (zeros when `None`), each example `b`
     /// running for `lengths[b] <= T` steps (all `T` when `None`): after its length an example's
-    /// states stay frozen and its outputs are zero.
+    /// states stay frozen and its outputs are zero. A cell with random masks
+    /// (`mask m: [H] = bernoulli(p);`) runs with each mask at its expectation `p`, as in
+    /// evaluation; [`Cell::forward_train`] draws them.
     ///
     /// `init` carries the states, their history and the input history (`x[t-k]` for `t < k`
     /// reads `init.inputs[k - t - 1]`); the final states carry the same for the next chunk, so
@@ -168,11 +173,44 @@ pub trait Cell<F: Float>: Sized + Clone {
         x: ArrayView3<'_, F>,
         init: Option<&States<F>>,
         lengths: Option<&[usize]>,
+    ) -> Result<Forward<F>> {
+        self.forward_masked(x, init, lengths, Masks::Expected)
+    }
+
+    /// The forward pass of training: [`Cell::forward`] with every random mask of the spec drawn
+    /// from `rng` (once per sequence and example for `bernoulli(p)`, at every step for
+    /// `bernoulli_per_step(p)`; the same seed gives the same masks). The masks are kept in the
+    /// trace, so [`Cell::backward`] is exact, and [`Forward::masks`] returns them. Each call
+    /// draws anew: to keep a per-sequence mask across the chunks of truncated BPTT, pass the
+    /// first chunk's masks to the next ones with [`Cell::forward_masked`]. For a cell without
+    /// masks this is [`Cell::forward`].
+    fn forward_train(
+        &self,
+        x: ArrayView3<'_, F>,
+        init: Option<&States<F>>,
+        lengths: Option<&[usize]>,
+        rng: &mut dyn Rng,
+    ) -> Result<Forward<F>> {
+        self.forward_masked(x, init, lengths, Masks::Draw(rng))
+    }
+
+    /// The forward pass with the random masks expected ([`Masks::Expected`], as
+    /// [`Cell::forward`]), drawn ([`Masks::Draw`], as [`Cell::forward_train`]) or given
+    /// ([`Masks::Given`]: by name, `[B, size]` per-sequence, `[T, B, size]` per-step).
+    ///
+    /// Errors: those of [`Cell::forward`]; given masks that are missing, unknown, of another
+    /// shape, or not finite.
+    fn forward_masked(
+        &self,
+        x: ArrayView3<'_, F>,
+        init: Option<&States<F>>,
+        lengths: Option<&[usize]>,
+        masks: Masks<'_, F>,
     ) -> Result<Forward<F>>;
 
     /// The forward pass without keeping anything for a backward pass (the per-step values live
     /// in `[B, ...]` buffers reused at every step): the outputs and final states of
-    /// [`Cell::forward`], with less memory and less work.
+    /// [`Cell::forward`] (random masks at their expectation), with less memory and less work.
     fn infer(
         &self,
         x: ArrayView3<'_, F>,

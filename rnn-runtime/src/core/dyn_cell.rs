@@ -5,9 +5,11 @@ use ndarray::ArrayView3;
 
 use crate::core::cell::{Cell, CellSpec, Forward, Gradients, Inference};
 use crate::core::error::Result;
+use crate::core::masks::Masks;
 use crate::core::params::ParamSet;
 use crate::core::states::States;
 use crate::kernels::float::Float;
+use rand::Rng;
 
 /// Declares [`DynCell`] and its blanket implementation from one list of methods, so that each
 /// signature is written once: every method forwards to the [`Cell`] method of the same name.
@@ -61,6 +63,10 @@ object_safe_face! {
     fn zero_states(&self, batch: usize) -> States<F>;
     /// [`Cell::forward`].
     fn forward(&self, x: ArrayView3<'_, F>, init: Option<&States<F>>, lengths: Option<&[usize]>) -> Result<Forward<F>>;
+    /// [`Cell::forward_train`].
+    fn forward_train(&self, x: ArrayView3<'_, F>, init: Option<&States<F>>, lengths: Option<&[usize]>, rng: &mut dyn Rng) -> Result<Forward<F>>;
+    /// [`Cell::forward_masked`].
+    fn forward_masked(&self, x: ArrayView3<'_, F>, init: Option<&States<F>>, lengths: Option<&[usize]>, masks: Masks<'_, F>) -> Result<Forward<F>>;
     /// [`Cell::infer`].
     fn infer(&self, x: ArrayView3<'_, F>, init: Option<&States<F>>, lengths: Option<&[usize]>) -> Result<Inference<F>>;
     /// [`Cell::backward`].
@@ -93,6 +99,11 @@ impl CellSpec {
         }
         for p in self.params {
             text += &format!("{}:{}:{:?};", p.name, p.shape, p.init);
+        }
+        // Masks only when there are some: the fingerprints of cells without masks (in
+        // checkpoints saved before masks existed) stay what they were.
+        for m in self.masks {
+            text += &format!("mask {}:{}:{:?}:{};", m.name, m.shape, m.p, m.per_step);
         }
         text += self.equations;
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

@@ -19,6 +19,13 @@
 //! tolerance is not loosened: a wrong derivative (a backward pass off by a relative 1e-4, a
 //! dropped term) still fails. Each difference divides by the step actually taken
 //! (`(x + h) - (x - h)` as rounded), not by the nominal one.
+//!
+//! # Random masks
+//!
+//! A cell whose spec declares random masks (`mask m: [H] = bernoulli(p);`) is checked with
+//! masks drawn once, from the seed, as a training pass draws them, and held fixed for every
+//! evaluation of the loss ([`Masks::Given`]): the gradient of a training pass, which treats its
+//! masks as constants.
 
 use ndarray::{Array2, Array3};
 use rand::rngs::ChaCha8Rng;
@@ -26,6 +33,7 @@ use rand::{RngExt, SeedableRng};
 
 use crate::core::cell::Cell;
 use crate::core::error::Result;
+use crate::core::masks::Masks;
 use crate::core::states::States;
 
 /// Settings of [`gradcheck`]; the defaults: central differences at step 1e-6, a tolerance of
@@ -145,8 +153,15 @@ pub fn gradcheck<C: Cell<f64>>(cell: &C, config: &GradcheckConfig) -> Result<Gra
         })
         .collect();
 
+    // Random masks drawn once, then fixed.
+    let mut mask_rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x6d61_736b);
+    let masks = cell
+        .forward_train(x.view(), Some(&init), Some(&lengths), &mut mask_rng)?
+        .masks()?;
+
     let loss = |cell: &C, x: &Array3<f64>, init: &States<f64>| -> Result<f64> {
-        let fwd = cell.forward(x.view(), Some(init), Some(&lengths))?;
+        let fwd =
+            cell.forward_masked(x.view(), Some(init), Some(&lengths), Masks::Given(&masks))?;
         let mut l = (&fwd.outputs * &d_out).sum();
         for (s, d) in fwd.final_states.arrays().zip(d_final.arrays()) {
             l += (s * d).sum();
@@ -154,7 +169,7 @@ pub fn gradcheck<C: Cell<f64>>(cell: &C, config: &GradcheckConfig) -> Result<Gra
         Ok(l)
     };
 
-    let fwd = cell.forward(x.view(), Some(&init), Some(&lengths))?;
+    let fwd = cell.forward_masked(x.view(), Some(&init), Some(&lengths), Masks::Given(&masks))?;
     let grads = cell.backward(&fwd, d_out.view(), Some(&d_final))?;
 
     let mut report = GradcheckReport {

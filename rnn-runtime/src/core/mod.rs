@@ -8,6 +8,8 @@
 //!   checkpoints see a cell's parameters and a model's alike;
 //! - `error`: `Error` and `Result`;
 //! - `init`: `Init`, the parameter initializers;
+//! - `masks`: `Masks` and `MaskSpec`, the random masks of stochastic regularization (drawn when
+//!   training, expected otherwise);
 //! - `activation`: the activation functions and their derivatives;
 //! - `dyn_cell`: `DynCell`, any cell behind a trait object (what layers hold);
 //! - `gradcheck`: the backward pass of any `Cell` against finite differences;
@@ -24,6 +26,7 @@ pub(crate) mod dyn_cell;
 pub(crate) mod error;
 pub mod gradcheck;
 pub(crate) mod init;
+pub(crate) mod masks;
 pub(crate) mod params;
 pub(crate) mod states;
 pub(crate) mod tensors;

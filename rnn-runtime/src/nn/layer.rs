@@ -7,9 +7,19 @@ use ndarray::{concatenate, s, Array3, ArrayView3, Axis};
 use crate::core::cell::Forward;
 use crate::core::dyn_cell::DynCell;
 use crate::core::error::{Error, Result};
+use crate::core::masks::Masks;
 use crate::core::params::ParamSet;
 use crate::core::states::States;
 use crate::kernels::float::Float;
+use rand::Rng;
+
+/// The masks of a pass: drawn from the RNG when there is one (training), expected otherwise.
+fn masks<'a, F>(rng: &'a mut Option<&mut dyn Rng>) -> Masks<'a, F> {
+    match rng {
+        Some(r) => Masks::Draw(&mut **r),
+        None => Masks::Expected,
+    }
+}
 
 /// The states of one layer: the forward cell's, and the reverse cell's for a bidirectional
 /// layer.
@@ -195,19 +205,35 @@ impl<F: Float> RecurrentLayer<F> {
 
     /// Runs the layer over `x: [T, B, I]` with every example's length, from `init` (zeros when
     /// `None`); returns the outputs `[T, B, O]`, the final states and the trace for backward.
+    /// The cells' random masks, if their specs declare any, are at their expectation (see
+    /// [`RecurrentLayer::forward_with`]).
     pub fn forward(
         &self,
         x: ArrayView3<'_, F>,
         lengths: &[usize],
         init: Option<&LayerStates<F>>,
     ) -> Result<(Array3<F>, LayerStates<F>, LayerTrace<F>)> {
+        self.forward_with(x, lengths, init, None)
+    }
+
+    /// [`RecurrentLayer::forward`], training the cells' random masks when given `mask_rng`:
+    /// drawn from it ([`crate::Cell::forward_train`]; the forward cell's first, then the
+    /// reverse cell's), at their expectation when `None`.
+    pub fn forward_with(
+        &self,
+        x: ArrayView3<'_, F>,
+        lengths: &[usize],
+        init: Option<&LayerStates<F>>,
+        mut mask_rng: Option<&mut dyn Rng>,
+    ) -> Result<(Array3<F>, LayerStates<F>, LayerTrace<F>)> {
         self.check_direction()?;
         crate::training::data::check_lengths(lengths, x.dim().0, x.dim().1)?;
         let reversed = self.reversed.then(|| reverse_within_lengths(x, lengths));
-        let fwd = self.forward.forward(
+        let fwd = self.forward.forward_masked(
             reversed.as_ref().map_or_else(|| x.view(), |r| r.view()),
             init.map(|s| &s.forward),
             Some(lengths),
+            masks(&mut mask_rng),
         )?;
         let mut outputs = match reversed {
             Some(_) => reverse_within_lengths(fwd.outputs.view(), lengths),
@@ -225,7 +251,12 @@ impl<F: Float> RecurrentLayer<F> {
         if let Some(reverse) = &self.reverse {
             let x_rev = reverse_within_lengths(x, lengths);
             let init_rev = init.and_then(|s| s.reverse.as_ref());
-            let rev = reverse.forward(x_rev.view(), init_rev, Some(lengths))?;
+            let rev = reverse.forward_masked(
+                x_rev.view(),
+                init_rev,
+                Some(lengths),
+                masks(&mut mask_rng),
+            )?;
             let back = reverse_within_lengths(rev.outputs.view(), lengths);
             outputs = concatenate(Axis(2), &[outputs.view(), back.view()])
                 .map_err(|e| Error::Invalid(e.to_string()))?;

@@ -260,7 +260,10 @@ impl<F: Float> SequenceModel<F> {
 
     /// Runs every layer over `input` (each example for `lengths[b]` steps; all `T` when
     /// `None`), from `init` (zeros when `None`). With `dropout_rng` (training), dropout is
-    /// applied between layers with masks drawn from it; without, the model is deterministic.
+    /// applied between layers with masks drawn from it, and so are the random masks of cells
+    /// whose specs declare them (`mask m: [H] = bernoulli(p);`, layer by layer after that
+    /// layer's dropout mask); without, the model is deterministic (cell masks at their
+    /// expectation).
     pub fn forward(
         &self,
         input: Input<'_, F>,
@@ -291,7 +294,12 @@ impl<F: Float> SequenceModel<F> {
                 }
                 _ => None,
             };
-            let (out, states, trace) = layer.forward(x.view(), &lengths, init.map(|s| &s[l]))?;
+            let (out, states, trace) = layer.forward_with(
+                x.view(),
+                &lengths,
+                init.map(|s| &s[l]),
+                rng.as_mut().map(|r| &mut **r as &mut dyn Rng),
+            )?;
             masks.push(mask);
             traces.push(trace);
             final_states.push(states);
