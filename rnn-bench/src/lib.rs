@@ -82,7 +82,7 @@ pub const BENCH_CELLS: [&str; 6] = [
 ];
 
 /// Every cell [`cell_runner`] can build (the default ones first).
-pub const ALL_CELLS: [&str; 13] = [
+pub const ALL_CELLS: [&str; 16] = [
     "RnnTanh",
     "Lstm",
     "Gru",
@@ -96,6 +96,9 @@ pub const ALL_CELLS: [&str; 13] = [
     "Mgu",
     "IndRnn",
     "Residual",
+    "Ugrnn",
+    "LstmVariational",
+    "LstmZoneout",
 ];
 
 /// The thread counts measured.
@@ -107,8 +110,9 @@ pub const THREADS: [usize; 2] = [1, 2];
 pub enum Mode {
     /// `cell.infer(x, None, None)`: the forward pass, keeping nothing for a backward pass.
     Infer,
-    /// `cell.forward(x, None, None)`, then `cell.backward(&fwd, d_out, None)`: gradients with
-    /// respect to every parameter and the input.
+    /// `cell.forward_train(x, None, None, rng)` (the spec's random masks drawn, if it has
+    /// any), then `cell.backward(&fwd, d_out, None)`: gradients with respect to every
+    /// parameter and the input.
     Train,
 }
 
@@ -397,7 +401,7 @@ pub fn products(cell: &str) -> (usize, usize) {
     match cell {
         "RnnTanh" | "RnnRelu" | "Residual" | "IndRnn" => (1, 1),
         "Gru" | "GruTorch" | "Mut3" => (3, 3),
-        "Mgu" => (2, 2),
+        "Mgu" | "Ugrnn" => (2, 2),
         "Narx" => (2, 2),
         _ => (4, 4),
     }
@@ -433,8 +437,11 @@ pub fn runner_for<C: Cell<f32> + 'static>(cell: C, w: &Workload, mode: Mode) -> 
         }),
         Mode::Train => {
             let d_out = Array3::<f32>::from_elem((w.steps, w.batch, cell.output_size()), 0.01);
+            let mut masks = recurrent::seeded_rng(2);
             Box::new(move || {
-                let fwd = cell.forward(x.view(), None, None).expect("forward");
+                let fwd = cell
+                    .forward_train(x.view(), None, None, &mut masks)
+                    .expect("forward");
                 let g = cell.backward(&fwd, d_out.view(), None).expect("backward");
                 let _ = std::hint::black_box((fwd, g));
             })
@@ -475,6 +482,9 @@ pub fn cell_runner(cell: &str, w: &Workload, mode: Mode) -> Option<Runner> {
         "Mgu" => build!(Mgu, MguDims, w, mode),
         "IndRnn" => build!(IndRnn, IndRnnDims, w, mode),
         "Residual" => build!(Residual, ResidualDims, w, mode),
+        "Ugrnn" => build!(Ugrnn, UgrnnDims, w, mode),
+        "LstmVariational" => build!(LstmVariational, LstmVariationalDims, w, mode),
+        "LstmZoneout" => build!(LstmZoneout, LstmZoneoutDims, w, mode),
         _ => return None,
     })
 }

@@ -306,6 +306,8 @@ pub const GENERATED_METHODS: &[&str] = &[
     "params",
     "params_mut",
     "forward",
+    "forward_train",
+    "forward_masked",
     "infer",
     "backward",
     "forward_batch_first",

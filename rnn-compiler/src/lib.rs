@@ -279,11 +279,12 @@ fn skeleton(ast: &ast::CellAst, source: &Source, krate: &TokenStream) -> TokenSt
             fn output_size(&self) -> usize { unreachable!() }
             fn params(&self) -> &#rt::ParamSet<F> { unreachable!() }
             fn params_mut(&mut self) -> &mut #rt::ParamSet<F> { unreachable!() }
-            fn forward(
+            fn forward_masked(
                 &self,
                 x: #rt::ArrayView3<'_, F>,
                 init: Option<&#rt::States<F>>,
                 lengths: Option<&[usize]>,
+                masks: #rt::Masks<'_, F>,
             ) -> #rt::Result<#rt::Forward<F>> { unreachable!() }
             fn infer(
                 &self,

@@ -108,6 +108,9 @@ pub struct Plan {
     pub adjoint_buffers: BTreeSet<NodeId>,
     /// Vector parameters read elementwise (they get gradient accumulators).
     pub vector_params: BTreeSet<usize>,
+    /// Values the backward pass reads that are functions of random masks and literals alone
+    /// (`1 - z`): recomputed from the masks (kept anyway) instead of stored at every step.
+    pub recomputed: BTreeSet<NodeId>,
 }
 
 /// Marks the nodes the roots depend on.
@@ -290,6 +293,20 @@ pub fn plan(cell: &CellIr, partials: &[Vec<Partial>]) -> Plan {
         }
     }
     saved.retain(|n| !state_of.contains_key(n));
+    // A function of masks and literals that only the backward pass reads is recomputed there.
+    let constant = crate::simplify::constants(graph);
+    let recomputed: BTreeSet<NodeId> = saved
+        .iter()
+        .copied()
+        .filter(|&n| {
+            constant[n]
+                && graph.nodes[n].op.is_elementwise()
+                && !adjoint_buffers.contains(&n)
+                && n != cell.output
+                && !dim(n).is_one()
+        })
+        .collect();
+    saved.retain(|n| !recomputed.contains(n));
     // A reduction's value lives in its own `[T, B, 1]` buffer, its adjoint in a `[B, 1]` one.
     for r in &reductions {
         saved.insert(r.node);
@@ -308,5 +325,6 @@ pub fn plan(cell: &CellIr, partials: &[Vec<Partial>]) -> Plan {
         saved,
         adjoint_buffers,
         vector_params,
+        recomputed,
     }
 }

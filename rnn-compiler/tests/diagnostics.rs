@@ -1839,3 +1839,101 @@ fn a_call_goes_by_its_text_unless_its_body_is_an_argument() {
     assert!(!texts.contains(&"id(x[t] @ W)"), "{texts:?}");
     assert!(texts.contains(&"half(h[t-1] @ U)"), "{texts:?}");
 }
+
+#[test]
+fn a_mask_needs_a_known_distribution_with_a_probability() {
+    let e = error("mask m: [H];\nh[t] = tanh(x[t] @ W + (m * h[t-1]) @ U + b);");
+    assert_eq!(e.at(), (7, 5, "m"));
+    assert!(
+        e.message
+            .starts_with("mask `m` needs its distribution: expected `mask m: [H] = bernoulli(p);`"),
+        "{}",
+        e.message
+    );
+    let e = error("mask m: [H] = dropout(0.5);\nh[t] = tanh(x[t] @ W + (m * h[t-1]) @ U + b);");
+    assert_eq!(e.at(), (7, 14, "dropout"));
+    assert!(
+        e.message
+            .starts_with("unknown distribution `dropout`: expected `bernoulli(p)`"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message
+            .contains("`bernoulli_per_step(p)` (drawn at every step)"),
+        "{}",
+        e.message
+    );
+    let e = error("mask m: [H] = bernoulli(1.5);\nh[t] = tanh(x[t] @ W + (m * h[t-1]) @ U + b);");
+    assert_eq!(e.at(), (7, 24, "1.5"));
+    assert_eq!(
+        e.message,
+        "`bernoulli(1.5)`: expected a probability 0 <= p <= 1"
+    );
+    let e = error("mask m: [H] = bernoulli;\nh[t] = tanh(x[t] @ W + (m * h[t-1]) @ U + b);");
+    assert_eq!(e.at(), (7, 14, "bernoulli"));
+    assert!(
+        e.message.starts_with("`bernoulli` needs its probability"),
+        "{}",
+        e.message
+    );
+    let e = error("mask m: [H] = 0.5;\nh[t] = tanh(x[t] @ W + (m * h[t-1]) @ U + b);");
+    assert_eq!(e.at(), (7, 14, "0.5"));
+    assert!(
+        e.message
+            .starts_with("a mask is random: expected `bernoulli(p)`"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn a_mask_is_a_vector_used_by_name_and_used() {
+    let e =
+        error("mask m: [H, H] = bernoulli(0.5);\nh[t] = tanh(x[t] @ W + h[t-1] @ U + b) * sum(m);");
+    assert_eq!(e.text, "[H, H]");
+    assert!(e.message.contains("a mask"), "{}", e.message);
+    let e = error(
+        "mask m: [H] = bernoulli_per_step(0.5);\nh[t] = tanh(x[t] @ W + h[t-1] @ U + b) * m[t];",
+    );
+    assert_eq!(e.at(), (8, 43, "t"));
+    assert_eq!(
+        e.message,
+        "mask `m` is not indexed by time (a per-step mask is drawn anew at every step): expected `m`"
+    );
+    let e = error("mask m: [H] = bernoulli(0.5);\nh[t] = tanh(x[t] @ W + h[t-1] @ U + b);");
+    assert_eq!(e.at(), (7, 5, "m"));
+    assert_eq!(
+        e.message,
+        "unused mask `m`: it appears in no equation; remove it or multiply a value by it"
+    );
+    // A mask of the wrong size is an ordinary shape error at the operation.
+    let e = error_starting(
+        &cell("mask m: [I] = bernoulli(0.5);\nh[t] = tanh(x[t] @ W + (m * h[t-1]) @ U + b);"),
+        "",
+    );
+    assert!(
+        e.message.contains("[I]") && e.message.contains("[H]"),
+        "{}",
+        e.message
+    );
+    // The name is a keyword now, and a mask is not a parameter.
+    let e = error_starting(
+        &cell("param m: [H] = bernoulli(0.5);\nh[t] = tanh(x[t] @ W + (m * h[t-1]) @ U + b);"),
+        "`bernoulli` is the distribution",
+    );
+    assert_eq!(e.text, "bernoulli");
+    assert!(
+        e.message.contains("declare `mask m: [H] = bernoulli(p);`"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn a_misspelled_mask_is_suggested() {
+    let e =
+        error("mask m_h: [H] = bernoulli(0.5);\nh[t] = tanh(x[t] @ W + (m_j * h[t-1]) @ U + b);");
+    assert_eq!(e.text, "m_j");
+    assert!(e.message.ends_with("did you mean `m_h`?"), "{}", e.message);
+}

@@ -82,6 +82,31 @@ impl Emitter<'_> {
         // Per example: values the partials read (scalars, or rows cut to width `d`).
         let mut pre = vec![];
         let mut loads = vec![];
+        // Values recomputed from the masks, with every operand they need, in topological order.
+        let mut recompute = BTreeSet::new();
+        let mut stack: Vec<NodeId> = values
+            .iter()
+            .copied()
+            .filter(|n| self.plan.recomputed.contains(n))
+            .collect();
+        while let Some(n) = stack.pop() {
+            if recompute.insert(n) {
+                stack.extend(graph.nodes[n].op.operands().into_iter().filter(|&a| {
+                    graph.nodes[a].op.is_elementwise() && !self.plan.saved.contains(&a)
+                }));
+            }
+        }
+        for &n in &recompute {
+            values.remove(&n);
+            values.extend(
+                graph.nodes[n]
+                    .op
+                    .operands()
+                    .into_iter()
+                    .filter(|a| !recompute.contains(a)),
+            );
+        }
+        let recomputes: Vec<TokenStream> = recompute.iter().map(|&n| self.compute(n)).collect();
         for &n in &values {
             let v = value(n);
             if matches!(graph.nodes[n].op, Op::Const(_)) || broadcast(n) {
@@ -294,6 +319,7 @@ impl Emitter<'_> {
                 #(#pre)*
                 for j in 0..#d {
                     #(#loads)*
+                    #(#recomputes)*
                     #(#seeds)*
                     #(#externals)*
                     #(#chain)*

@@ -66,6 +66,41 @@ impl Emitter<'_> {
         }
     }
 
+    /// `let v{n}: F = ...;`: elementwise node `n` from its operands' values.
+    pub(super) fn compute(&self, n: NodeId) -> TokenStream {
+        let rt = &self.rt;
+        let v = value(n);
+        let e = match self.cell.graph.nodes[n].op {
+            Op::Neg(a) => {
+                let a = value(a);
+                quote!(-#a)
+            }
+            Op::Copy(a) => {
+                let a = value(a);
+                quote!(#a)
+            }
+            Op::Binary(op, a, c) => {
+                let (a, c) = (value(a), value(c));
+                match op {
+                    BinOp::Add => quote!(#a + #c),
+                    BinOp::Sub => quote!(#a - #c),
+                    BinOp::Mul => quote!(#a * #c),
+                    BinOp::Div => quote!(#a / #c),
+                    BinOp::Max => quote!(#rt::maximum(#a, #c)),
+                    BinOp::Min => quote!(#rt::minimum(#a, #c)),
+                    BinOp::MatMul => unreachable!("`@` is lowered to MatMul"),
+                }
+            }
+            Op::Func(f, a) => {
+                let (name, a) = (ident(f.name()), value(a));
+                let literals = f.literals().into_iter().map(|v| quote!(#rt::lit::<F>(#v)));
+                quote!(#rt::#name(#a #(, #literals)*))
+            }
+            _ => quote!(),
+        };
+        quote!(let #v: F = #e;)
+    }
+
     /// One fused elementwise loop of the forward pass: per example, every operand row and every
     /// destination row is cut to exactly the loop's width before the loop over features.
     fn forward_loop(&self, l: usize) -> TokenStream {
@@ -116,38 +151,7 @@ impl Emitter<'_> {
                 loads.push(quote!(let #v: F = #r[j];));
             }
         }
-        let computes = lp.nodes.iter().map(|&n| {
-            let v = value(n);
-            let e = match graph.nodes[n].op {
-                Op::Neg(a) => {
-                    let a = value(a);
-                    quote!(-#a)
-                }
-                Op::Copy(a) => {
-                    let a = value(a);
-                    quote!(#a)
-                }
-                Op::Binary(op, a, c) => {
-                    let (a, c) = (value(a), value(c));
-                    match op {
-                        BinOp::Add => quote!(#a + #c),
-                        BinOp::Sub => quote!(#a - #c),
-                        BinOp::Mul => quote!(#a * #c),
-                        BinOp::Div => quote!(#a / #c),
-                        BinOp::Max => quote!(#rt::maximum(#a, #c)),
-                        BinOp::Min => quote!(#rt::minimum(#a, #c)),
-                        BinOp::MatMul => unreachable!("`@` is lowered to MatMul"),
-                    }
-                }
-                Op::Func(f, a) => {
-                    let (name, a) = (ident(f.name()), value(a));
-                    let literals = f.literals().into_iter().map(|v| quote!(#rt::lit::<F>(#v)));
-                    quote!(#rt::#name(#a #(, #literals)*))
-                }
-                _ => quote!(),
-            };
-            quote!(let #v: F = #e;)
-        });
+        let computes = lp.nodes.iter().map(|&n| self.compute(n));
         // Every destination of this loop is one block of `n_batch` rows per step, which splits
         // by example between threads: (block name, its rows in the buffer, row width).
         let mut blocks: Vec<(Ident, TokenStream, TokenStream)> = vec![];

@@ -10,8 +10,9 @@
 //!
 //! Drawing order, so that the same seed gives the same masks: mask by mask in declaration
 //! order; within a mask, step by step (a per-sequence mask has one step), example by example,
-//! entry by entry. Each entry is 1 when the RNG's next `u32` is below `p * 2^32` (rounded), so
-//! the probability of a 1 is `p` to within `2^-33`.
+//! entry by entry. Each entry is 1 when its four bytes of the RNG's output, read as a
+//! little-endian `u32`, are below `p * 2^32` (rounded), so the probability of a 1 is `p` to
+//! within `2^-33`.
 //!
 //! [`Cell::forward_train`]: crate::Cell::forward_train
 //! [`Cell::forward`]: crate::Cell::forward
@@ -76,16 +77,21 @@ impl<F> std::fmt::Debug for Masks<'_, F> {
     }
 }
 
-/// Fills `out` with Bernoulli(`p`) draws from `rng`: 1 when the next `u32` is below
-/// `round(p * 2^32)`, else 0.
+/// Fills `out` with Bernoulli(`p`) draws from `rng`: entry `k` is 1 when the `k`-th group of
+/// four bytes the RNG fills, read as a little-endian `u32`, is below `round(p * 2^32)`, else 0.
+/// The bytes are drawn in chunks (one call of the RNG per 1024 entries, not one per entry).
 pub fn draw_bernoulli<F: Float>(rng: &mut dyn Rng, p: f64, out: &mut [F]) {
+    const CHUNK: usize = 1024;
     let threshold = (p.clamp(0.0, 1.0) * 4_294_967_296.0).round() as u64;
-    for v in out {
-        *v = if u64::from(rng.next_u32()) < threshold {
-            F::one()
-        } else {
-            F::zero()
-        };
+    let (one, zero) = (F::one(), F::zero());
+    let mut bytes = [0u8; 4 * CHUNK];
+    for block in out.chunks_mut(CHUNK) {
+        let bytes = &mut bytes[..4 * block.len()];
+        rng.fill_bytes(bytes);
+        for (v, b) in block.iter_mut().zip(bytes.chunks_exact(4)) {
+            let u = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            *v = if u64::from(u) < threshold { one } else { zero };
+        }
     }
 }
 
