@@ -261,3 +261,44 @@ fn given_masks_are_checked() {
         "{e}"
     );
 }
+
+#[test]
+fn a_model_draws_its_cells_masks_with_the_dropout_rng_and_expects_them_without() {
+    use recurrent::{Input, RecurrentLayer, SequenceModel};
+    let (t, b, i, h) = (5, 3, 3, 4);
+    let reverse = Box::new(LstmVariational::<f64>::new(
+        LstmVariationalDims { I: i, H: h },
+        &mut seeded_rng(52),
+    ));
+    let bidirectional = RecurrentLayer::bidirectional(
+        Box::new(LstmVariational::<f64>::new(
+            LstmVariationalDims { I: i, H: h },
+            &mut seeded_rng(51),
+        )),
+        reverse,
+    )
+    .unwrap();
+    let top = RecurrentLayer::unidirectional(Box::new(LstmZoneout::<f64>::new(
+        LstmZoneoutDims { I: 2 * h, H: h },
+        &mut seeded_rng(53),
+    )));
+    let model = SequenceModel::new(vec![bidirectional, top]).unwrap();
+    let x = random_input(t, b, i, 54);
+    let run = |rng: Option<&mut dyn recurrent::rand::Rng>| {
+        model
+            .forward(Input::Features(x.view()), None, None, rng)
+            .unwrap()
+            .hidden
+    };
+    let a = run(Some(&mut seeded_rng(1)));
+    let b1 = run(Some(&mut seeded_rng(1)));
+    let c = run(Some(&mut seeded_rng(2)));
+    assert_eq!(a, b1, "the same seed draws the same masks");
+    assert_ne!(a, c, "another seed draws other masks");
+    // Without an RNG every mask is its expectation: the inference pass.
+    let expected = run(None);
+    let (inferred, _) = model.infer(Input::Features(x.view()), None, None).unwrap();
+    let diff = (&expected - &inferred).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+    assert!(diff < 1e-14, "{diff}");
+    assert_ne!(a, expected);
+}
