@@ -21,6 +21,12 @@ Each file holds, for one cell:
   lengths         per-example lengths [B]
   x               input [T, B, I]
   init            initial value of every state, by state name, [B, H] each
+  masks           only for a cell with random masks (LstmVariational, LstmZoneout): the fixed 0/1
+                  value of every mask, by our mask name, drawn here (seeded) with the spec's keep
+                  probability: [B, size] for a mask drawn once per sequence (m_x: [B, I],
+                  m_h: [B, H]), [T, B, H] for one drawn at every step (z_c, z_h). 1 keeps: the
+                  unit for dropout, the previous value for zoneout. Our cell is run with these
+                  masks given (`Masks::Given`); the reference treats them as constants.
   init_history    for a state read with delay D > 1 (Narx's h): its D - 1 earlier values
                   (h[-2], ...), most recent first, [D - 1, B, H]
   dY, d_final,    fixed cotangents: L = sum(dY * Y) + sum over states s of sum(d_final[s] * s_n)
@@ -95,6 +101,7 @@ LN_PARAMS = (
 # The cells. Each step takes the parameters `p`, the input x[t] `x` ([B, I]), the previous input
 # x[t-1] `xp` (zeros at t = 0), the previous states `s` (by name) and, for delayed states, the
 # previous history `hist` (by name, most recent first); it returns the new states by name.
+# A cell with random masks also takes `m`: each mask's value at this step, by name ([B, size]).
 # Every cell outputs h[t].
 
 def lstm_no_forget(p, x, xp, s, hist):
@@ -234,6 +241,57 @@ def layer_norm_lstm(haste):
     return step
 
 
+def ugrnn(p, x, xp, s, hist):
+    """Collins, Sohl-Dickstein & Sussillo 2017, UGRNN: c = tanh(W^cx x + W^ch h + b^c),
+    g = sigma(W^gx x + W^gh h + b^g), h[t] = g * h[t-1] + (1 - g) * c."""
+    h = s["h"]
+    c = tanh(x @ p["W_xc"] + h @ p["W_hc"] + p["b_c"])
+    g = sig(x @ p["W_xg"] + h @ p["W_hg"] + p["b_g"])
+    return {"h": g * h + (1 - g) * c}
+
+
+VARIATIONAL_KEEP = 0.75
+
+
+def lstm_variational(p, x, xp, s, hist, m):
+    """Gal & Ghahramani 2016, the tied-weights LSTM with variational dropout: one mask z_x on the
+    input and one z_h on the recurrent state, the same at every step and for every gate;
+    inverted dropout (kept units scaled by 1 / keep)."""
+    h, c = s["h"], s["c"]
+    xd = x * m["m_x"] / VARIATIONAL_KEEP
+    hd = h * m["m_h"] / VARIATIONAL_KEEP
+    i = sig(xd @ p["W_xi"] + hd @ p["W_hi"] + p["b_i"])
+    f = sig(xd @ p["W_xf"] + hd @ p["W_hf"] + p["b_f"])
+    o = sig(xd @ p["W_xo"] + hd @ p["W_ho"] + p["b_o"])
+    g = tanh(xd @ p["W_xc"] + hd @ p["W_hc"] + p["b_c"])
+    c_new = f * c + i * g
+    return {"h": o * tanh(c_new), "c": c_new}
+
+
+def lstm_zoneout(p, x, xp, s, hist, m):
+    """Krueger et al. 2017, zoneout LSTM (their eqs. for c_t and h_t, d = 1 keeps the previous
+    value): c_t = d^c * c_{t-1} + (1 - d^c) * (f * c_{t-1} + i * g),
+    h_t = d^h * h_{t-1} + (1 - d^h) * (o * tanh(f * c_{t-1} + i * g))."""
+    h, c = s["h"], s["c"]
+    i = sig(x @ p["W_xi"] + h @ p["W_hi"] + p["b_i"])
+    f = sig(x @ p["W_xf"] + h @ p["W_hf"] + p["b_f"])
+    o = sig(x @ p["W_xo"] + h @ p["W_ho"] + p["b_o"])
+    g = tanh(x @ p["W_xc"] + h @ p["W_hc"] + p["b_c"])
+    c_lstm = f * c + i * g
+    d_c, d_h = m["z_c"], m["z_h"]
+    return {"h": d_h * h + (1 - d_h) * (o * tanh(c_lstm)),
+            "c": d_c * c + (1 - d_c) * c_lstm}
+
+
+# Random masks, by case: (name, size symbol, keep probability, drawn at every step).
+MASKS = {
+    "lstm_variational": [("m_x", "I", VARIATIONAL_KEEP, False),
+                         ("m_h", "H", VARIATIONAL_KEEP, False)],
+    "lstm_zoneout": [("z_c", "H", 0.5, True), ("z_h", "H", 0.05, True)],
+}
+
+LSTM_PARAMS = without(PEEPHOLE_PARAMS, "V_i", "V_f", "V_o")
+
 R_PARAMS = W("R_ii", "R_fi", "R_oi", "R_if", "R_ff", "R_of", "R_io", "R_fo", "R_oo", rows="H")
 
 # (case, type, description, parameters, states, history {state: depth}, input size, step)
@@ -292,6 +350,19 @@ CASES = [
      "Haste's LayerNormLSTM: projection statistics over the four gates together (4H), "
      "LN(c) over H, eps 1e-5",
      LN_PARAMS, ["h", "c"], {}, "I", layer_norm_lstm(haste=True)),
+    # New cases go at the end: each case's seed is SEED + its index here.
+    ("ugrnn", "Ugrnn",
+     "update-gate RNN (Collins, Sohl-Dickstein & Sussillo 2017): "
+     "h[t] = g * h[t-1] + (1 - g) * c",
+     W("W_xc", "W_xg") + W("W_hc", "W_hg", rows="H") + V("b_c", "b_g"), ["h"], {}, "I", ugrnn),
+    ("lstm_variational", "LstmVariational",
+     "LSTM with variational dropout (Gal & Ghahramani 2016), tied per-sequence masks m_x: [B, I], "
+     "m_h: [B, H], keep 0.75, inverted scaling 1 / 0.75; masks given (see `masks`)",
+     LSTM_PARAMS, ["h", "c"], {}, "I", lstm_variational),
+    ("lstm_zoneout", "LstmZoneout",
+     "LSTM with zoneout (Krueger et al. 2017), per-step masks z_c (keep 0.5), z_h (keep 0.05), "
+     "[T, B, H]; masks given (see `masks`)",
+     LSTM_PARAMS, ["h", "c"], {}, "I", lstm_zoneout),
 ]
 
 
@@ -305,7 +376,7 @@ def draw_param(shape, kind):
     raise ValueError(kind)
 
 
-def run(params_decl, states, history, in_sym, step):
+def run(params_decl, states, history, in_sym, step, masks_decl=()):
     sizes = {"I": H if in_sym == "H" else I, "H": H}
     n_in = sizes[in_sym]
     p = {n: draw_param([sizes[d] for d in shape], kind).requires_grad_(True)
@@ -319,6 +390,11 @@ def run(params_decl, states, history, in_sym, step):
     dY = torch.randn(T, B, H)
     d_final = {s: torch.randn(B, H) for s in states}
     d_final_hist = {s: [torch.randn(B, H) for _ in range(depth)] for s, depth in history.items()}
+    # Drawn last, so that a cell without masks draws exactly what it did before masks existed.
+    masks = {}
+    for name, size_sym, keep, per_step in masks_decl:
+        shape = (T, B, sizes[size_sym]) if per_step else (B, sizes[size_sym])
+        masks[name] = torch.bernoulli(torch.full(shape, keep))
 
     lengths = torch.tensor(LENGTHS, dtype=torch.int64)
     cur = dict(init)
@@ -326,7 +402,11 @@ def run(params_decl, states, history, in_sym, step):
     ys = []
     for t in range(T):
         xp = x[t - 1] if t > 0 else torch.zeros(B, n_in)
-        new = step(p, x[t], xp, cur, hist)
+        if masks_decl:
+            m = {n: (v[t] if v.dim() == 3 else v) for n, v in masks.items()}
+            new = step(p, x[t], xp, cur, hist, m)
+        else:
+            new = step(p, x[t], xp, cur, hist)
         assert set(new) == set(states)
         alive = (t < lengths).unsqueeze(1)  # [B, 1]
         ys.append(torch.where(alive, new["h"], torch.zeros_like(new["h"])))
@@ -355,10 +435,14 @@ def run(params_decl, states, history, in_sym, step):
     g_hist = {s: [next(g) for _ in range(history[s])] for s in history}
     assert next(g, None) is None
 
-    return {
+    record = {
         "dims": {"T": T, "B": B, "I": n_in, "H": H},
         "lengths": LENGTHS,
         "x": tolist(x),
+    }
+    if masks_decl:
+        record["masks"] = {n: tolist(v) for n, v in masks.items()}
+    record.update({
         "init": {s: tolist(v) for s, v in init.items()},
         "init_history": {s: [tolist(a) for a in v] for s, v in init_hist.items()},
         "dY": tolist(dY),
@@ -374,7 +458,8 @@ def run(params_decl, states, history, in_sym, step):
             "init": {s: tolist(v) for s, v in g_init.items()},
             "init_history": {s: [tolist(a) for a in v] for s, v in g_hist.items()},
         },
-    }
+    })
+    return record
 
 
 def self_checks():
@@ -416,6 +501,39 @@ def self_checks():
         assert torch.allclose(s1["h"], y_ref[t], atol=1e-13, rtol=0)
         assert torch.allclose(s2["h"], y_ref[t], atol=1e-13, rtol=0)
 
+    # Variational dropout with every mask at its expectation (keep) is the plain LSTM; zoneout
+    # with every mask 0 is the plain LSTM, with every mask 1 it keeps the initial states.
+    full = {"m_x": torch.full((B, I), VARIATIONAL_KEEP),
+            "m_h": torch.full((B, H), VARIATIONAL_KEEP)}
+    none = {"z_c": torch.zeros(B, H), "z_h": torch.zeros(B, H)}
+    keep = {"z_c": torch.ones(B, H), "z_h": torch.ones(B, H)}
+    s1 = {"h": h0, "c": c0}
+    s2 = {"h": h0, "c": c0}
+    s3 = {"h": h0, "c": c0}
+    for t in range(T):
+        s1 = lstm_variational(p, x[t], None, s1, {}, full)
+        s2 = lstm_zoneout(p, x[t], None, s2, {}, none)
+        s3 = lstm_zoneout(p, x[t], None, s3, {}, keep)
+        assert torch.allclose(s1["h"], y_ref[t], atol=1e-13, rtol=0)
+        assert torch.allclose(s2["h"], y_ref[t], atol=1e-13, rtol=0)
+    assert torch.allclose(s1["c"], c_ref[0], atol=1e-13, rtol=0)
+    assert torch.allclose(s2["c"], c_ref[0], atol=1e-13, rtol=0)
+    assert torch.equal(s3["h"], h0) and torch.equal(s3["c"], c0)
+
+    # The UGRNN with its gate at 0 (b_g -> -inf) is the tanh RNN with weights W_xc, W_hc, b_c.
+    rnn = torch.nn.RNN(I, H, nonlinearity="tanh")
+    with torch.no_grad():
+        for prm in rnn.parameters():
+            prm.copy_(torch.randn(*prm.shape) * 0.5)
+    pu = {"W_xc": rnn.weight_ih_l0.detach().T, "W_hc": rnn.weight_hh_l0.detach().T,
+          "b_c": (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach(), "W_xg": torch.zeros(I, H),
+          "W_hg": torch.zeros(H, H), "b_g": torch.full((H,), -1e3)}
+    y_rnn, _ = rnn(x, h0[None])
+    s = {"h": h0}
+    for t in range(T):
+        s = ugrnn(pu, x[t], None, s, {})
+        assert torch.allclose(s["h"], y_rnn[t], atol=1e-13, rtol=0)
+
 
 def write(case, type_name, description, seed, record):
     out = {
@@ -438,11 +556,18 @@ def write(case, type_name, description, seed, record):
         return json.dumps(v)
 
     lines = [f"  {json.dumps(k)}: {render(v, 2)}" for k, v in out.items()]
+    text = "{\n" + ",\n".join(lines) + "\n}\n"
     path = os.path.join(OUT_DIR, f"{case}.json")
-    with open(path, "w") as f:
-        f.write("{\n" + ",\n".join(lines) + "\n}\n")
-    size = os.path.getsize(path)
+    size = len(text.encode())
     assert size < 100_000, (path, size)
+    # A file whose content would not change is left alone (not even rewritten).
+    if os.path.exists(path):
+        with open(path) as f:
+            if f.read() == text:
+                print(f"unchanged {os.path.relpath(path)} ({size} bytes)")
+                return
+    with open(path, "w") as f:
+        f.write(text)
     print(f"wrote {os.path.relpath(path)} ({size} bytes)")
 
 
@@ -454,7 +579,7 @@ def main():
         # One seed per case, so that each file is independent of the others.
         seed = SEED + n
         torch.manual_seed(seed)
-        record = run(params, states, history, in_sym, step)
+        record = run(params, states, history, in_sym, step, MASKS.get(case, ()))
         write(case, type_name, description, seed, record)
 
 

@@ -1,8 +1,10 @@
 //! Agreement of the variant cells (LSTM variants of Greff et al. 2017, peephole, no-forget and
-//! CIFG LSTMs, residual and NARX RNNs, MGU, MUT1-3, IndRNN, layer-normalized LSTMs) with
-//! independent step-by-step implementations in PyTorch, in f64: outputs, final states (and
-//! history) and every gradient (parameters, input sequence, initial states and history) on a
-//! batch of variable-length sequences.
+//! CIFG LSTMs, residual and NARX RNNs, MGU, MUT1-3, IndRNN, layer-normalized LSTMs, UGRNN, the
+//! LSTMs with variational dropout and with zoneout) with independent step-by-step
+//! implementations in PyTorch, in f64: outputs, final states (and history) and every gradient
+//! (parameters, input sequence, initial states and history) on a batch of variable-length
+//! sequences. A cell with random masks runs with the reference's fixed 0/1 masks, given by name
+//! (`Masks::Given`).
 //!
 //! The reference files `tests/reference/variants/<case>.json` were produced by
 //! `tests/reference/make_variant_reference.py`, which writes each cell from its published
@@ -21,7 +23,7 @@ use std::collections::BTreeSet;
 use crate::common;
 use ndarray::{Array2, Array3, Ix2, Ix3};
 use recurrent::cells::*;
-use recurrent::Cell;
+use recurrent::{Cell, Masks, NamedTensors};
 
 use common::{array, Report};
 use serde_json::{Map, Value};
@@ -161,10 +163,34 @@ fn check<C: Cell<f64>>(case: &str, mut cell: C) {
     assert_eq!(x.shape(), &[t, b, i]);
     let d_y = array3(field(&doc, "dY"), "dY");
 
+    // The random masks, if the cell has any: the reference's fixed values, by name.
+    let mask_names: BTreeSet<&str> = spec.masks.iter().map(|m| m.name).collect();
+    let mut masks = NamedTensors::new();
+    match doc.get("masks") {
+        None => assert!(
+            mask_names.is_empty(),
+            "{case}: our cell has masks {mask_names:?}, the reference file none"
+        ),
+        Some(ref_masks) => {
+            let ref_masks = ref_masks.as_object().expect("masks is not an object");
+            assert_eq!(
+                mask_names,
+                keys(ref_masks),
+                "{case}: our mask names differ from the reference's"
+            );
+            for m in spec.masks {
+                masks.push(m.name, array(&ref_masks[m.name]).view());
+            }
+        }
+    }
+
     let mut report = Report::new("ref");
-    let fwd = cell
-        .forward(x.view(), Some(&init), Some(&lengths))
-        .expect("forward");
+    let fwd = if mask_names.is_empty() {
+        cell.forward(x.view(), Some(&init), Some(&lengths))
+    } else {
+        cell.forward_masked(x.view(), Some(&init), Some(&lengths), Masks::Given(&masks))
+    }
+    .expect("forward");
     report.compare(
         "Y",
         fwd.outputs.view().into_dyn(),
@@ -347,5 +373,26 @@ fn layer_norm_lstm_haste() {
     check(
         "layer_norm_lstm_haste",
         LayerNormLstmHaste::<f64>::zeros(LayerNormLstmHasteDims { I: 3, H: 4 }),
+    );
+}
+
+#[test]
+fn ugrnn() {
+    check("ugrnn", Ugrnn::<f64>::zeros(UgrnnDims { I: 3, H: 4 }));
+}
+
+#[test]
+fn lstm_variational() {
+    check(
+        "lstm_variational",
+        LstmVariational::<f64>::zeros(LstmVariationalDims { I: 3, H: 4 }),
+    );
+}
+
+#[test]
+fn lstm_zoneout() {
+    check(
+        "lstm_zoneout",
+        LstmZoneout::<f64>::zeros(LstmZoneoutDims { I: 3, H: 4 }),
     );
 }
