@@ -8,15 +8,17 @@
 //! reduction of the language, with intermediates reused, left operands of `@` shared between
 //! products, chained products (`x[t] @ W0 @ U1`), parameters used several times,
 //! layer-normalization-like broadcasts of reductions, and states reading each other's new values
-//! (`h0[t]`). Denominators and the arguments of `log` and `sqrt` are kept positive by
-//! construction, state updates are squashed (`tanh`, `sigmoid`, gated mixtures) so values stay
-//! bounded.
+//! (`h0[t]`), and in about a third of the specs one or two random masks (`bernoulli(p)` or
+//! `bernoulli_per_step(p)`, `[H]` or `[I]`) used elementwise. Denominators and the arguments of
+//! `log` and `sqrt` are kept positive by construction, state updates are squashed (`tanh`,
+//! `sigmoid`, gated mixtures) so values stay bounded.
 //!
 //! Each spec is compiled with [`rnn_compiler::compile_text`]; the reference evaluator's backward
 //! pass (the derived partials) must match central finite differences of its forward pass
 //! (5-point stencil) of `L = sum(dY * Y) + sum(dS * S_final)` with random weights, for every
 //! entry of every parameter, of the input sequence and of the initial states and history, with
-//! random lengths per example: `|analytic - numeric| <= 1e-8 + 1e-6 |numeric|`. Cases where a
+//! random lengths per example, and random 0/1 masks held fixed (`forward_masked`; no derivative
+//! with respect to a mask): `|analytic - numeric| <= 1e-8 + 1e-6 |numeric|`. Cases where a
 //! pre-activation of a function with a kink (`relu`, `hard_sigmoid`, `softsign`, `abs`,
 //! `leaky_relu`, `elu`, `clamp`) or the operands of `max`/`min` come within 1e-3 of a kink are
 //! rejected.
@@ -46,17 +48,49 @@ fn uniform_seq(rng: &mut ChaCha8Rng, t: usize, b: usize, n: usize) -> Seq {
         .collect()
 }
 
+/// Random 0/1 values for every mask of the cell (each entry 1 with probability 1/2), in the
+/// layout of [`Evaluator::forward_masked`]: `[1][B][size]` per sequence, `[T][B][size]` per step.
+fn random_masks(eval: &Evaluator<'_>, rng: &mut ChaCha8Rng, t: usize, b: usize) -> Vec<Seq> {
+    eval.cell()
+        .masks
+        .iter()
+        .zip(eval.mask_sizes())
+        .map(|(m, &size)| {
+            let steps = if m.per_step { t } else { 1 };
+            (0..steps)
+                .map(|_| {
+                    (0..b)
+                        .map(|_| (0..size).map(|_| f64::from(rng.random::<bool>())).collect())
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The data of a loss: lengths, output and final-state adjoints, and the (fixed) masks.
+struct LossData<'a> {
+    lengths: &'a [usize],
+    d_out: &'a Seq,
+    d_final: &'a EvalStates,
+    masks: &'a [Seq],
+}
+
 fn loss(
     eval: &Evaluator<'_>,
     params: &Params,
     x: &Seq,
     init: &EvalStates,
-    lengths: &[usize],
-    d_out: &Seq,
-    d_final: &EvalStates,
+    data: &LossData<'_>,
 ) -> f64 {
+    let LossData {
+        lengths,
+        d_out,
+        d_final,
+        masks,
+    } = *data;
     let fwd = eval
-        .forward(params, x, Some(init), Some(lengths))
+        .forward_masked(params, x, Some(init), Some(lengths), masks)
         .expect("forward");
     let mut l = 0.0;
     for (y, d) in fwd.outputs.iter().flatten().zip(d_out.iter().flatten()) {
@@ -107,9 +141,11 @@ fn check_spec(
         }
     }
     let lengths: Vec<usize> = (0..b).map(|_| rng.random_range(0..=t)).collect();
+    // Drawn last, so that a spec without masks gets the numbers it got before masks existed.
+    let masks = random_masks(&eval, &mut rng, t, b);
 
     let fwd = eval
-        .forward(&params, &x, Some(&init), Some(&lengths))
+        .forward_masked(&params, &x, Some(&init), Some(&lengths), &masks)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     // Reject values too large for finite differences, and pre-activations near a kink.
     let cell = eval.cell();
@@ -169,7 +205,13 @@ fn check_spec(
             ));
         }
     };
-    let l = |p: &Params, x: &Seq, s: &EvalStates| loss(&eval, p, x, s, &lengths, &d_out, &d_final);
+    let data = LossData {
+        lengths: &lengths,
+        d_out: &d_out,
+        d_final: &d_final,
+        masks: &masks,
+    };
+    let l = |p: &Params, x: &Seq, s: &EvalStates| loss(&eval, p, x, s, &data);
     for (name, g) in &grads.params {
         for (k, &analytic) in g.iter().enumerate() {
             let mut p = params.clone();
@@ -208,7 +250,12 @@ fn check_spec(
     if !failures.is_empty() {
         return Err(TestCaseError::fail(format!(
             "derived gradients disagree with finite differences (I={i}, H={h}, T={t}, B={b}, \
-             lengths {lengths:?}, seed {seed}):\n{}\nspec:\n{text}",
+             lengths {lengths:?}, seed {seed}{}):\n{}\nspec:\n{text}",
+            if masks.is_empty() {
+                String::new()
+            } else {
+                format!(", masks {masks:?}")
+            },
             failures.join("\n")
         )));
     }
@@ -238,18 +285,21 @@ fn derived_gradients_match_finite_differences() {
         ..ProptestConfig::default()
     };
     let mut runner = proptest::test_runner::TestRunner::new(config);
-    let (specs, entries) = (Cell::new(0usize), Cell::new(0usize));
+    let (specs, masked, entries) = (Cell::new(0usize), Cell::new(0usize), Cell::new(0usize));
     let start = std::time::Instant::now();
     let result = runner.run(&case(), |case| {
         let text = spec_text(&case);
         let n = check_spec(&text, (case.i, case.h, case.t, case.b), case.seed)?;
         specs.set(specs.get() + 1);
+        masked.set(masked.get() + usize::from(!case.masks.is_empty()));
         entries.set(entries.get() + n);
         Ok(())
     });
     eprintln!(
-        "{} random specs passed, {} gradient entries checked against finite differences, in {:.1?}",
+        "{} random specs passed ({} with random masks, held fixed at random 0/1 values), {} \
+         gradient entries checked against finite differences, in {:.1?}",
         specs.get(),
+        masked.get(),
         entries.get(),
         start.elapsed()
     );
@@ -259,7 +309,8 @@ fn derived_gradients_match_finite_differences() {
 }
 
 /// The generator covers what it claims: over many cases, every function, both reductions,
-/// `concat`, chained products, delays and several states appear, and every generated spec compiles.
+/// `concat`, chained products, delays, several states and both kinds of masks (`[H]` and `[I]`,
+/// one a masked left operand of a product) appear, and every generated spec compiles.
 #[test]
 fn generator_covers_the_language() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
@@ -305,6 +356,38 @@ fn generator_covers_the_language() {
         if compiled.cell.states.len() == 3 {
             seen.insert("3 states".into());
         }
+        assert_eq!(compiled.cell.masks.len(), case.masks.len(), "{text}");
+        let nodes = &compiled.cell.graph.nodes;
+        for mask in &compiled.cell.masks {
+            seen.insert(
+                mask.distribution()
+                    .split('(')
+                    .next()
+                    .expect("a name")
+                    .into(),
+            );
+            seen.insert(format!("mask [{}]", mask.dim));
+        }
+        // A product whose left operand is a mask times a value (`(m * h[t-1]) @ U`).
+        let masked = |n: usize| {
+            let n = match nodes[n].op {
+                Op::Copy(inner) => inner,
+                _ => n,
+            };
+            match nodes[n].op {
+                Op::Binary(BinOp::Mul, a, b) => {
+                    matches!(nodes[a].op, Op::Mask(_)) || matches!(nodes[b].op, Op::Mask(_))
+                }
+                _ => false,
+            }
+        };
+        for node in nodes {
+            if let Op::MatMul { lhs, .. } = node.op {
+                if masked(lhs) {
+                    seen.insert("(mask * value) @ W".into());
+                }
+            }
+        }
         for f in ["fn uf_mix", "fn uf_norm"] {
             if text.contains(f) {
                 seen.insert(f.into());
@@ -348,6 +431,11 @@ fn generator_covers_the_language() {
         "concat @ W^T",
         "fn uf_mix",
         "fn uf_norm",
+        "bernoulli",
+        "bernoulli_per_step",
+        "mask [H]",
+        "mask [I]",
+        "(mask * value) @ W",
     ] {
         assert!(
             seen.contains(want),

@@ -2,8 +2,10 @@
 //! of the language in `tests/specs/`, the generated Rust code and the compiler's reference
 //! evaluator (`rnn_compiler::eval`, run on the same spec text) agree on outputs, final states
 //! and every gradient to 1e-12 in f64, with random parameters, inputs, initial states, state and
-//! input history, and variable lengths (including 0), by [`rnn_random_cells::check`], the
-//! comparison the random specs go through. Any disagreement is a codegen bug (or an evaluator
+//! input history, and variable lengths (including 0), and for the cells with random masks
+//! (`LstmVariational`, `LstmZoneout`) with the masks at their expectation, given (random 0/1)
+//! and drawn by `forward_train`, by [`rnn_random_cells::check`], the comparison the random specs
+//! go through. Any disagreement is a codegen bug (or an evaluator
 //! bug: the evaluator is itself checked against finite differences by
 //! `rnn-compiler/tests/differentiator.rs`).
 
@@ -93,4 +95,7 @@ differential! {
     ind_rnn: IndRnn, IndRnnDims { I: 3, H: 4 }, "specs/ind_rnn.rnn";
     layer_norm_lstm: LayerNormLstm, LayerNormLstmDims { I: 3, H: 4 }, "specs/layer_norm_lstm.rnn";
     layer_norm_lstm_haste: LayerNormLstmHaste, LayerNormLstmHasteDims { I: 3, H: 4 }, "specs/layer_norm_lstm_haste.rnn";
+    ugrnn: Ugrnn, UgrnnDims { I: 3, H: 4 }, "specs/ugrnn.rnn";
+    lstm_variational: LstmVariational, LstmVariationalDims { I: 3, H: 4 }, "specs/lstm_variational.rnn";
+    lstm_zoneout: LstmZoneout, LstmZoneoutDims { I: 3, H: 4 }, "specs/lstm_zoneout.rnn";
 }

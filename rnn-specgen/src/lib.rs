@@ -12,6 +12,18 @@
 //! are kept positive by construction, state updates are squashed (`tanh`, `sigmoid`, gated
 //! mixtures) so values stay bounded. Every generated spec compiles.
 //!
+//! About a third of the cases also declare one or two random masks ([`MaskCase`]):
+//! `mask m0: [H] = bernoulli(0.75);` (drawn once per sequence) or `bernoulli_per_step(p)`, of
+//! size `[H]` or `[I]`, with `p` a literal in (0, 1], each used at least once elementwise:
+//! dropout of an operand (`(m0 * h0[t-1]) @ U1`, `(m1 * x[t]) @ W0`), a masked value
+//! (`m0 * v3`, `v3 * m0 / 0.75`), a zoneout-like mix (`m0 * h0[t-1] + (1 - m0) * v2`, also around
+//! a state's update), a mask inside a function or a reduction (`tanh(m0 * v2)`, `mean(m0 * v2)`,
+//! `sum(m0)`), a function of a mask as the left operand of a product (`(1 - m0) @ U2`), a mask
+//! times a per-example scalar, `concat(m1 * x[t], v2) @ C0`. Mask values are 0, 1 or `p`, so
+//! values stay bounded. The masks are drawn from a stream of their own, derived from
+//! [`Case::seed`] ([`Case::random_masks`]), so every other choice, and so every spec without
+//! masks, is what the generator chose before masks existed.
+//!
 //! The cell is always `cell Random` with `input x: [I]` and states `h0..`: `[H]`, so its
 //! dimensions are exactly `I` and `H`.
 //!
@@ -21,7 +33,8 @@
 
 use std::collections::BTreeSet;
 
-use rand::RngExt;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 
 /// One random spec: the choices that drive the generator (a choice sequence shrinks by dropping
 /// and simplifying operations), the dimensions and the seed of the numbers.
@@ -45,7 +58,43 @@ pub struct Case {
     pub b: usize,
     /// Seed of the numbers (parameters, inputs, ...).
     pub seed: u64,
+    /// The random masks (none in most cases): see [`Case::random_masks`].
+    pub masks: Vec<MaskCase>,
 }
+
+/// A random mask of a case, `mask m{k}: [H] = bernoulli(p);` (or `bernoulli_per_step`, or of
+/// size `[I]`), and where the spec uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskCase {
+    /// Drawn at every step (`bernoulli_per_step(p)`) rather than once per sequence.
+    pub per_step: bool,
+    /// Of the input's size `[I]` (input dropout) rather than `[H]`.
+    pub input_sized: bool,
+    /// The probability of a 1: [`MASK_PROBABILITIES`]`[p % len]`.
+    pub p: u8,
+    /// Its uses, each `(position, (kind, operand, operand, operand))`: inserted before operation
+    /// `position % (ops.len() + 1)` of [`Case::ops`] (after the last one for `ops.len()`), the
+    /// kind decoded modulo the number of kinds for the mask's size, as an operation is. A mask
+    /// that no use leaves in the spec (its uses were dropped as unread) gets one more: a zoneout
+    /// of the first state's update (`[H]`) or a term `(m * x[t]) @ W0` of the output (`[I]`).
+    pub uses: Vec<(u8, (u8, u8, u8, u8))>,
+}
+
+/// The probabilities a mask is declared with (as written: some literals are integers).
+pub const MASK_PROBABILITIES: [&str; 8] = ["0.75", "0.5", "0.9", "0.25", "1.0", "0.1", "0.6", "1"];
+
+/// Kinds of use of an `[H]` mask and of an `[I]` mask (see [`Gen::mask_use`]).
+const N_H_MASK_KINDS: u8 = 7;
+const N_I_MASK_KINDS: u8 = 4;
+
+/// Whether a mask alone is the left operand of a product (`m0 @ U1`); otherwise `(1 - m0) @ U1`
+/// takes its place. Off: the checker accepts `m @ U`, but the macro's expansion of it does not
+/// compile (`cannot find value saved_N` / `adj_N`, N the mask's node: the training pass plans
+/// the product's left operand as a computed node and never declares its buffers).
+const MASK_ALONE_AS_PRODUCT_LHS: bool = false;
+
+/// The masks' RNG stream: [`Case::seed`] xor this.
+const MASK_STREAM: u64 = 0x6d61_736b_5f73_7472;
 
 /// Number of kinds of operation ([`Case::ops`] entries are decoded modulo this).
 const N_KINDS: u8 = 14;
@@ -64,6 +113,10 @@ struct Gen<'a> {
     /// The state updates defined so far.
     updates: Vec<String>,
     counter: usize,
+    /// The masks: name, whether `[I]`-sized, probability as written.
+    masks: Vec<(String, bool, &'static str)>,
+    /// Masks that zone out the next state update (`m * h[t-1] + (1 - m) * (update)`).
+    zoneouts: Vec<String>,
 }
 
 fn pick(pool: &[Val], k: u8) -> Val {
@@ -100,8 +153,137 @@ impl Gen<'_> {
             2 => format!("sigmoid({z}) * h{s}[t-1] + (1 - sigmoid({z})) * tanh({v})"),
             _ => format!("0.5 * h{s}[t-1] + 0.5 * softsign({v})"),
         };
+        // A mask between 0 and 1 mixes two bounded values: the update stays bounded.
+        let expr = self
+            .zoneouts
+            .drain(..)
+            .fold(expr, |e, m| format!("{m} * h{s}[t-1] + (1 - {m}) * ({e})"));
         self.updates.push(expr);
         self.hs.push(format!("h{s}[t]"));
+    }
+
+    /// One use of mask `k` (see [`MaskCase::uses`]); every mask value is in [0, 1].
+    fn mask_use(&mut self, k: usize, (kind, a, b, c): (u8, u8, u8, u8)) {
+        let (m, input_sized, p) = self.masks[k].clone();
+        if input_sized {
+            match kind % N_I_MASK_KINDS {
+                // Input dropout in place: later operations read the masked input.
+                0 => {
+                    let j = a as usize % self.is.len();
+                    self.is[j] = format!("({m} * {})", self.is[j]);
+                }
+                // A masked input as the left operand of a product.
+                1 => {
+                    let x = pick(&self.is, a);
+                    if c % 4 == 0 {
+                        self.h(format!("({m} * {x}) @ T0^T"));
+                    } else {
+                        self.h(format!("({x} * {m}) @ W{}", b % 3));
+                    }
+                }
+                2 => {
+                    let (x, v) = (pick(&self.is, a), pick(&self.hs, b));
+                    self.h(format!("concat({m} * {x}, {v}) @ C{}", c % 2));
+                }
+                _ => {
+                    let x = pick(&self.is, a);
+                    let v = self.def(format!("{m} * {x}"));
+                    self.is.push(v);
+                }
+            }
+            return;
+        }
+        match kind % N_H_MASK_KINDS {
+            // Dropout of an operand in place (often a previous state): later operations read it.
+            0 => {
+                let j = a as usize % self.hs.len();
+                self.hs[j] = if b % 2 == 0 {
+                    format!("({m} * {})", self.hs[j])
+                } else {
+                    format!("({} * {m})", self.hs[j])
+                };
+            }
+            // A masked value (inverted dropout when `p` is not small).
+            1 => {
+                let v = pick(&self.hs, a);
+                let big = !matches!(p, "0.25" | "0.1");
+                let e = match b % 3 {
+                    0 => format!("{m} * {v}"),
+                    1 if big => format!("{v} * {m} / {p}"),
+                    _ => format!("{v} * {m}"),
+                };
+                self.h(e);
+            }
+            // A zoneout-like mix.
+            2 => {
+                let keep = if b % 2 == 0 {
+                    self.prev_state(a, b / 2)
+                } else {
+                    pick(&self.hs, a)
+                };
+                let new = pick(&self.hs, c);
+                self.h(format!("{m} * {keep} + (1 - {m}) * {new}"));
+            }
+            // A masked left operand of a product, sometimes chained or transposed.
+            3 => {
+                let v = if b % 3 == 0 {
+                    self.prev_state(a, b / 3)
+                } else {
+                    pick(&self.hs, a)
+                };
+                let t = if c % 4 == 0 { "^T" } else { "" };
+                let e = if (c / 4) % 3 == 0 {
+                    format!("({m} * {v}) @ U{}{t} @ U{}", c % 3, b % 3)
+                } else {
+                    format!("({m} * {v}) @ U{}{t}", c % 3)
+                };
+                self.h(e);
+            }
+            // Zoneout of the next state update.
+            4 => self.zoneouts.push(m),
+            // Inside a function or a reduction, or a function of the mask (or, see
+            // `MASK_ALONE_AS_PRODUCT_LHS`, the mask alone) as the left operand of `@`.
+            5 => {
+                let v = pick(&self.hs, a);
+                match b % 4 {
+                    0 => self.h(format!("tanh({m} * {v})")),
+                    1 => {
+                        let s = self.def(format!("mean({m} * {v})"));
+                        self.ss.push(s);
+                    }
+                    2 => {
+                        let s = self.def(format!("sum({m})"));
+                        self.ss.push(s);
+                    }
+                    // `m @ U` alone: see `MASK_ALONE_AS_PRODUCT_LHS`.
+                    _ if MASK_ALONE_AS_PRODUCT_LHS => self.h(format!("{m} @ U{} + {v}", c % 3)),
+                    _ => self.h(format!("(1 - {m}) @ U{} + {v}", c % 3)),
+                }
+            }
+            // Times a per-example scalar.
+            _ => {
+                let v = pick(&self.hs, a);
+                let e = if self.ss.is_empty() {
+                    format!("{m} * {m} * {v}")
+                } else {
+                    format!("{m} * {} * {v}", pick(&self.ss, b))
+                };
+                self.h(e);
+            }
+        }
+    }
+
+    /// The uses of masks placed before operation `position`.
+    fn mask_uses_at(&mut self, position: usize) {
+        let case = self.case;
+        let slots = case.ops.len() + 1;
+        for (k, mask) in case.masks.iter().enumerate() {
+            for &(pos, use_) in &mask.uses {
+                if pos as usize % slots == position {
+                    self.mask_use(k, use_);
+                }
+            }
+        }
     }
 
     fn op(&mut self, (kind, a, b, c): (u8, u8, u8, u8)) {
@@ -309,11 +491,23 @@ pub fn spec_text(case: &Case) -> String {
         ss: vec![],
         updates: vec![],
         counter: 0,
+        masks: case
+            .masks
+            .iter()
+            .enumerate()
+            .map(|(k, m)| {
+                let p = MASK_PROBABILITIES[m.p as usize % MASK_PROBABILITIES.len()];
+                (format!("m{k}"), m.input_sized, p)
+            })
+            .collect(),
+        zoneouts: vec![],
     };
     g.h("x[t] @ W0".to_string());
-    for &op in &case.ops {
+    for (k, &op) in case.ops.iter().enumerate() {
+        g.mask_uses_at(k);
         g.op(op);
     }
+    g.mask_uses_at(case.ops.len());
     let n = g.hs.len() as u8;
     while g.updates.len() < case.n_states {
         let k = g.updates.len() as u8;
@@ -349,7 +543,7 @@ pub fn spec_text(case: &Case) -> String {
     }
     // Sum the vectors first so that a `[1]` value never heads the sum on its own.
     outputs.sort_by_key(|o| g.ss.contains(o));
-    let output = (!outputs.is_empty()).then(|| outputs.join(" + "));
+    let mut output = (!outputs.is_empty()).then(|| outputs.join(" + "));
 
     // Keep the intermediates that something reads (an unused one is an error).
     let mut roots: Vec<String> = g.updates.clone();
@@ -378,6 +572,28 @@ pub fn spec_text(case: &Case) -> String {
             body += &format!("    {name} = {e};\n");
         }
     }
+    // A mask that nothing live reads (an unused mask is an error) gets a use that needs no
+    // intermediate: a zoneout of the first state's update, or a term of the output.
+    let live = identifiers(&body)
+        .into_iter()
+        .chain(g.updates.iter().flat_map(|u| identifiers(u)))
+        .chain(output.iter().flat_map(|o| identifiers(o)))
+        .map(str::to_string)
+        .collect::<BTreeSet<String>>();
+    for (m, input_sized, _) in &g.masks {
+        if live.contains(m) {
+            continue;
+        }
+        if *input_sized {
+            let term = format!("({m} * x[t]) @ W0");
+            output = Some(match output {
+                Some(o) => format!("{term} + {o}"),
+                None => term,
+            });
+        } else {
+            g.updates[0] = format!("{m} * h0[t-1] + (1 - {m}) * ({})", g.updates[0]);
+        }
+    }
     for (s, u) in g.updates.iter().enumerate() {
         body += &format!("    h{s}[t] = {u};\n");
     }
@@ -394,6 +610,15 @@ pub fn spec_text(case: &Case) -> String {
     }
     let states: Vec<String> = (0..case.n_states).map(|s| format!("h{s}")).collect();
     decls += &format!("    state {}: [H];\n", states.join(", "));
+    for ((m, input_sized, p), mask) in g.masks.iter().zip(&case.masks) {
+        let size = if *input_sized { "I" } else { "H" };
+        let f = if mask.per_step {
+            "bernoulli_per_step"
+        } else {
+            "bernoulli"
+        };
+        decls += &format!("    mask {m}: [{size}] = {f}({p});\n");
+    }
     let shapes = [
         ("W", "[I, H]", 3),
         ("U", "[H, H]", 3),
@@ -448,12 +673,43 @@ impl Case {
             t: rng.random_range(1..=5),
             b: rng.random_range(1..=3),
             seed: rng.random(),
+            masks: vec![],
         }
+        .with_random_masks()
+    }
+
+    /// The masks of a case with seed `seed`, drawn from a stream of their own (so that the other
+    /// choices are those of a generator without masks): none in about 65% of the cases, one in
+    /// 25%, two in 10%; each per-sequence or per-step with even odds, `[I]`-sized in a quarter of
+    /// the masks, with 1-3 uses.
+    pub fn random_masks(seed: u64) -> Vec<MaskCase> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ MASK_STREAM);
+        let n = match rng.random_range(0..100) {
+            0..65 => 0,
+            65..90 => 1,
+            _ => 2,
+        };
+        (0..n)
+            .map(|_| MaskCase {
+                per_step: rng.random(),
+                input_sized: rng.random_range(0..4) == 0,
+                p: rng.random(),
+                uses: (0..rng.random_range(1..=3)).map(|_| rng.random()).collect(),
+            })
+            .collect()
+    }
+
+    /// This case with the masks of [`Case::random_masks`] for its seed.
+    #[must_use]
+    pub fn with_random_masks(mut self) -> Case {
+        self.masks = Case::random_masks(self.seed);
+        self
     }
 }
 
 /// Random cases as a proptest strategy (a failing case shrinks by dropping and simplifying
-/// operations).
+/// operations). The masks follow the seed ([`Case::with_random_masks`]), so a strategy written
+/// before masks existed gives the same cases, masks aside; they do not shrink on their own.
 #[cfg(feature = "proptest")]
 pub fn strategy() -> impl proptest::strategy::Strategy<Value = Case> {
     use proptest::prelude::*;
@@ -465,15 +721,68 @@ pub fn strategy() -> impl proptest::strategy::Strategy<Value = Case> {
         (1..=4usize, 1..=4usize, 1..=5usize, 1..=3usize),
         any::<u64>(),
     )
-        .prop_map(|(n_states, delays, ops, output, (i, h, t, b), seed)| Case {
-            n_states,
-            delays,
-            ops,
-            output,
-            i,
-            h,
-            t,
-            b,
-            seed,
+        .prop_map(|(n_states, delays, ops, output, (i, h, t, b), seed)| {
+            Case {
+                n_states,
+                delays,
+                ops,
+                output,
+                i,
+                h,
+                t,
+                b,
+                seed,
+                masks: vec![],
+            }
+            .with_random_masks()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cases(seed: u64, n: usize) -> Vec<Case> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..n).map(|_| Case::random_with(&mut rng, 8)).collect()
+    }
+
+    /// The same seed gives the same cases and specs; the masks follow each case's seed.
+    #[test]
+    fn specs_are_deterministic_per_seed() {
+        let (a, b) = (cases(11, 300), cases(11, 300));
+        for (a, b) in a.iter().zip(&b) {
+            assert_eq!(a.masks, b.masks);
+            assert_eq!(a.masks, Case::random_masks(a.seed));
+            assert_eq!(spec_text(a), spec_text(b));
+        }
+    }
+
+    /// About a third of the specs declare masks, each declared once and used (the compiler's
+    /// check that every generated spec compiles is `rnn-compiler/tests/differentiator.rs`).
+    #[test]
+    fn masks_are_declared_and_used() {
+        let all = cases(12, 2000);
+        let masked = all.iter().filter(|c| !c.masks.is_empty()).count();
+        assert!((500..900).contains(&masked), "{masked} of 2000 with masks");
+        let mut kinds = BTreeSet::new();
+        for case in &all {
+            let text = spec_text(case);
+            assert_eq!(
+                text.matches("\n    mask ").count(),
+                case.masks.len(),
+                "{text}"
+            );
+            let body = &text[text.find("\n\n").expect("declarations, then the body")..];
+            for (k, mask) in case.masks.iter().enumerate() {
+                let name = format!("m{k}");
+                assert!(
+                    identifiers(body).contains(name.as_str()),
+                    "{name} unused:\n{text}"
+                );
+                kinds.insert((mask.per_step, mask.input_sized));
+            }
+        }
+        assert_eq!(kinds.len(), 4, "per-step or not, [H] or [I]: {kinds:?}");
+    }
 }
