@@ -1182,10 +1182,11 @@ impl Lowerer<'_> {
     /// itself a product (`x[t] @ W @ V`, `a @ V` with `a = x[t] @ W`) reads a value computed
     /// inside the step, and the planner stores only values that an elementwise pass computes
     /// (GEMM outputs are per-step scratch): the inner product goes through an elementwise copy
-    /// so that it is saved for the backward pass and ordered like any computed value.
+    /// so that it is saved for the backward pass and ordered like any computed value. So does a
+    /// random mask (`m @ U`), whose values live in a per-sequence or per-step buffer of its own.
     fn product_operand(&mut self, part: NodeId) -> NodeId {
         let node = &self.graph.nodes[part];
-        if !matches!(node.op, Op::MatMul { .. }) || node.shape == Shape::Error {
+        if !matches!(node.op, Op::MatMul { .. } | Op::Mask(_)) || node.shape == Shape::Error {
             return part;
         }
         let (shape, pos, text) = (node.shape.clone(), node.pos, node.text.clone());

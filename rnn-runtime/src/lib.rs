@@ -70,6 +70,7 @@ pub use crate::core::init::Init;
 pub use crate::core::masks::{MaskSpec, Masks};
 pub use crate::core::params::ParamSet;
 pub use crate::core::states::States;
+pub use crate::core::step::{BinaryOp, DimSpec, StepNode, StepOp, StepSpec};
 pub use crate::core::tensors::{NamedTensors, Parameters};
 pub use crate::io::checkpoint::{load_foreign_tensors, load_tensors, save_tensors, TensorFile};
 pub use crate::io::model_checkpoint::{load_checkpoint, save_checkpoint, Checkpointable};

@@ -87,12 +87,6 @@ pub const MASK_PROBABILITIES: [&str; 8] = ["0.75", "0.5", "0.9", "0.25", "1.0", 
 const N_H_MASK_KINDS: u8 = 7;
 const N_I_MASK_KINDS: u8 = 4;
 
-/// Whether a mask alone is the left operand of a product (`m0 @ U1`); otherwise `(1 - m0) @ U1`
-/// takes its place. Off: the checker accepts `m @ U`, but the macro's expansion of it does not
-/// compile (`cannot find value saved_N` / `adj_N`, N the mask's node: the training pass plans
-/// the product's left operand as a computed node and never declares its buffers).
-const MASK_ALONE_AS_PRODUCT_LHS: bool = false;
-
 /// The masks' RNG stream: [`Case::seed`] xor this.
 const MASK_STREAM: u64 = 0x6d61_736b_5f73_7472;
 
@@ -241,8 +235,8 @@ impl Gen<'_> {
             }
             // Zoneout of the next state update.
             4 => self.zoneouts.push(m),
-            // Inside a function or a reduction, or a function of the mask (or, see
-            // `MASK_ALONE_AS_PRODUCT_LHS`, the mask alone) as the left operand of `@`.
+            // Inside a function or a reduction, or the mask (alone or in a function) as the left
+            // operand of `@`.
             5 => {
                 let v = pick(&self.hs, a);
                 match b % 4 {
@@ -255,8 +249,7 @@ impl Gen<'_> {
                         let s = self.def(format!("sum({m})"));
                         self.ss.push(s);
                     }
-                    // `m @ U` alone: see `MASK_ALONE_AS_PRODUCT_LHS`.
-                    _ if MASK_ALONE_AS_PRODUCT_LHS => self.h(format!("{m} @ U{} + {v}", c % 3)),
+                    _ if c % 2 == 0 => self.h(format!("{m} @ U{} + {v}", c % 3)),
                     _ => self.h(format!("(1 - {m}) @ U{} + {v}", c % 3)),
                 }
             }

@@ -37,6 +37,28 @@ rnn_cell! {
     }
 }
 
+rnn_cell! {
+    /// A mask alone as the left operand of a product, and a function of masks in one.
+    cell MaskProducts {
+        input x: [I];
+        state h: [H];
+        param W: [I, H];
+        param U, V, R: [H, H];
+        mask m: [H] = bernoulli(0.5);
+        mask z: [H] = bernoulli_per_step(0.25);
+
+        h[t] = tanh(x[t] @ W + m @ U + (1 - z) @ V + (z * h[t-1]) @ R);
+    }
+}
+
+#[test]
+fn masks_as_left_operands_of_products_are_gradient_checked() {
+    let cell = MaskProducts::<f64>::new(MaskProductsDims { I: 3, H: 4 }, &mut seeded_rng(60));
+    recurrent::gradcheck(&cell, &recurrent::GradcheckConfig::default())
+        .unwrap()
+        .assert_ok();
+}
+
 fn random_input(t: usize, b: usize, i: usize, seed: u64) -> Array3<f64> {
     let mut rng = seeded_rng(seed);
     Array3::from_shape_fn((t, b, i), |_| rng.random_range(-1.0..1.0))
@@ -298,7 +320,9 @@ fn a_model_draws_its_cells_masks_with_the_dropout_rng_and_expects_them_without()
     // Without an RNG every mask is its expectation: the inference pass.
     let expected = run(None);
     let (inferred, _) = model.infer(Input::Features(x.view()), None, None).unwrap();
-    let diff = (&expected - &inferred).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+    let diff = (&expected - &inferred)
+        .mapv(f64::abs)
+        .fold(0.0f64, |m, &v| m.max(v));
     assert!(diff < 1e-14, "{diff}");
     assert_ne!(a, expected);
 }

@@ -416,6 +416,8 @@ impl Emitter<'_> {
                 let back = st.delay - delay;
                 quote!(#buf[(t + #back) * n_batch * #inner..])
             }
+            // A function of masks and literals alone (`(1 - m) @ U`) has no adjoint.
+            Lhs::Node(n) if crate::simplify::constants(&self.cell.graph)[*n] => return quote!(),
             Lhs::Node(n) => {
                 let buf = adjoint_buffer(*n);
                 quote!(#buf[..])

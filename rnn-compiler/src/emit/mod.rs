@@ -4,6 +4,7 @@
 mod access;
 mod backward;
 mod forward;
+mod step;
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
@@ -278,6 +279,7 @@ impl Emitter<'_> {
             let (n, shape, p, per_step) = (&m.name, format!("[{}]", m.dim), float(m.p), m.per_step);
             quote!(#rt::MaskSpec { name: #n, shape: #shape, p: #p, per_step: #per_step })
         });
+        let (step_items, step_spec) = self.step_spec();
         let input_spec = (&cell.input.name, format!("[{}]", cell.input.dim));
         let input_delay = self.input_delay();
         let (input_name, input_shape) = input_spec;
@@ -523,6 +525,7 @@ impl Emitter<'_> {
                 type Dims = #dims_name;
 
                 fn spec() -> &'static #rt::CellSpec {
+                    #step_items
                     static SPEC: #rt::CellSpec = #rt::CellSpec {
                         name: #name_str,
                         dims: &[#(#dim_names),*],
@@ -531,6 +534,7 @@ impl Emitter<'_> {
                         states: &[#(#state_specs),*],
                         params: &[#(#param_specs),*],
                         masks: &[#(#mask_specs),*],
+                        step: #step_spec,
                         output: #output_text,
                         equations: #equations,
                     };

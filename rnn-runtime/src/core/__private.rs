@@ -15,6 +15,7 @@ pub use crate::core::init::Init;
 pub use crate::core::masks::{MaskSpec, Masks};
 pub use crate::core::params::ParamSet;
 pub use crate::core::states::States;
+pub use crate::core::step::{BinaryOp, DimSpec, StepNode, StepOp, StepSpec};
 pub use crate::kernels::float::Float;
 pub use crate::kernels::pool::Buffer;
 pub use crate::kernels::threads::join;

@@ -6,6 +6,7 @@ use crate::core::init::Init;
 use crate::core::masks::{MaskSpec, Masks};
 use crate::core::params::ParamSet;
 use crate::core::states::States;
+use crate::core::step::StepSpec;
 use crate::kernels::float::Float;
 use crate::kernels::pool;
 
@@ -27,6 +28,9 @@ pub struct CellSpec {
     pub params: &'static [ParamSpec],
     /// The random masks (`mask m: [H] = bernoulli(p);`), in declaration order.
     pub masks: &'static [MaskSpec],
+    /// The operations of one step, as the compiler computes them (for tools such as the ONNX
+    /// exporter).
+    pub step: &'static StepSpec,
     /// What the cell emits each step (`h[t]`).
     pub output: &'static str,
     /// The equations, as written in the spec.

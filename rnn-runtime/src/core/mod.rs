@@ -8,6 +8,7 @@
 //!   checkpoints see a cell's parameters and a model's alike;
 //! - `error`: `Error` and `Result`;
 //! - `init`: `Init`, the parameter initializers;
+//! - `step`: `StepSpec`, the operations of a cell's step as data (for the ONNX exporter);
 //! - `masks`: `Masks` and `MaskSpec`, the random masks of stochastic regularization (drawn when
 //!   training, expected otherwise);
 //! - `activation`: the activation functions and their derivatives;
@@ -29,6 +30,7 @@ pub(crate) mod init;
 pub(crate) mod masks;
 pub(crate) mod params;
 pub(crate) mod states;
+pub(crate) mod step;
 pub(crate) mod tensors;
 
 #[doc(hidden)]
