@@ -43,6 +43,8 @@ mod nn;
 mod training;
 
 pub use crate::core::{activation, gradcheck};
+#[cfg(feature = "onnx")]
+pub use crate::io::onnx;
 pub use crate::io::{checkpoint, torch};
 // Not public API: the kernels are implementation details of `Float` and of the generated passes,
 // free to change. The benchmarks (rnn-bench) and the tests (tests/bad_input.rs and this crate's

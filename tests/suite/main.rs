@@ -21,6 +21,7 @@ mod language_ii;
 mod masks;
 mod model;
 mod model_checkpoint;
+mod onnx;
 mod pytorch_reference;
 mod tasks;
 mod thread_determinism;

@@ -27,6 +27,8 @@ macro_rules! object_safe_face {
             fn dims_text(&self) -> String;
             /// A boxed copy.
             fn clone_box(&self) -> Box<dyn DynCell<F>>;
+            /// The dimensions by name (`[("I", 3), ("H", 4)]`), as `CellDims::sizes`.
+            fn dim_sizes(&self) -> Vec<(&'static str, usize)>;
             /// The parameters, mutably.
             fn params_mut(&mut self) -> &mut ParamSet<F>;
             $($(#[$doc])* fn $name(&$self $(, $arg: $ty)*) -> $ret;)*
@@ -41,6 +43,9 @@ macro_rules! object_safe_face {
             }
             fn clone_box(&self) -> Box<dyn DynCell<F>> {
                 Box::new(self.clone())
+            }
+            fn dim_sizes(&self) -> Vec<(&'static str, usize)> {
+                crate::core::cell::CellDims::sizes(&self.dims())
             }
             fn params_mut(&mut self) -> &mut ParamSet<F> {
                 Cell::params_mut(self)

@@ -13,4 +13,6 @@
 
 pub mod checkpoint;
 pub(crate) mod model_checkpoint;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod torch;
