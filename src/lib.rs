@@ -39,6 +39,9 @@ pub use rnn_runtime::*;
 #[cfg(feature = "cells")]
 pub mod cells;
 
+#[cfg(feature = "onnx")]
+pub mod onnx;
+
 /// A seeded random number generator for reproducible initialization, data and dropout.
 ///
 /// The algorithm is fixed: ChaCha with 8 rounds (`rand::rngs::ChaCha8Rng`, from the `chacha20`

@@ -141,3 +141,132 @@ fn whole_models_run_in_onnxruntime_as_here() {
     harness::write_model_case(&dir, "features_delays_bidirectional", &features, 72);
     harness::check(&dir);
 }
+
+/// Import: models exported by `torch.onnx.export` from `nn.LSTM`, `nn.GRU` and `nn.RNN`
+/// (`tests/reference/onnx_import/`, written by `make_onnx_import_reference.py`), read into
+/// built-in cells; the imported model reproduces onnxruntime's outputs and final states, and
+/// exported again, runs in onnxruntime as here.
+#[cfg(feature = "onnx")]
+mod import {
+    use super::harness;
+    use recurrent::ndarray::{Array3, Axis};
+    use recurrent::onnx::load_model;
+    use recurrent::Input;
+    use serde_json::Value;
+
+    fn array3(v: &Value) -> Array3<f32> {
+        let rows: Vec<Vec<Vec<f32>>> =
+            serde_json::from_value(v.clone()).expect("[a][b][c] numbers");
+        let (a, b, c) = (rows.len(), rows[0].len(), rows[0][0].len());
+        Array3::from_shape_vec((a, b, c), rows.into_iter().flatten().flatten().collect())
+            .expect("rectangular")
+    }
+
+    fn close(what: &str, ours: &Array3<f32>, theirs: &Array3<f32>) -> f64 {
+        assert_eq!(ours.shape(), theirs.shape(), "{what}: shapes");
+        let mut worst = 0.0f64;
+        for (a, b) in ours.iter().zip(theirs) {
+            let e = f64::from((a - b).abs()) / (1.0 + f64::from(b.abs()));
+            assert!(e <= 1e-5, "{what}: ours {a}, onnxruntime {b}");
+            worst = worst.max(e);
+        }
+        worst
+    }
+
+    #[test]
+    fn torch_exported_models_import_and_round_trip() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/onnx_import");
+        let round_trip = harness::fresh_dir("round-trip");
+        let cases = [
+            ("lstm_1l", "Lstm"),
+            ("lstm_2l_bidir", "Lstm"),
+            ("lstm_1l_batch_first", "Lstm"),
+            ("gru_1l", "GruTorch"),
+            ("gru_2l_bidir_batch_first", "GruTorch"),
+            ("rnn_tanh_1l", "RnnTanh"),
+            ("rnn_relu_1l_bidir", "RnnRelu"),
+        ];
+        for (k, (case, cell)) in cases.iter().enumerate() {
+            let doc: Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join(format!("{case}.json"))).expect("reference"),
+            )
+            .expect("JSON");
+            let imported = load_model::<f32>(dir.join(format!("{case}.onnx"))).expect("import");
+            assert!(
+                imported.layers.iter().all(|(_, c)| c == cell),
+                "{case}: {:?}",
+                imported.layers
+            );
+            assert_eq!(
+                imported.batch_first,
+                doc["batch_first"].as_bool().unwrap(),
+                "{case}"
+            );
+            let x = array3(&doc["inputs"]["x"]);
+            let x = if imported.batch_first {
+                x.permuted_axes([1, 0, 2]).as_standard_layout().to_owned()
+            } else {
+                x
+            };
+            let h0 = array3(&doc["inputs"]["h0"]);
+            let c0 = doc["inputs"].get("c0").map(array3);
+            let init = imported
+                .initial_states(h0.view(), c0.as_ref().map(|c| c.view()))
+                .expect("states");
+            let (y, finals) = imported
+                .model
+                .infer(Input::Features(x.view()), None, Some(&init))
+                .expect("our inference");
+            let y = if imported.batch_first {
+                y.permuted_axes([1, 0, 2]).as_standard_layout().to_owned()
+            } else {
+                y
+            };
+            let mut worst = close(
+                &format!("{case} output"),
+                &y,
+                &array3(&doc["outputs"]["output"]),
+            );
+            for (state, output) in [("h", "h_n"), ("c", "c_n")] {
+                let Some(expected) = doc["outputs"].get(output) else {
+                    continue;
+                };
+                let mut rows = vec![];
+                for layer in &finals {
+                    rows.push(layer.forward.get(state).unwrap().to_owned());
+                    if let Some(r) = &layer.reverse {
+                        rows.push(r.get(state).unwrap().to_owned());
+                    }
+                }
+                let views: Vec<_> = rows.iter().map(|r| r.view()).collect();
+                let ours = recurrent::ndarray::stack(Axis(0), &views).unwrap();
+                worst = worst.max(close(&format!("{case} {output}"), &ours, &array3(expected)));
+            }
+            println!(
+                "{case}: {:?}, largest |a - b| / (1 + |b|) = {worst:.2e}",
+                imported.layers
+            );
+            harness::write_model_case(&round_trip, case, &imported.model, 300 + k as u64);
+        }
+        harness::check(&round_trip);
+    }
+
+    #[test]
+    fn unsupported_graphs_are_refused_naming_the_operator_or_attribute() {
+        // An exported Scan model has no LSTM/GRU/RNN node and a Scan operator.
+        let cell = recurrent::cells::Lstm::<f32>::new(
+            recurrent::cells::LstmDims { I: 2, H: 3 },
+            &mut recurrent::seeded_rng(1),
+        );
+        let bytes = recurrent::onnx::export_cell(&cell).unwrap();
+        let e = recurrent::onnx::import_model::<f32>(&bytes)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unsupported operator `Scan`"), "{e}");
+        let e = recurrent::onnx::import_model::<f32>(b"not a model")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not an ONNX model"), "{e}");
+    }
+}

@@ -30,7 +30,8 @@
 
 mod graph;
 mod model;
-mod proto;
+#[doc(hidden)]
+pub mod proto;
 mod scan;
 
 use std::path::Path;
@@ -142,6 +143,13 @@ pub fn save_model<F: Float>(model: &crate::SequenceModel<F>, path: impl AsRef<Pa
     let path = path.as_ref();
     std::fs::write(path, export_model(model)?)
         .map_err(|e| Error::io(path.display().to_string(), "writing an ONNX model", e))
+}
+
+/// Decodes an ONNX model's bytes (for the importer of the facade crate).
+#[doc(hidden)]
+pub fn decode(bytes: &[u8]) -> Result<proto::ModelProto> {
+    ModelProto::decode(bytes)
+        .map_err(|e| Error::Invalid(format!("ONNX import: not an ONNX model: {e}")))
 }
 
 /// Writes [`export_cell`]'s model to `path`.

@@ -8,11 +8,14 @@
 pub const FLOAT: i32 = 1;
 /// `TensorProto.DataType.INT64`.
 pub const INT64: i32 = 7;
+/// `TensorProto.DataType.DOUBLE`.
+pub const DOUBLE: i32 = 11;
 
 /// `AttributeProto.AttributeType`.
 pub mod attribute_type {
     pub const FLOAT: i32 = 1;
     pub const INT: i32 = 2;
+    pub const STRING: i32 = 3;
     pub const GRAPH: i32 = 5;
     pub const INTS: i32 = 7;
 }
