@@ -14,12 +14,12 @@
 //!
 //! | ONNX | cell |
 //! |---|---|
-//! | `LSTM` | [`Lstm`](crate::cells::Lstm) (biases summed) |
-//! | `LSTM` with peepholes `P` | [`LstmPeephole`](crate::cells::LstmPeephole) |
-//! | `LSTM` with `input_forget = 1` | [`LstmCifg`](crate::cells::LstmCifg) (`f = 1 - i`) |
-//! | `GRU`, `linear_before_reset = 0` | [`Gru`](crate::cells::Gru) |
-//! | `GRU`, `linear_before_reset = 1` (PyTorch's) | [`GruTorch`](crate::cells::GruTorch) |
-//! | `RNN`, `Tanh` / `Relu` | [`RnnTanh`](crate::cells::RnnTanh) / [`RnnRelu`](crate::cells::RnnRelu) |
+//! | `LSTM` | [`Lstm`] (biases summed) |
+//! | `LSTM` with peepholes `P` | [`LstmPeephole`] |
+//! | `LSTM` with `input_forget = 1` | [`LstmCifg`] (`f = 1 - i`) |
+//! | `GRU`, `linear_before_reset = 0` | [`Gru`] |
+//! | `GRU`, `linear_before_reset = 1` (PyTorch's) | [`GruTorch`] |
+//! | `RNN`, `Tanh` / `Relu` | [`RnnTanh`] / [`RnnRelu`] |
 //!
 //! Anything else is refused with the operator and attribute named: another activation, `clip`,
 //! an operator that is not glue around the recurrent nodes, a graph without any. The model's

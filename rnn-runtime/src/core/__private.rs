@@ -485,7 +485,8 @@ pub fn input_with_history<F: Float>(
     buf
 }
 
-/// Checks the masks of a forward pass (see [`crate::core::masks::check_given`]).
+/// Checks the masks of a forward pass: given masks must name every mask of the cell once,
+/// with the shape `[B, size]` or `[T, B, size]` and finite values.
 pub fn check_masks<F: Float>(
     masks: &Masks<'_, F>,
     spec: &CellSpec,

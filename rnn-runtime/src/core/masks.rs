@@ -59,7 +59,10 @@ pub enum Masks<'a, F> {
     /// Each mask replaced by its expectation `p` (evaluation): what [`crate::Cell::forward`]
     /// and [`crate::Cell::infer`] use.
     Expected,
-    /// Every mask drawn from the RNG (training), in the order the [module](self) documents.
+    /// Every mask drawn from the RNG (training): mask by mask in declaration order; within a
+    /// mask, step by step (one step for a per-sequence mask), example by example, entry by
+    /// entry; each entry is 1 when its four bytes of the RNG's output, read as a little-endian
+    /// `u32`, are below `p * 2^32` (rounded). The same seed gives the same masks.
     Draw(&'a mut dyn Rng),
     /// Every mask given by name: `[B, size]` for a per-sequence mask, `[T, B, size]` for a
     /// per-step one (any finite values: a replay of [`Forward::masks`], fixed masks for a

@@ -152,7 +152,10 @@ impl DimSpec {
     }
 }
 
-/// The operations of one step of a cell (see the [module](self) documentation).
+/// The operations of one step of a cell, as the compiler computes them: node `n`'s operands
+/// are nodes with smaller indices; vector nodes hold `[size]` values per example (a `[1]` value
+/// broadcasts), a literal is a scalar, and a matrix parameter's node has no value (products
+/// name the parameter).
 #[derive(Debug, PartialEq)]
 pub struct StepSpec {
     /// The nodes, operands first.

@@ -15,7 +15,7 @@ const MR: usize = 6;
 /// Below this many multiply-adds a product is not split between threads.
 const PARALLEL_MIN_WORK: usize = 1 << 21;
 
-/// `c = a @ W + beta * c` for `a: [m, k]` (row-major), `W: [k, n]` packed by [`pack_into`],
+/// `c = a @ W + beta * c` for `a: [m, k]` (row-major), `W: [k, n]` packed by `pack_into`,
 /// `c: [m, n]` (row-major).
 pub fn packed<F: Float>(product: &PackedProduct<'_, F>, c: &mut [F]) {
     let PackedProduct { a, m, k, n, .. } = *product;
