@@ -142,7 +142,9 @@ fn whole_models_run_in_onnxruntime_as_here() {
     harness::check(&dir);
 }
 
-/// Import: models exported by `torch.onnx.export` from `nn.LSTM`, `nn.GRU` and `nn.RNN`
+/// Import: models exported by `torch.onnx.export` from `nn.LSTM`, `nn.GRU` and `nn.RNN`, and
+/// hand-built ONNX models of the forms PyTorch never writes (LSTM peepholes, `input_forget`, GRU
+/// `linear_before_reset = 0`, `direction = "reverse"`, `layout = 1`)
 /// (`tests/reference/onnx_import/`, written by `make_onnx_import_reference.py`), read into
 /// built-in cells; the imported model reproduces onnxruntime's outputs and final states, and
 /// exported again, runs in onnxruntime as here.
@@ -186,6 +188,11 @@ mod import {
             ("gru_2l_bidir_batch_first", "GruTorch"),
             ("rnn_tanh_1l", "RnnTanh"),
             ("rnn_relu_1l_bidir", "RnnRelu"),
+            // Hand-built with onnx.helper: forms PyTorch never writes.
+            ("onnx_lstm_peephole", "LstmPeephole"),
+            ("onnx_lstm_input_forget", "LstmCifg"),
+            ("onnx_gru_lbr0_reverse", "Gru"),
+            ("onnx_lstm_layout1", "Lstm"),
         ];
         for (k, (case, cell)) in cases.iter().enumerate() {
             let doc: Value = serde_json::from_str(
