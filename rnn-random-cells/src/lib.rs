@@ -25,6 +25,12 @@
 //! `hard_sigmoid` is within 1e-9 of a kink without being on it: there, rounding decides the
 //! branch, so the two derivatives legitimately differ.
 //!
+//! `tests/onnx.rs` includes the same specs and exports each, as an `f32` cell with random
+//! parameters ([`f32_cell`]), to ONNX (the facade's `onnx` feature, a dev-dependency), with the
+//! differential test's `Edge` and `Chained`: onnxruntime must reproduce our inference pass to
+//! 1e-5 relative (the facade's harness `tests/onnx/harness.rs`; it needs a Python with `onnx`
+//! and `onnxruntime`, `RNN_PYTHON`, and skips without them unless `CI=true`).
+//!
 //! The specs have at most 8 generated operations (about 100 KB of generated Rust each), and
 //! the crate is compiled at `opt-level = 0` without debuginfo (`[profile.dev.package.
 //! rnn-random-cells]` in the workspace's `Cargo.toml`): at the workspace's `opt-level = 1` with
@@ -39,7 +45,7 @@
 use facade::ndarray::{Array2, Array3, ArrayD, IxDyn};
 use facade::rand::rngs::ChaCha8Rng;
 use facade::rand::{RngExt, SeedableRng};
-use facade::{Cell, Forward, Masks, NamedTensors, States};
+use facade::{Cell, DynCell, Float, Forward, Masks, NamedTensors, States};
 use rnn_compiler::eval::{EvalForward, EvalStates, Evaluator, Params, Seq};
 use rnn_compiler::ir::{Func, Op};
 
@@ -245,6 +251,31 @@ fn to_eval_masks(
     Ok(out)
 }
 
+/// A cell `C` with every parameter drawn uniformly from `[-0.7, 0.7)` (after `C::new`, which
+/// draws from `rng` too): larger than the usual initialization, so that every path of the step
+/// matters.
+pub fn random_cell<F: Float, C: Cell<F>>(dims: C::Dims, rng: &mut ChaCha8Rng) -> C {
+    let mut cell = C::new(dims, rng);
+    for p in 0..cell.params().len() {
+        for v in cell.params_mut().slice_mut(p) {
+            *v = F::from_f64(rng.random_range(-0.7..0.7));
+        }
+    }
+    cell
+}
+
+/// The `f32` cell `C` with parameters drawn from `seed` as [`check`] draws its `f64` cell's
+/// (for the ONNX export test, `tests/onnx.rs`).
+pub fn f32_cell<C: Cell<f32> + Send + Sync + 'static>(
+    dims: C::Dims,
+    seed: u64,
+) -> Box<dyn DynCell<f32>> {
+    Box::new(random_cell::<f32, C>(
+        dims,
+        &mut ChaCha8Rng::seed_from_u64(seed),
+    ))
+}
+
 /// The comparisons of one cell: what the generated code and the evaluator are given, and what
 /// disagreed.
 struct Comparison<'a, C> {
@@ -375,12 +406,7 @@ pub fn check<C: Cell<f64>>(
     let eval = Evaluator::from_compiled(&compiled, eval_dims).map_err(|e| e.to_string())?;
 
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut cell = C::new(dims, &mut rng);
-    for p in 0..cell.params().len() {
-        for v in cell.params_mut().slice_mut(p) {
-            *v = rng.random_range(-0.7..0.7);
-        }
-    }
+    let cell: C = random_cell(dims, &mut rng);
     let params: Params = cell
         .params()
         .iter()

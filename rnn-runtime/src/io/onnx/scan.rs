@@ -202,6 +202,16 @@ pub(super) fn scan<F: Float>(
     let active = body.op("Less", &[&t_in, lengths], vec![]);
     let one_axis = body.int_const("axis", &[1], vec![1]);
     let active = body.op("Unsqueeze", &[&active, &one_axis], vec![]);
+    // `[B, 1]` even when `lengths` is `[1]`: an output that depends on no example (a function of
+    // parameters or masks only, `[1, O]`) is still one row per example.
+    let n_batch = body.op(
+        "Shape",
+        &[&x_t],
+        vec![attr_int("start", 0), attr_int("end", 1)],
+    );
+    let one_col = body.int_const("one_col", &[1], vec![1]);
+    let active_shape = body.op("Concat", &[&n_batch, &one_col], vec![attr_int("axis", 0)]);
+    let active = body.op("Expand", &[&active, &active_shape], vec![]);
     let mut carried_out = vec![];
     for (i, &(state, k, _)) in carried.iter().enumerate() {
         let new = match (state, k) {
