@@ -177,9 +177,12 @@ impl<'g> Importer<'g> {
         let mut layers = vec![];
         let mut names = vec![];
         let mut batch_first = None;
+        let mut previous: Option<&NodeProto> = None;
         for node in &self.graph.node {
             match node.op_type.as_str() {
                 "LSTM" | "GRU" | "RNN" => {
+                    self.check_stacked(node, previous)?;
+                    previous = Some(node);
                     let (layer, cell, layout) = self.layer::<F>(node)?;
                     if batch_first.is_none() {
                         batch_first = Some(layout == 1 || self.transposed_input(node));
@@ -211,6 +214,43 @@ impl<'g> Importer<'g> {
             batch_first: batch_first.unwrap_or(false),
             layers: names,
         })
+    }
+
+    /// The value `value` comes from: a graph input, or an output of the first operator that is
+    /// not shape glue, following the first input of the shape operators in between.
+    fn source(&self, value: &str) -> String {
+        let mut value = value.to_string();
+        for _ in 0..self.graph.node.len() {
+            let Some(producer) = self.graph.node.iter().find(|n| n.output.contains(&value)) else {
+                break;
+            };
+            if !GLUE.contains(&producer.op_type.as_str()) {
+                break;
+            }
+            match producer.input.first() {
+                Some(input) => value = input.clone(),
+                None => break,
+            }
+        }
+        value
+    }
+
+    /// Refuses a recurrent node whose input `X` is not the graph's input (for the first) or the
+    /// previous recurrent node's output (for the others): the layers must form one stack.
+    fn check_stacked(&self, node: &NodeProto, previous: Option<&NodeProto>) -> Result<()> {
+        let x = node.input.first().map(String::as_str).unwrap_or("");
+        let from = self.source(x);
+        let expected = match previous {
+            None if self.graph.input.iter().any(|i| i.name == from) => return Ok(()),
+            None => "a graph input".to_string(),
+            Some(p) if p.output.contains(&from) => return Ok(()),
+            Some(p) => format!("an output of the previous recurrent node `{}`", p.name),
+        };
+        Err(refuse(format!(
+            "{} node `{}`: its input `X` comes from `{from}`, expected {expected}: only a stack \
+             of recurrent layers is imported",
+            node.op_type, node.name
+        )))
     }
 
     /// Whether the node's input `X` is the graph's input through a `Transpose` with

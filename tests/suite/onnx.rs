@@ -275,5 +275,53 @@ mod import {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not an ONNX model"), "{e}");
+        // A second LSTM that reads the graph's input again, not the first one's output, is
+        // not a stack.
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/onnx_import");
+        let bytes = std::fs::read(dir.join("lstm_2l_bidir.onnx")).unwrap();
+        let mut model = recurrent::onnx::decode(&bytes).unwrap();
+        let graph = model.graph.as_mut().unwrap();
+        let second = graph
+            .node
+            .iter()
+            .filter(|n| n.op_type == "LSTM")
+            .nth(1)
+            .unwrap()
+            .name
+            .clone();
+        let node = graph.node.iter_mut().find(|n| n.name == second).unwrap();
+        node.input[0] = "x".into();
+        let e = import_error(&model);
+        assert!(
+            e.contains("comes from `x`") && e.contains("only a stack"),
+            "{e}"
+        );
+        // An attribute the cells do not have is named.
+        let mut model =
+            recurrent::onnx::decode(&std::fs::read(dir.join("gru_1l.onnx")).unwrap()).unwrap();
+        let gru = model
+            .graph
+            .as_mut()
+            .unwrap()
+            .node
+            .iter_mut()
+            .find(|n| n.op_type == "GRU")
+            .unwrap();
+        gru.attribute.push(recurrent::onnx::proto::AttributeProto {
+            name: "clip".into(),
+            r#type: 1,
+            f: 3.0,
+            ..Default::default()
+        });
+        let e = import_error(&model);
+        assert!(e.contains("unsupported attribute `clip`"), "{e}");
+    }
+
+    fn import_error(model: &recurrent::onnx::proto::ModelProto) -> String {
+        recurrent::onnx::import_model::<f32>(&recurrent::onnx::encode(model))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
     }
 }

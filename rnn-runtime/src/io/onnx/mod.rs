@@ -125,7 +125,7 @@ pub fn export_cell<F: Float>(cell: &dyn DynCell<F>) -> Result<Vec<u8>> {
 /// `final.<layer>.<entry>` (`final.<layer>.reverse.<entry>`): the outputs and final states of
 /// `SequenceModel::infer` (with the head applied at every step). Dropout is off and random
 /// masks are at their expectation, as when inferring.
-pub fn export_model<F: Float>(model: &crate::SequenceModel<F>) -> Result<Vec<u8>> {
+pub fn export_model<F: Float>(model: &crate::nn::model::SequenceModel<F>) -> Result<Vec<u8>> {
     let graph = model::model_graph(model)?;
     let layers: Vec<String> = model
         .layers
@@ -139,7 +139,10 @@ pub fn export_model<F: Float>(model: &crate::SequenceModel<F>) -> Result<Vec<u8>
 }
 
 /// Writes [`export_model`]'s model to `path`.
-pub fn save_model<F: Float>(model: &crate::SequenceModel<F>, path: impl AsRef<Path>) -> Result<()> {
+pub fn save_model<F: Float>(
+    model: &crate::nn::model::SequenceModel<F>,
+    path: impl AsRef<Path>,
+) -> Result<()> {
     let path = path.as_ref();
     std::fs::write(path, export_model(model)?)
         .map_err(|e| Error::io(path.display().to_string(), "writing an ONNX model", e))
@@ -150,6 +153,12 @@ pub fn save_model<F: Float>(model: &crate::SequenceModel<F>, path: impl AsRef<Pa
 pub fn decode(bytes: &[u8]) -> Result<proto::ModelProto> {
     ModelProto::decode(bytes)
         .map_err(|e| Error::Invalid(format!("ONNX import: not an ONNX model: {e}")))
+}
+
+/// Encodes an ONNX model (for tests that edit a decoded model).
+#[doc(hidden)]
+pub fn encode(model: &proto::ModelProto) -> Vec<u8> {
+    model.encode_to_vec()
 }
 
 /// Writes [`export_cell`]'s model to `path`.
