@@ -18,7 +18,8 @@
 //! dropout of an operand (`(m0 * h0[t-1]) @ U1`, `(m1 * x[t]) @ W0`), a masked value
 //! (`m0 * v3`, `v3 * m0 / 0.75`), a zoneout-like mix (`m0 * h0[t-1] + (1 - m0) * v2`, also around
 //! a state's update), a mask inside a function or a reduction (`tanh(m0 * v2)`, `mean(m0 * v2)`,
-//! `sum(m0)`), a function of a mask as the left operand of a product (`(1 - m0) @ U2`), a mask
+//! `sum(m0)`), a mask or a function of it as the left operand of a product (`m0 @ U2`,
+//! `(1 - m0) @ U2`), a mask
 //! times a per-example scalar, `concat(m1 * x[t], v2) @ C0`. Mask values are 0, 1 or `p`, so
 //! values stay bounded. The masks are drawn from a stream of their own, derived from
 //! [`Case::seed`] ([`Case::random_masks`]), so every other choice, and so every spec without
