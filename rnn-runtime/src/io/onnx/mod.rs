@@ -19,7 +19,9 @@
 //!
 //! Random masks are at their expectation (inference). Weights are stored as float32.
 //!
-//! ```no_run
+//! With the facade crate `recurrent` (feature `onnx`):
+//!
+//! ```ignore
 //! # fn main() -> recurrent::Result<()> {
 //! use recurrent::cells::{Lstm, LstmDims};
 //! let lstm = Lstm::<f32>::new(LstmDims { I: 3, H: 8 }, &mut recurrent::seeded_rng(0));
