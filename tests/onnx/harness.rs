@@ -42,6 +42,30 @@ fn push_tensor(
     );
 }
 
+/// Fills every entry of `states` (values, histories, input history) with random numbers and
+/// appends them to `feeds` as `<prefix><entry>`.
+fn random_states(
+    states: &mut recurrent::States<f32>,
+    prefix: &str,
+    feeds: &mut String,
+    rng: &mut impl recurrent::rand::Rng,
+) {
+    for entry in states.entry_names() {
+        let (rows, cols) = states.get(&entry).expect("entry").dim();
+        let v = Array2::<f32>::from_shape_fn((rows, cols), |_| rng.random_range(-1.0..1.0));
+        states.set(&entry, v.view()).expect("set");
+        feeds.push_str(", ");
+        let values = v.iter().map(|&v| f64::from(v));
+        push_tensor(
+            feeds,
+            &format!("{prefix}{entry}"),
+            &[rows, cols],
+            values,
+            false,
+        );
+    }
+}
+
 /// Exports `cell` to `dir/<name>.onnx` and writes `dir/<name>.json`: for each of [`RUNS`], one
 /// run with only `x`, and one with lengths (one example of length 0 when `B > 1`) and random
 /// initial states (and histories); the outputs are our f32 inference pass's.
@@ -67,20 +91,7 @@ pub fn write_cell_case(dir: &Path, name: &str, cell: &dyn DynCell<f32>, seed: u6
                 false,
             );
             if full {
-                for entry in init.entry_names() {
-                    let (rows, cols) = init.get(&entry).expect("entry").dim();
-                    let v =
-                        Array2::<f32>::from_shape_fn((rows, cols), |_| rng.random_range(-1.0..1.0));
-                    init.set(&entry, v.view()).expect("set");
-                    feeds.push_str(", ");
-                    push_tensor(
-                        &mut feeds,
-                        &format!("init.{entry}"),
-                        &[rows, cols],
-                        v.iter().map(|&v| f64::from(v)),
-                        false,
-                    );
-                }
+                random_states(&mut init, "init.", &mut feeds, &mut rng);
                 feeds.push_str(", ");
                 push_tensor(
                     &mut feeds,
@@ -220,21 +231,7 @@ pub fn write_model_case(dir: &Path, name: &str, model: &recurrent::SequenceModel
                         parts.push((format!("{l}.reverse."), r));
                     }
                     for (scope, s) in parts {
-                        for entry in s.entry_names() {
-                            let (rows, cols) = s.get(&entry).expect("entry").dim();
-                            let v = Array2::<f32>::from_shape_fn((rows, cols), |_| {
-                                rng.random_range(-1.0..1.0)
-                            });
-                            s.set(&entry, v.view()).expect("set");
-                            feeds.push_str(", ");
-                            push_tensor(
-                                &mut feeds,
-                                &format!("init.{scope}{entry}"),
-                                &[rows, cols],
-                                v.iter().map(|&v| f64::from(v)),
-                                false,
-                            );
-                        }
+                        random_states(s, &format!("init.{scope}"), &mut feeds, &mut rng);
                     }
                 }
                 feeds.push_str(", ");

@@ -485,30 +485,9 @@ pub fn input_with_history<F: Float>(
     buf
 }
 
-/// Checks the masks of a forward pass: given masks must name every mask of the cell once,
-/// with the shape `[B, size]` or `[T, B, size]` and finite values.
-pub fn check_masks<F: Float>(
-    masks: &Masks<'_, F>,
-    spec: &CellSpec,
-    sizes: &[usize],
-    n_time: usize,
-    n_batch: usize,
-) -> Result<()> {
-    crate::core::masks::check_given(masks, spec, sizes, n_time, n_batch)
-}
-
-/// The values of mask `m` for a training pass: `[B, size]` or `[T, B, size]`, drawn, expected
-/// or given.
-pub fn mask_buffer<F: Float>(
-    masks: &mut Masks<'_, F>,
-    spec: &CellSpec,
-    m: usize,
-    n_time: usize,
-    n_batch: usize,
-    size: usize,
-) -> Result<Buffer<F>> {
-    crate::core::masks::values(masks, spec, m, n_time, n_batch, size)
-}
+// The masks of a training pass: given masks checked (each mask once, by name, `[B, size]` or
+// `[T, B, size]`, finite), then each mask's values drawn, expected or given.
+pub use crate::core::masks::{check_given as check_masks, values as mask_buffer};
 
 /// Mask `m` at its expectation, `[size]` (the inference pass reads it for every example and
 /// step).
