@@ -42,6 +42,25 @@ fn push_tensor(
     );
 }
 
+/// Appends every entry of `states` to `out` as `<prefix><entry>`.
+fn push_states(out: &mut String, prefix: &str, states: &recurrent::States<f32>) {
+    for entry in states.entry_names() {
+        let v = states.get(&entry).expect("entry");
+        out.push_str(", ");
+        let values = v.iter().map(|&v| f64::from(v));
+        push_tensor(out, &format!("{prefix}{entry}"), v.shape(), values, false);
+    }
+}
+
+/// Writes `dir/<name>.json`: the runs, as a JSON list.
+fn write_runs(dir: &Path, name: &str, runs: &[String]) {
+    std::fs::write(
+        dir.join(format!("{name}.json")),
+        format!("[{}]", runs.join(",\n")),
+    )
+    .expect("write the runs");
+}
+
 /// Fills every entry of `states` (values, histories, input history) with random numbers and
 /// appends them to `feeds` as `<prefix><entry>`.
 fn random_states(
@@ -113,27 +132,13 @@ pub fn write_cell_case(dir: &Path, name: &str, cell: &dyn DynCell<f32>, seed: u6
                 y.iter().map(|&v| f64::from(v)),
                 false,
             );
-            for entry in inference.final_states.entry_names() {
-                let v = inference.final_states.get(&entry).expect("entry");
-                expected.push_str(", ");
-                push_tensor(
-                    &mut expected,
-                    &format!("final.{entry}"),
-                    v.shape(),
-                    v.iter().map(|&v| f64::from(v)),
-                    false,
-                );
-            }
+            push_states(&mut expected, "final.", &inference.final_states);
             runs.push(format!(
                 "{{\"feeds\": {{{feeds}}}, \"expected\": {{{expected}}}}}"
             ));
         }
     }
-    std::fs::write(
-        dir.join(format!("{name}.json")),
-        format!("[{}]", runs.join(",\n")),
-    )
-    .expect("write the runs");
+    write_runs(dir, name, &runs);
 }
 
 /// A fresh directory for one test's models.
@@ -278,17 +283,7 @@ pub fn write_model_case(dir: &Path, name: &str, model: &recurrent::SequenceModel
                     parts.push((format!("{l}.reverse."), r));
                 }
                 for (scope, s) in parts {
-                    for entry in s.entry_names() {
-                        let v = s.get(&entry).expect("entry");
-                        expected.push_str(", ");
-                        push_tensor(
-                            &mut expected,
-                            &format!("final.{scope}{entry}"),
-                            v.shape(),
-                            v.iter().map(|&v| f64::from(v)),
-                            false,
-                        );
-                    }
+                    push_states(&mut expected, &format!("final.{scope}"), s);
                 }
             }
             runs.push(format!(
@@ -296,9 +291,5 @@ pub fn write_model_case(dir: &Path, name: &str, model: &recurrent::SequenceModel
             ));
         }
     }
-    std::fs::write(
-        dir.join(format!("{name}.json")),
-        format!("[{}]", runs.join(",\n")),
-    )
-    .expect("write the runs");
+    write_runs(dir, name, &runs);
 }
