@@ -65,6 +65,7 @@ pub use crate::core::__private;
 pub use crate::core::cell::{
     Cell, CellSpec, Forward, Gradients, Inference, ParamSpec, StateSpec, Trace,
 };
+pub use crate::core::dropout::{DropoutRng, ExampleSeeds, MaskSource};
 pub use crate::core::dyn_cell::DynCell;
 pub use crate::core::error::{Error, Result};
 pub use crate::core::gradcheck::{gradcheck, GradcheckConfig, GradcheckReport};

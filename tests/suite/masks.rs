@@ -8,7 +8,10 @@ use recurrent::cells::{
 };
 use recurrent::ndarray::{Array3, Axis};
 use recurrent::rand::RngExt;
-use recurrent::{rnn_cell, seeded_rng, Cell, Masks, NamedTensors};
+use recurrent::{
+    rnn_cell, seeded_rng, Cell, ExampleSeeds, Input, Masks, NamedTensors, RecurrentLayer,
+    SequenceModel,
+};
 
 rnn_cell! {
     /// Variational dropout on a feed-forward path: the output is linear in the mask.
@@ -286,7 +289,6 @@ fn given_masks_are_checked() {
 
 #[test]
 fn a_model_draws_its_cells_masks_with_the_dropout_rng_and_expects_them_without() {
-    use recurrent::{Input, RecurrentLayer, SequenceModel};
     let (t, b, i, h) = (5, 3, 3, 4);
     let reverse = Box::new(LstmVariational::<f64>::new(
         LstmVariationalDims { I: i, H: h },
@@ -306,7 +308,7 @@ fn a_model_draws_its_cells_masks_with_the_dropout_rng_and_expects_them_without()
     )));
     let model = SequenceModel::new(vec![bidirectional, top]).unwrap();
     let x = random_input(t, b, i, 54);
-    let run = |rng: Option<&mut dyn recurrent::rand::Rng>| {
+    let run = |rng: Option<&mut dyn recurrent::DropoutRng>| {
         model
             .forward(Input::Features(x.view()), None, None, rng)
             .unwrap()
@@ -325,4 +327,95 @@ fn a_model_draws_its_cells_masks_with_the_dropout_rng_and_expects_them_without()
         .fold(0.0f64, |m, &v| m.max(v));
     assert!(diff < 1e-14, "{diff}");
     assert_ne!(a, expected);
+}
+
+/// A model with dropout between layers, per-sequence and per-step cell masks and a bidirectional
+/// layer, for the per-example streams.
+fn masked_model(i: usize, h: usize) -> SequenceModel<f64> {
+    let reverse = Box::new(LstmVariational::<f64>::new(
+        LstmVariationalDims { I: i, H: h },
+        &mut seeded_rng(60),
+    ));
+    let bidirectional = RecurrentLayer::bidirectional(
+        Box::new(LstmVariational::<f64>::new(
+            LstmVariationalDims { I: i, H: h },
+            &mut seeded_rng(61),
+        )),
+        reverse,
+    )
+    .unwrap();
+    let top = RecurrentLayer::unidirectional(Box::new(LstmZoneout::<f64>::new(
+        LstmZoneoutDims { I: 2 * h, H: h },
+        &mut seeded_rng(62),
+    )));
+    SequenceModel::new(vec![bidirectional, top])
+        .unwrap()
+        .with_dropout(0.4)
+        .unwrap()
+}
+
+#[test]
+fn per_example_masks_do_not_depend_on_the_rest_of_the_batch() {
+    let (i, h) = (3, 4);
+    let model = masked_model(i, h);
+    let lengths = [5, 2, 7, 4];
+    let x = random_input(7, lengths.len(), i, 63);
+    let examples = [40, 3, 17, 8];
+    let seeds = ExampleSeeds::new(9, 2, &examples);
+    let whole = model
+        .forward(
+            Input::Features(x.view()),
+            Some(&lengths),
+            None,
+            Some(&mut seeds.clone()),
+        )
+        .unwrap();
+    // Each shard is padded to its own length; its examples' outputs are the whole batch's.
+    for shard in [vec![1, 3], vec![2], vec![3, 0, 1]] {
+        let own: Vec<usize> = shard.iter().map(|&c| lengths[c]).collect();
+        let steps = own.iter().copied().max().unwrap();
+        let xs = x.select(Axis(1), &shard);
+        let xs = xs.slice(recurrent::ndarray::s![..steps, .., ..]);
+        let part = model
+            .forward(
+                Input::Features(xs),
+                Some(&own),
+                None,
+                Some(&mut seeds.select(&shard).unwrap()),
+            )
+            .unwrap();
+        for (k, &c) in shard.iter().enumerate() {
+            let a = part.hidden.index_axis(Axis(1), k);
+            let b = whole.hidden.index_axis(Axis(1), c);
+            let diff = (&a - &b.slice(recurrent::ndarray::s![..steps, ..]))
+                .mapv(f64::abs)
+                .fold(0.0f64, |m, &v| m.max(v));
+            assert!(diff < 1e-13, "column {c} in shard {shard:?}: {diff}");
+        }
+    }
+    // The masks are random: another step or another example index draws others.
+    let other_step = model
+        .forward(
+            Input::Features(x.view()),
+            Some(&lengths),
+            None,
+            Some(&mut ExampleSeeds::new(9, 3, &examples)),
+        )
+        .unwrap();
+    assert_ne!(whole.hidden, other_step.hidden);
+    let expected = model
+        .forward(Input::Features(x.view()), Some(&lengths), None, None)
+        .unwrap();
+    assert_ne!(whole.hidden, expected.hidden);
+    // One index per column.
+    let err = model
+        .forward(
+            Input::Features(x.view()),
+            Some(&lengths),
+            None,
+            Some(&mut ExampleSeeds::new(9, 2, &examples[..3])),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("B=4") && err.contains("[3]"), "{err}");
 }

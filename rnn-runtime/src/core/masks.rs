@@ -23,6 +23,7 @@ use ndarray::{ArrayD, IxDyn};
 use rand::Rng;
 
 use crate::core::cell::{CellSpec, Forward};
+use crate::core::dropout::ExampleSeeds;
 use crate::core::error::{Error, Result};
 use crate::core::tensors::NamedTensors;
 use crate::kernels::float::Float;
@@ -68,6 +69,9 @@ pub enum Masks<'a, F> {
     /// per-step one (any finite values: a replay of [`Forward::masks`], fixed masks for a
     /// gradient check or a reference).
     Given(&'a NamedTensors<F>),
+    /// Every mask drawn from a stream of each example's own ([`ExampleSeeds`]): an example's
+    /// masks do not depend on the rest of its batch (what data-parallel training needs).
+    PerExample(&'a ExampleSeeds),
 }
 
 impl<F> std::fmt::Debug for Masks<'_, F> {
@@ -76,6 +80,7 @@ impl<F> std::fmt::Debug for Masks<'_, F> {
             Masks::Expected => write!(f, "Masks::Expected"),
             Masks::Draw(_) => write!(f, "Masks::Draw(..)"),
             Masks::Given(_) => write!(f, "Masks::Given(..)"),
+            Masks::PerExample(seeds) => write!(f, "Masks::PerExample({seeds:?})"),
         }
     }
 }
@@ -169,6 +174,19 @@ pub fn values<F: Float>(
     match masks {
         Masks::Expected => out.fill(F::from_f64(mask.p)),
         Masks::Draw(rng) => draw_bernoulli(&mut **rng, mask.p, &mut out),
+        Masks::PerExample(seeds) => {
+            seeds.check_batch(n_batch)?;
+            let steps = if mask.per_step { n_time } else { 1 };
+            let mut own = vec![F::zero(); steps * size];
+            for b in 0..n_batch {
+                // Step after step, so the first steps do not depend on the padded length.
+                draw_bernoulli(&mut seeds.stream(b, m), mask.p, &mut own);
+                for (t, row) in own.chunks_exact(size.max(1)).enumerate() {
+                    let at = (t * n_batch + b) * size;
+                    out[at..at + size].copy_from_slice(&row[..size]);
+                }
+            }
+        }
         Masks::Given(given) => {
             let value = given.get(mask.name)?;
             for (o, v) in out.iter_mut().zip(value.iter()) {

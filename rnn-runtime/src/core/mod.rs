@@ -11,6 +11,8 @@
 //! - `step`: `StepSpec`, the operations of a cell's step as data (for the ONNX exporter);
 //! - `masks`: `Masks` and `MaskSpec`, the random masks of stochastic regularization (drawn when
 //!   training, expected otherwise);
+//! - `dropout`: `DropoutRng` and `ExampleSeeds`, where a training pass draws its masks (one RNG
+//!   for the batch, or a stream per example);
 //! - `activation`: the activation functions and their derivatives;
 //! - `dyn_cell`: `DynCell`, any cell behind a trait object (what layers hold);
 //! - `gradcheck`: the backward pass of any `Cell` against finite differences;
@@ -23,6 +25,7 @@
 
 pub mod activation;
 pub(crate) mod cell;
+pub(crate) mod dropout;
 pub(crate) mod dyn_cell;
 pub(crate) mod error;
 pub mod gradcheck;

@@ -9,6 +9,7 @@ use std::path::Path;
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
 use crate::core::error::{Error, Result};
+use crate::core::params::ParamSet;
 use crate::core::tensors::{check_finite_array, check_finite_tensors, NamedTensors, Parameters};
 use crate::io::checkpoint::{load_tensors, save_tensors};
 use crate::kernels::float::Float;
@@ -27,6 +28,20 @@ pub trait Checkpointable<F: Float>: Parameters<F> {
 impl<F: Float> Checkpointable<F> for SequenceModel<F> {
     fn describe(&self) -> Vec<(String, String)> {
         SequenceModel::describe(self)
+    }
+}
+
+/// A single cell's parameters: each parameter's shape, as allocated and as its spec writes it
+/// (`W` → `[3, 8] [I, H]`).
+impl<F: Float> Checkpointable<F> for ParamSet<F> {
+    fn describe(&self) -> Vec<(String, String)> {
+        self.specs()
+            .iter()
+            .zip(self.iter())
+            .map(|(spec, (name, value))| {
+                (name.to_string(), format!("{:?} {}", value.shape(), spec.shape))
+            })
+            .collect()
     }
 }
 

@@ -5,6 +5,7 @@
 use ndarray::{concatenate, s, Array3, ArrayView3, Axis};
 
 use crate::core::cell::Forward;
+use crate::core::dropout::{DropoutRng, ExampleSeeds, MaskSource, PART_FORWARD, PART_REVERSE};
 use crate::core::dyn_cell::DynCell;
 use crate::core::error::{Error, Result};
 use crate::core::masks::Masks;
@@ -13,11 +14,33 @@ use crate::core::states::States;
 use crate::kernels::float::Float;
 use rand::Rng;
 
-/// The masks of a pass: drawn from the RNG when there is one (training), expected otherwise.
-fn masks<'a, F>(rng: &'a mut Option<&mut dyn Rng>) -> Masks<'a, F> {
-    match rng {
-        Some(r) => Masks::Draw(&mut **r),
-        None => Masks::Expected,
+/// Where a layer's cells draw their masks: nowhere (expected), one RNG, or per-example
+/// streams (the forward cell's and the reverse cell's).
+enum LayerMasks<'a> {
+    Expected,
+    Shared(&'a mut dyn Rng),
+    PerExample(ExampleSeeds, ExampleSeeds),
+}
+
+impl<'a> LayerMasks<'a> {
+    fn new(source: Option<&'a mut dyn DropoutRng>) -> Self {
+        match source.map(|s| s.source()) {
+            None => LayerMasks::Expected,
+            Some(MaskSource::Shared(rng)) => LayerMasks::Shared(rng),
+            Some(MaskSource::PerExample(seeds)) => LayerMasks::PerExample(
+                seeds.with_part(PART_FORWARD),
+                seeds.with_part(PART_REVERSE),
+            ),
+        }
+    }
+
+    /// The masks of the forward cell (`reverse` false) or the reverse cell.
+    fn masks<F>(&mut self, reverse: bool) -> Masks<'_, F> {
+        match self {
+            LayerMasks::Expected => Masks::Expected,
+            LayerMasks::Shared(rng) => Masks::Draw(&mut **rng),
+            LayerMasks::PerExample(fwd, rev) => Masks::PerExample(if reverse { rev } else { fwd }),
+        }
     }
 }
 
@@ -218,14 +241,16 @@ impl<F: Float> RecurrentLayer<F> {
 
     /// [`RecurrentLayer::forward`], training the cells' random masks when given `mask_rng`:
     /// drawn from it ([`crate::Cell::forward_train`]; the forward cell's first, then the
-    /// reverse cell's), at their expectation when `None`.
+    /// reverse cell's; or from each example's streams, [`ExampleSeeds`]), at their expectation
+    /// when `None`.
     pub fn forward_with(
         &self,
         x: ArrayView3<'_, F>,
         lengths: &[usize],
         init: Option<&LayerStates<F>>,
-        mut mask_rng: Option<&mut dyn Rng>,
+        mask_rng: Option<&mut dyn DropoutRng>,
     ) -> Result<(Array3<F>, LayerStates<F>, LayerTrace<F>)> {
+        let mut masks = LayerMasks::new(mask_rng);
         self.check_direction()?;
         crate::training::data::check_lengths(lengths, x.dim().0, x.dim().1)?;
         let reversed = self.reversed.then(|| reverse_within_lengths(x, lengths));
@@ -233,7 +258,7 @@ impl<F: Float> RecurrentLayer<F> {
             reversed.as_ref().map_or_else(|| x.view(), |r| r.view()),
             init.map(|s| &s.forward),
             Some(lengths),
-            masks(&mut mask_rng),
+            masks.masks(false),
         )?;
         let mut outputs = match reversed {
             Some(_) => reverse_within_lengths(fwd.outputs.view(), lengths),
@@ -255,7 +280,7 @@ impl<F: Float> RecurrentLayer<F> {
                 x_rev.view(),
                 init_rev,
                 Some(lengths),
-                masks(&mut mask_rng),
+                masks.masks(true),
             )?;
             let back = reverse_within_lengths(rev.outputs.view(), lengths);
             outputs = concatenate(Axis(2), &[outputs.view(), back.view()])

@@ -4,10 +4,11 @@
 //! The application modes (classification, tagging, regression, generation) are built on its
 //! [`SequenceModel::forward`] and [`SequenceModel::backward`]; see [`crate::modes`].
 
-use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3};
+use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3, Axis};
 use rand::{Rng, RngExt};
 
 use crate::core::cell::Layout;
+use crate::core::dropout::{reborrow, DropoutRng, MaskSource, PART_DROPOUT};
 use crate::core::dyn_cell::DynCell;
 use crate::core::error::{Error, Result};
 use crate::core::tensors::{check_finite_array, NamedTensors, Parameters};
@@ -263,43 +264,47 @@ impl<F: Float> SequenceModel<F> {
     /// applied between layers with masks drawn from it, and so are the random masks of cells
     /// whose specs declare them (`mask m: [H] = bernoulli(p);`, layer by layer after that
     /// layer's dropout mask); without, the model is deterministic (cell masks at their
-    /// expectation).
+    /// expectation). The source is any RNG (`Some(&mut rng)`: one sequence of draws for the
+    /// batch) or an [`crate::ExampleSeeds`] (each example's masks from streams of its own, the
+    /// same whichever batch or shard the example is in).
     pub fn forward(
         &self,
         input: Input<'_, F>,
         lengths: Option<&[usize]>,
         init: Option<&[LayerStates<F>]>,
-        dropout_rng: Option<&mut dyn Rng>,
+        dropout_rng: Option<&mut dyn DropoutRng>,
     ) -> Result<ModelForward<F>> {
         let lengths = self.checked_lengths(&input, lengths, init)?;
         let (mut x, tokens) = self.features(input)?;
-        let mut rng = dropout_rng;
+        let mut source = dropout_rng;
+        if let Some(MaskSource::PerExample(seeds)) = source.as_mut().map(|s| s.source()) {
+            seeds.check_batch(lengths.len())?;
+        }
         let mut traces = Vec::with_capacity(self.layers.len());
         let mut masks = Vec::with_capacity(self.layers.len());
         let mut final_states = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
-            let mask = match (&mut rng, l > 0 && self.dropout > 0.0) {
-                (Some(rng), true) => {
-                    let keep = 1.0 - self.dropout;
-                    let scale = F::from_f64(1.0 / keep);
-                    let mask = Array3::from_shape_simple_fn(x.raw_dim(), || {
-                        if rng.random::<f64>() < keep {
-                            scale
-                        } else {
-                            F::zero()
-                        }
-                    });
-                    x *= &mask;
-                    Some(mask)
-                }
-                _ => None,
+            let keep = 1.0 - self.dropout;
+            // Per-example streams are this layer's own; a shared RNG goes on drawing.
+            let seeds = source.as_mut().and_then(|s| match s.source() {
+                MaskSource::PerExample(seeds) => Some(seeds.at(l, PART_DROPOUT)),
+                MaskSource::Shared(_) => None,
+            });
+            let mut layer_seeds = seeds;
+            let layer_source: Option<&mut dyn DropoutRng> = match &mut layer_seeds {
+                Some(seeds) => Some(seeds),
+                None => reborrow(&mut source),
             };
-            let (out, states, trace) = layer.forward_with(
-                x.view(),
-                &lengths,
-                init.map(|s| &s[l]),
-                rng.as_mut().map(|r| &mut **r as &mut dyn Rng),
-            )?;
+            let (mask, layer_source) = match layer_source {
+                Some(src) if l > 0 && self.dropout > 0.0 => {
+                    let mask = dropout_mask(src, x.raw_dim(), keep);
+                    x *= &mask;
+                    (Some(mask), Some(src))
+                }
+                other => (None, other),
+            };
+            let (out, states, trace) =
+                layer.forward_with(x.view(), &lengths, init.map(|s| &s[l]), layer_source)?;
             masks.push(mask);
             traces.push(trace);
             final_states.push(states);
@@ -365,7 +370,7 @@ impl<F: Float> SequenceModel<F> {
         x: ArrayView3<'_, F>,
         lengths: Option<&[usize]>,
         init: Option<&[LayerStates<F>]>,
-        dropout_rng: Option<&mut dyn Rng>,
+        dropout_rng: Option<&mut dyn DropoutRng>,
     ) -> Result<ModelForward<F>> {
         crate::core::cell::check_batch_first_input(x, self.input_size()?)?;
         let time_major = Layout::BatchFirst.to_time_major(x);
@@ -603,5 +608,32 @@ impl<F: Float> Parameters<F> for SequenceModel<F> {
             ));
         }
         out
+    }
+}
+
+/// An inverted-dropout mask of shape `dim` (`[T, B, I]`): each entry `1 / keep` with
+/// probability `keep`, else 0; drawn from the shared RNG in row-major order, or for each example
+/// from its own stream, step after step (so its first steps do not depend on the padded `T`).
+fn dropout_mask<F: Float>(source: &mut dyn DropoutRng, dim: ndarray::Ix3, keep: f64) -> Array3<F> {
+    let scale = F::from_f64(1.0 / keep);
+    let draw = |rng: &mut dyn Rng| {
+        if rng.random::<f64>() < keep {
+            scale
+        } else {
+            F::zero()
+        }
+    };
+    match source.source() {
+        MaskSource::Shared(rng) => Array3::from_shape_simple_fn(dim, || draw(rng)),
+        MaskSource::PerExample(seeds) => {
+            let mut mask = Array3::zeros(dim);
+            for b in 0..dim[1] {
+                let mut rng = seeds.stream(b, 0);
+                for v in mask.index_axis_mut(Axis(1), b).iter_mut() {
+                    *v = draw(&mut rng);
+                }
+            }
+            mask
+        }
     }
 }

@@ -13,6 +13,7 @@ use std::ops::Range;
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, Axis};
 use rand::{Rng, RngExt};
 
+use crate::core::dropout::DropoutRng;
 use crate::core::error::{Error, Result};
 use crate::core::tensors::NamedTensors;
 use crate::kernels::float::Float;
@@ -266,7 +267,7 @@ impl<F: Float> SequenceModel<F> {
         lengths: Option<&[usize]>,
         targets: &[usize],
         pooling: Pooling,
-        dropout_rng: Option<&mut dyn Rng>,
+        dropout_rng: Option<&mut dyn DropoutRng>,
     ) -> Result<TrainStep<F>> {
         self.pooled_step(input, lengths, pooling, dropout_rng, |logits, _| {
             softmax_cross_entropy(logits, targets, None)
@@ -281,7 +282,7 @@ impl<F: Float> SequenceModel<F> {
         lengths: Option<&[usize]>,
         targets: ArrayView2<'_, F>,
         pooling: Pooling,
-        dropout_rng: Option<&mut dyn Rng>,
+        dropout_rng: Option<&mut dyn DropoutRng>,
     ) -> Result<TrainStep<F>> {
         check_finite_values("regression targets", &targets)?;
         self.pooled_step(input, lengths, pooling, dropout_rng, |y, _| mse(y, targets))
@@ -295,7 +296,7 @@ impl<F: Float> SequenceModel<F> {
         input: Input<'_, F>,
         lengths: Option<&[usize]>,
         pooling: Pooling,
-        dropout_rng: Option<&mut dyn Rng>,
+        dropout_rng: Option<&mut dyn DropoutRng>,
         loss: impl FnOnce(ArrayView2<'_, F>, &[usize]) -> Result<(F, Array2<F>)>,
     ) -> Result<TrainStep<F>> {
         let head = self.head_or_error()?;
@@ -317,7 +318,7 @@ impl<F: Float> SequenceModel<F> {
         input: Input<'_, F>,
         lengths: Option<&[usize]>,
         init: Option<&[LayerStates<F>]>,
-        dropout_rng: Option<&mut dyn Rng>,
+        dropout_rng: Option<&mut dyn DropoutRng>,
         loss: impl FnOnce(ArrayView3<'_, F>, &[usize]) -> Result<(F, Array3<F>)>,
     ) -> Result<TrainStep<F>> {
         let head = self.head_or_error()?;
@@ -373,7 +374,7 @@ impl<F: Float> SequenceModel<F> {
         lengths: Option<&[usize]>,
         targets: &[L],
         options: &CtcOptions,
-        dropout_rng: Option<&mut dyn Rng>,
+        dropout_rng: Option<&mut dyn DropoutRng>,
     ) -> Result<TrainStep<F>> {
         self.every_step_step(input, lengths, None, dropout_rng, |logits, lengths| {
             let result = ctc_loss(logits, targets, lengths, options)?;
@@ -416,7 +417,7 @@ impl<F: Float> SequenceModel<F> {
         lengths: Option<&[usize]>,
         targets: ArrayView2<'_, usize>,
         init: Option<&[LayerStates<F>]>,
-        dropout_rng: Option<&mut dyn Rng>,
+        dropout_rng: Option<&mut dyn DropoutRng>,
     ) -> Result<TrainStep<F>> {
         self.every_step_step(input, lengths, init, dropout_rng, |logits, lengths| {
             sequence_cross_entropy(logits, targets, Some(lengths))
@@ -432,7 +433,7 @@ impl<F: Float> SequenceModel<F> {
         lengths: Option<&[usize]>,
         targets: ArrayView3<'_, F>,
         init: Option<&[LayerStates<F>]>,
-        dropout_rng: Option<&mut dyn Rng>,
+        dropout_rng: Option<&mut dyn DropoutRng>,
     ) -> Result<TrainStep<F>> {
         self.every_step_step(input, lengths, init, dropout_rng, |y, lengths| {
             masked_mse(y, targets, lengths)

@@ -5,6 +5,7 @@
 use ndarray::{s, Array2, ArrayView2};
 use rand::Rng;
 
+use crate::core::dropout::{reborrow, DropoutRng, MaskSource};
 use crate::core::error::{Error, Result};
 use crate::core::states::States;
 use crate::core::tensors::{NamedTensors, Parameters};
@@ -107,7 +108,7 @@ impl<F: Float> Seq2Seq<F> {
         source_lengths: Option<&[usize]>,
         target: ArrayView2<'_, usize>,
         target_lengths: Option<&[usize]>,
-        mut dropout_rng: Option<&mut dyn Rng>,
+        dropout_rng: Option<&mut dyn DropoutRng>,
     ) -> Result<TrainStep<F>> {
         let (n_target, batch) = target.dim();
         if source.dim().1 != batch {
@@ -117,11 +118,21 @@ impl<F: Float> Seq2Seq<F> {
                 source.shape(),
             ));
         }
+        // The encoder and the decoder draw from one RNG in turn, or from per-example streams
+        // of their own (the decoder's in scope 1).
+        let mut dropout_rng = dropout_rng;
+        let mut seeds = dropout_rng.as_mut().and_then(|d| match d.source() {
+            MaskSource::PerExample(s) => Some((s.clone(), s.in_scope(1))),
+            MaskSource::Shared(_) => None,
+        });
         let enc = self.encoder.forward(
             Input::Tokens(source),
             source_lengths,
             None,
-            reborrow(&mut dropout_rng),
+            match &mut seeds {
+                Some((encoder, _)) => Some(encoder),
+                None => reborrow(&mut dropout_rng),
+            },
         )?;
         let mut dec_in = Array2::from_elem((n_target, batch), self.start);
         if n_target > 1 {
@@ -134,7 +145,10 @@ impl<F: Float> Seq2Seq<F> {
             Input::Tokens(dec_in.view()),
             target_lengths,
             Some(&init),
-            dropout_rng,
+            match &mut seeds {
+                Some((_, decoder)) => Some(decoder),
+                None => reborrow(&mut dropout_rng),
+            },
         )?;
         let head = self.decoder.head.as_ref().expect("checked in new");
         let (t, b, h) = dec.hidden.dim();
@@ -257,10 +271,3 @@ impl<F: Float> Parameters<F> for Seq2Seq<F> {
     }
 }
 
-/// Reborrows an optional RNG for one call, keeping it for the next.
-fn reborrow<'s>(rng: &'s mut Option<&mut dyn Rng>) -> Option<&'s mut dyn Rng> {
-    match rng {
-        Some(r) => Some(&mut **r),
-        None => None,
-    }
-}

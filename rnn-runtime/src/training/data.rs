@@ -88,6 +88,23 @@ pub fn batch_indices(
         .collect()
 }
 
+/// Process `rank`'s share of a batch of `len` examples split over `ranks` processes
+/// (data-parallel training): contiguous blocks in rank order, the first `len % ranks` ranks one
+/// example more, so the shares in rank order are exactly `0..len`. A rank gets no example when
+/// `len < ranks` and `rank >= len`.
+///
+/// Errors: `ranks` is 0 or `rank` is not below it.
+pub fn shard_range(len: usize, rank: usize, ranks: usize) -> Result<std::ops::Range<usize>> {
+    if rank >= ranks {
+        return Err(Error::Invalid(format!(
+            "shard: expected a rank below the number of ranks {ranks}, found {rank}"
+        )));
+    }
+    let (base, extra) = (len / ranks, len % ranks);
+    let start = rank * base + rank.min(extra);
+    Ok(start..start + base + usize::from(rank < extra))
+}
+
 /// The time-major one-hot encoding `[T, B, V]` of token ids `[T, B]` (ids at or past `V`
 /// are an error).
 pub fn one_hot<F: Float>(
@@ -259,4 +276,27 @@ pub fn select_examples<A: Clone, D: ndarray::RemoveAxis>(
     indices: &[usize],
 ) -> ndarray::Array<A, D> {
     x.select(Axis(1), indices)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_the_batch_in_rank_order() {
+        for len in 0..12 {
+            for ranks in 1..5 {
+                let mut next = 0;
+                for rank in 0..ranks {
+                    let r = shard_range(len, rank, ranks).unwrap();
+                    assert_eq!(r.start, next);
+                    assert!(r.len() == len / ranks || r.len() == len / ranks + 1);
+                    next = r.end;
+                }
+                assert_eq!(next, len);
+            }
+        }
+        assert!(shard_range(4, 2, 2).is_err());
+        assert!(shard_range(4, 0, 0).is_err());
+    }
 }
