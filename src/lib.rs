@@ -42,6 +42,9 @@ pub mod cells;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 
+#[cfg(feature = "mpi")]
+pub mod distributed;
+
 /// A seeded random number generator for reproducible initialization, data and dropout.
 ///
 /// The algorithm is fixed: ChaCha with 8 rounds (`rand::rngs::ChaCha8Rng`, from the `chacha20`

@@ -76,7 +76,9 @@ pub use crate::core::states::States;
 pub use crate::core::step::{BinaryOp, DimSpec, StepNode, StepOp, StepSpec};
 pub use crate::core::tensors::{NamedTensors, Parameters};
 pub use crate::io::checkpoint::{load_foreign_tensors, load_tensors, save_tensors, TensorFile};
-pub use crate::io::model_checkpoint::{load_checkpoint, save_checkpoint, Checkpointable};
+pub use crate::io::model_checkpoint::{
+    load_checkpoint, save_checkpoint, CheckpointMetadata, Checkpointable,
+};
 pub use crate::kernels::float::Float;
 pub use crate::kernels::pool::release_pooled_memory;
 pub use crate::kernels::threads::{num_threads, set_num_threads};

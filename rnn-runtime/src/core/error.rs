@@ -45,6 +45,10 @@ pub enum Error {
     /// file, checksum mismatch, wrong dtype, missing tensor, unsupported layout. The message
     /// names the file (when there is one) and says what was expected and what was found.
     Checkpoint(String),
+    /// The processes of a data-parallel run are out of step: another model on one rank,
+    /// parameters that drifted apart, a step or a checkpoint that failed on one rank. Every rank
+    /// gets this error; the message names the ranks (and, on the rank concerned, what differs).
+    Distributed(String),
 }
 
 /// `Result` with the runtime's [`Error`].
@@ -105,7 +109,9 @@ impl PartialEq for Error {
                     known: w,
                 },
             ) => (kind, name, known) == (k, n, w),
-            (Invalid(a), Invalid(b)) | (Checkpoint(a), Checkpoint(b)) => a == b,
+            (Invalid(a), Invalid(b))
+            | (Checkpoint(a), Checkpoint(b))
+            | (Distributed(a), Distributed(b)) => a == b,
             (
                 Io {
                     path,
@@ -145,7 +151,7 @@ impl fmt::Display for Error {
             Error::Invalid(message) => f.write_str(message),
             // The message includes the system's, so that printing the error alone says why.
             Error::Io { path, message, .. } => write!(f, "{path}: {message}"),
-            Error::Checkpoint(message) => f.write_str(message),
+            Error::Checkpoint(message) | Error::Distributed(message) => f.write_str(message),
         }
     }
 }
