@@ -65,7 +65,12 @@ fn launch_all() {
         let mut child = Command::new("mpirun")
             .args(["-np", &ranks.to_string()])
             // Two cores here, three ranks; CI runs as root.
-            .args(["--oversubscribe", "--allow-run-as-root", "--bind-to", "none"])
+            .args([
+                "--oversubscribe",
+                "--allow-run-as-root",
+                "--bind-to",
+                "none",
+            ])
             .args(["-x", &format!("RNN_MPI_SCENARIO={scenario}")])
             .args(["-x", &format!("RNN_MPI_DIR={}", dir.display())])
             .args(["-x", "RNN_NUM_THREADS=1"])
@@ -142,9 +147,7 @@ struct Dataset<F> {
 
 fn dataset<F: Float>() -> Dataset<F> {
     let mut rng = seeded_rng(SEED);
-    let lengths: Vec<usize> = (0..EXAMPLES)
-        .map(|_| rng.random_range(1..=MAX_T))
-        .collect();
+    let lengths: Vec<usize> = (0..EXAMPLES).map(|_| rng.random_range(1..=MAX_T)).collect();
     let x = Array3::from_shape_simple_fn((MAX_T, EXAMPLES, I), || {
         F::from_f64(rng.random_range(-1.0..1.0))
     });
@@ -197,9 +200,15 @@ fn local_step<F: Float>(
     let y = data.y.select(Axis(1), examples);
     let (x, y) = (x.slice(s![..steps, .., ..]), y.slice(s![..steps, .., ..]));
     let mut seeds = ExampleSeeds::new(SEED, step as u64, examples);
-    if step % 2 == 0 {
+    if step.is_multiple_of(2) {
         let out = model
-            .regress_step(Input::Features(x), Some(&lengths), y, None, Some(&mut seeds))
+            .regress_step(
+                Input::Features(x),
+                Some(&lengths),
+                y,
+                None,
+                Some(&mut seeds),
+            )
             .unwrap();
         let tokens = lengths.iter().sum();
         let share = Share::tokens(tokens, out.loss);
@@ -283,7 +292,10 @@ fn largest_difference<F: Float>(a: &dyn Parameters<F>, b: &dyn Parameters<F>) ->
         .fold(0.0, f64::max)
 }
 
-fn equivalence<F: MpiFloat>(world: recurrent::distributed::mpi::topology::SimpleCommunicator, bound: f64) {
+fn equivalence<F: MpiFloat>(
+    world: recurrent::distributed::mpi::topology::SimpleCommunicator,
+    bound: f64,
+) {
     use recurrent::distributed::mpi::traits::Communicator;
     let (rank, ranks) = (world.rank(), world.size());
     // Ranks other than 0 start from other parameters: DataParallel::new copies rank 0's.
@@ -335,7 +347,10 @@ fn save(world: recurrent::distributed::mpi::topology::SimpleCommunicator, dir: &
     let extra = BTreeMap::from([("step".to_string(), SAVED_AT.to_string())]);
     dp.save_checkpoint(checkpoint_path(dir), &model, Some(&optimizer), &extra)
         .unwrap();
-    assert!(checkpoint_path(dir).exists(), "rank 0 wrote it before every rank returned");
+    assert!(
+        checkpoint_path(dir).exists(),
+        "rank 0 wrote it before every rank returned"
+    );
 }
 
 /// Resumes the checkpoint of `save` on another number of ranks and compares the end of the run
@@ -355,7 +370,10 @@ fn resume(world: recurrent::distributed::mpi::topology::SimpleCommunicator, dir:
 
     let alone = model_alone_run();
     let diff = largest_difference(&model, &alone);
-    assert!(diff <= 1e-12, "rank {rank}: resumed run differs by {diff:e}");
+    assert!(
+        diff <= 1e-12,
+        "rank {rank}: resumed run differs by {diff:e}"
+    );
     if rank == 0 {
         println!(
             "saved on 2 ranks after {SAVED_AT} steps, resumed on {ranks} to step {STEPS}: \
@@ -393,7 +411,10 @@ fn mismatch(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
             "{message}"
         );
     } else {
-        assert!(message.contains("rank(s) 2 hold another model"), "{message}");
+        assert!(
+            message.contains("rank(s) 2 hold another model"),
+            "{message}"
+        );
     }
     if rank == 0 {
         println!("mismatch, rank 0: {message}");
@@ -416,7 +437,8 @@ fn drift(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
     if rank == 1 {
         model.tensors_mut()[0].1[0] -= 1e-12;
     }
-    dp.check_in_sync(&model).unwrap_or_else(|e| panic!("rank {rank}: {e}"));
+    dp.check_in_sync(&model)
+        .unwrap_or_else(|e| panic!("rank {rank}: {e}"));
 
     let data = dataset::<f64>();
     let (mut grads, share) = if rank == 1 {
@@ -425,12 +447,20 @@ fn drift(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
     } else {
         local_step(&model, &data, 0, &[2, 3])
     };
-    let err = dp.all_reduce_gradients(&mut grads.grads, share).unwrap_err();
+    let err = dp
+        .all_reduce_gradients(&mut grads.grads, share)
+        .unwrap_err();
     let message = err.to_string();
     if rank == 1 {
-        assert!(message.contains("expected gradients of the model's"), "{message}");
+        assert!(
+            message.contains("expected gradients of the model's"),
+            "{message}"
+        );
     } else {
-        assert!(message.contains("rank(s) 1 could not take part"), "{message}");
+        assert!(
+            message.contains("rank(s) 1 could not take part"),
+            "{message}"
+        );
     }
     if rank == 0 {
         println!("drift, rank 0: {message}");

@@ -83,8 +83,8 @@ use mpi::datatype::Equivalence;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
 
-use crate::CheckpointMetadata;
 use crate::train::{clip_grad_norm, Optimizer};
+use crate::CheckpointMetadata;
 use crate::{Checkpointable, Error, Float, Parameters, Result};
 
 /// A float type MPI can sum: `f32` or `f64`.
@@ -324,7 +324,11 @@ impl DataParallel {
     }
 
     /// Why this rank cannot take part in the all-reduce with `grads` and `share`, if it cannot.
-    fn local_problem<F: MpiFloat>(&self, grads: &dyn Parameters<F>, share: Share) -> Option<String> {
+    fn local_problem<F: MpiFloat>(
+        &self,
+        grads: &dyn Parameters<F>,
+        share: Share,
+    ) -> Option<String> {
         let count = grads.scalar_count();
         if count != self.scalars {
             return Some(format!(
@@ -364,7 +368,7 @@ impl DataParallel {
         }
         optimizer.step(model, grads)?;
         self.steps += 1;
-        if self.check_every > 0 && self.steps % self.check_every as u64 == 0 {
+        if self.check_every > 0 && self.steps.is_multiple_of(self.check_every as u64) {
             self.check_in_sync(model)?;
         }
         Ok(reduced)
@@ -470,15 +474,15 @@ fn load_from_bytes<F: MpiFloat>(
     model: &mut dyn Checkpointable<F>,
     optimizer: Option<&mut dyn Optimizer<F>>,
 ) -> Result<CheckpointMetadata> {
-    let name = path.file_name().map_or_else(
-        || "checkpoint".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = path
+        .file_name()
+        .map_or_else(|| "checkpoint".into(), |n| n.to_string_lossy().into_owned());
     let copy = std::env::temp_dir().join(format!(
         "recurrent-{}-rank{rank}-{name}",
         std::process::id()
     ));
-    std::fs::write(&copy, bytes).map_err(|e| Error::io(copy.display().to_string(), "writing", e))?;
+    std::fs::write(&copy, bytes)
+        .map_err(|e| Error::io(copy.display().to_string(), "writing", e))?;
     let loaded = crate::load_checkpoint(&copy, model, optimizer);
     let _ = std::fs::remove_file(&copy);
     loaded

@@ -39,7 +39,10 @@ impl<F: Float> Checkpointable<F> for ParamSet<F> {
             .iter()
             .zip(self.iter())
             .map(|(spec, (name, value))| {
-                (name.to_string(), format!("{:?} {}", value.shape(), spec.shape))
+                (
+                    name.to_string(),
+                    format!("{:?} {}", value.shape(), spec.shape),
+                )
             })
             .collect()
     }

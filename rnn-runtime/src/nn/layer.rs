@@ -27,10 +27,9 @@ impl<'a> LayerMasks<'a> {
         match source.map(|s| s.source()) {
             None => LayerMasks::Expected,
             Some(MaskSource::Shared(rng)) => LayerMasks::Shared(rng),
-            Some(MaskSource::PerExample(seeds)) => LayerMasks::PerExample(
-                seeds.with_part(PART_FORWARD),
-                seeds.with_part(PART_REVERSE),
-            ),
+            Some(MaskSource::PerExample(seeds)) => {
+                LayerMasks::PerExample(seeds.with_part(PART_FORWARD), seeds.with_part(PART_REVERSE))
+            }
         }
     }
 
@@ -276,12 +275,8 @@ impl<F: Float> RecurrentLayer<F> {
         if let Some(reverse) = &self.reverse {
             let x_rev = reverse_within_lengths(x, lengths);
             let init_rev = init.and_then(|s| s.reverse.as_ref());
-            let rev = reverse.forward_masked(
-                x_rev.view(),
-                init_rev,
-                Some(lengths),
-                masks.masks(true),
-            )?;
+            let rev =
+                reverse.forward_masked(x_rev.view(), init_rev, Some(lengths), masks.masks(true))?;
             let back = reverse_within_lengths(rev.outputs.view(), lengths);
             outputs = concatenate(Axis(2), &[outputs.view(), back.view()])
                 .map_err(|e| Error::Invalid(e.to_string()))?;

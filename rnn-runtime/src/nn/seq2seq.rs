@@ -270,4 +270,3 @@ impl<F: Float> Parameters<F> for Seq2Seq<F> {
         out
     }
 }
-
