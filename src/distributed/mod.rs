@@ -247,16 +247,17 @@ impl DataParallel {
         &batch[range]
     }
 
-    /// The bytes one all-reduce of [`DataParallel::step`] sends per rank for a model of `F`:
-    /// the gradient (every parameter's scalar) and two values of the loss's share.
+    /// The size in bytes of the buffer [`DataParallel::step`] all-reduces for a model of `F`:
+    /// the gradient (every parameter's scalar), the loss's share (two values) and an error
+    /// flag. A ring all-reduce sends and receives `2 (N - 1) / N` times this per process.
     pub fn bytes_per_step<F: MpiFloat>(&self) -> usize {
         (self.scalars + 3) * std::mem::size_of::<F>()
     }
 
     /// Replaces `grads` (this rank's gradients, a mean over its `share.normalizer`) by the
-    /// whole batch's on every rank: one all-reduce of a single buffer holding every gradient
-    /// times the rank's normalizer, the normalizer and the weighted loss; divided by the total
-    /// normalizer. Returns the batch's loss and normalizer (`grad_norm` `NaN`).
+    /// whole batch's on every rank: one all-reduce (in buckets of 2^28 values past that size)
+    /// of a single buffer holding every gradient times the rank's normalizer, the normalizer,
+    /// the weighted loss and an error flag; divided by the total normalizer. Returns the batch's loss and normalizer (`grad_norm` `NaN`).
     ///
     /// Errors, on every rank: this or another rank's gradients do not have the model's size
     /// (the gradients of another model), or its share is negative or not finite.
@@ -285,8 +286,10 @@ impl DataParallel {
             send[n + 2] = F::one();
         }
         let mut sum = vec![F::zero(); n + 3];
-        self.comm
-            .all_reduce_into(&send[..], &mut sum[..], SystemOperation::sum());
+        // MPI counts are `i32`: a model past 2^28 values goes in a few large buckets.
+        for (send, sum) in send.chunks(1 << 28).zip(sum.chunks_mut(1 << 28)) {
+            self.comm.all_reduce_into(send, sum, SystemOperation::sum());
+        }
         if sum[n + 2] != F::zero() {
             let failed = ranks_with(&self.comm, local.is_some());
             return Err(Error::Distributed(match local {

@@ -13,11 +13,9 @@ use rand::rngs::ChaCha8Rng;
 use rand::{Rng, SeedableRng};
 
 use crate::core::error::{Error, Result};
-#[cfg(doc)]
-use crate::nn::model::SequenceModel;
 
-/// The masks' source of a training pass, as the forward passes of [`SequenceModel`],
-/// [`crate::Seq2Seq`] and the `*_step` methods take it (`dropout: Option<&mut dyn
+/// The masks' source of a training pass, as the forward passes of `SequenceModel` and
+/// `Seq2Seq` and their `*_step` methods take it (`dropout: Option<&mut dyn
 /// DropoutRng>`): any RNG (`Some(&mut rng)`, one sequence of draws for the whole batch) or an
 /// [`ExampleSeeds`] (a stream per example).
 pub trait DropoutRng {
