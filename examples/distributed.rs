@@ -28,7 +28,7 @@ use std::time::Instant;
 use common::adding;
 use common::cells::{GateBiases, Kind};
 use common::flags::{Flags, Settings};
-use recurrent::distributed::{DataParallel, Share};
+use recurrent::distributed::{abort_on_error, DataParallel, Share};
 use recurrent::ndarray::{Array2, Array3};
 use recurrent::rand::RngExt;
 use recurrent::train::{Adam, Schedule};
@@ -107,11 +107,13 @@ fn main() -> std::process::ExitCode {
     common::flags::main(USAGE, |cfg: Config, flags: &Flags| {
         let universe = recurrent::distributed::mpi::initialize()
             .ok_or_else(|| recurrent::Error::Invalid("MPI was already initialized".into()))?;
-        if flags.switch("bench") {
+        let result = if flags.switch("bench") {
             bench(&universe, &cfg)
         } else {
             train(&universe, &cfg, flags.switch("resume"))
-        }
+        };
+        // An error on one rank stops the whole job rather than leaving the others waiting.
+        Ok(abort_on_error(&universe.world(), result))
     })
 }
 

@@ -10,7 +10,10 @@
 //! - `save` then `resume`: a run checkpointed on 2 ranks continues on 3 as one process would;
 //! - `mismatch`: a rank with another model is an error on every rank;
 //! - `drift`: parameters that differ, or gradients of another model on one rank, are errors on
-//!   every rank.
+//!   every rank;
+//! - `local-error`, `dies`, `panics`: an error met by one rank alone (`abort_on_error`), a
+//!   process that exits mid-run, a panic on one rank: `mpirun` stops the whole job in seconds
+//!   instead of leaving the other ranks waiting in a collective.
 //!
 //! Without `mpirun` on the PATH the scenarios are skipped with a message (a failure when `CI`
 //! is set).
@@ -30,15 +33,27 @@ use recurrent::{
     TrainStep,
 };
 
-/// The scenarios: name, number of ranks, the longest they may take.
-const SCENARIOS: &[(&str, usize, u64)] = &[
-    ("equivalence-f64", 2, 300),
-    ("equivalence-f64", 3, 300),
-    ("equivalence-f32", 2, 300),
-    ("save", 2, 300),
-    ("resume", 3, 300),
-    ("mismatch", 3, 60),
-    ("drift", 2, 60),
+/// How a scenario must end.
+#[derive(Clone, Copy, PartialEq)]
+enum End {
+    /// Every rank returns well.
+    Success,
+    /// `mpirun` stops the job and exits non-zero, with this on its standard error.
+    Aborted(&'static str),
+}
+
+/// The scenarios: name, number of ranks, the longest they may take, how they end.
+const SCENARIOS: &[(&str, usize, u64, End)] = &[
+    ("equivalence-f64", 2, 300, End::Success),
+    ("equivalence-f64", 3, 300, End::Success),
+    ("equivalence-f32", 2, 300, End::Success),
+    ("save", 2, 300, End::Success),
+    ("resume", 3, 300, End::Success),
+    ("mismatch", 3, 60, End::Success),
+    ("drift", 2, 60, End::Success),
+    ("local-error", 2, 60, End::Aborted("rank 1 of 2: error: ")),
+    ("dies", 3, 60, End::Aborted("")),
+    ("panics", 2, 60, End::Aborted("rank 1 panics")),
 ];
 
 fn main() {
@@ -60,7 +75,7 @@ fn launch_all() {
     let exe = std::env::current_exe().expect("the test binary's path");
     let dir = std::env::temp_dir().join(format!("recurrent-mpi-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
-    for &(scenario, ranks, limit) in SCENARIOS {
+    for &(scenario, ranks, limit, end) in SCENARIOS {
         let start = Instant::now();
         let mut child = Command::new("mpirun")
             .args(["-np", &ranks.to_string()])
@@ -92,10 +107,17 @@ fn launch_all() {
         let output = child.wait_with_output().expect("mpirun's output");
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            status.success(),
-            "{scenario} on {ranks} ranks failed ({status}):\n{stdout}\n{stderr}"
-        );
+        match end {
+            End::Success => assert!(
+                status.success(),
+                "{scenario} on {ranks} ranks failed ({status}):\n{stdout}\n{stderr}"
+            ),
+            End::Aborted(message) => assert!(
+                !status.success() && stderr.contains(message),
+                "{scenario} on {ranks} ranks: expected mpirun to stop the job ({status}) with \
+                 `{message}` on stderr:\n{stdout}\n{stderr}"
+            ),
+        }
         for line in stdout.lines() {
             println!("{line}");
         }
@@ -119,6 +141,9 @@ fn worker(scenario: &str) {
         "resume" => resume(world, &dir),
         "mismatch" => mismatch(world),
         "drift" => drift(world),
+        "local-error" => local_error(world),
+        "dies" => dies(world),
+        "panics" => panics(world),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -465,4 +490,46 @@ fn drift(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
     if rank == 0 {
         println!("drift, rank 0: {message}");
     }
+}
+
+/// Two steps of training on every rank, then `fail` on rank 1 while the others go on to the
+/// next step's all-reduce.
+fn fail_on_rank_1(
+    world: recurrent::distributed::mpi::topology::SimpleCommunicator,
+    fail: impl FnOnce(&recurrent::distributed::mpi::topology::SimpleCommunicator),
+) {
+    use recurrent::distributed::mpi::traits::Communicator;
+    let rank = world.rank();
+    let mut model = build_model::<f64>(H, 1);
+    let mut dp = DataParallel::new(world.duplicate(), &mut model).unwrap();
+    let mut optimizer = adam::<f64>();
+    train_parallel(&mut dp, &mut model, &mut optimizer, 0..2);
+    if rank == 1 {
+        fail(&world);
+    }
+    train_parallel(&mut dp, &mut model, &mut optimizer, 2..4);
+    unreachable!("rank {rank} got past a step rank 1 never joined");
+}
+
+/// Rank 1 cannot read a file (an error only it meets) and aborts the job.
+fn local_error(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
+    fail_on_rank_1(world, |world| {
+        let mut model = build_model::<f64>(H, 1);
+        let loaded = recurrent::load_checkpoint(
+            "/nonexistent/checkpoint.safetensors",
+            &mut model,
+            None::<&mut dyn Optimizer<f64>>,
+        );
+        recurrent::distributed::abort_on_error(world, loaded);
+    });
+}
+
+/// Rank 1's process exits without a word (as a killed process would).
+fn dies(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
+    fail_on_rank_1(world, |_| std::process::exit(3));
+}
+
+/// Rank 1 panics.
+fn panics(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
+    fail_on_rank_1(world, |_| panic!("rank 1 panics"));
 }

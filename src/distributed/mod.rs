@@ -24,6 +24,11 @@
 //!   [`DataParallel::load_checkpoint`] reads the file on rank 0 and gives every rank its bytes,
 //!   so a run resumes on any number of ranks (no shared file system needed).
 //!
+//! A rank that meets an error the others do not (a file it cannot read, a bad input in its
+//! shard) must not return from `main` while the others wait for it in a collective: pass the
+//! result to [`abort_on_error`], which aborts the whole job. A panic aborts the job too (see
+//! [`DataParallel::new`]).
+//!
 //! Random masks (dropout, the masks a spec declares) must not depend on how a batch is split:
 //! draw them per example with [`crate::ExampleSeeds`] (`ExampleSeeds::new(seed, step,
 //! shard)`), not from one RNG.
@@ -167,12 +172,18 @@ impl DataParallel {
     /// sizes, float type), then copies rank 0's parameters to every rank. Every rank must call
     /// it, with its own copy of the model.
     ///
+    /// It also installs, once per process, a panic hook that reports the panic as before and
+    /// then aborts the MPI job (`MPI_Abort`) when it has more than one process: a panicking rank
+    /// would otherwise finalize MPI while unwinding and leave the others waiting in their next
+    /// collective.
+    ///
     /// Errors, on every rank: a rank's model differs from rank 0's (the message names the
     /// ranks; on a rank that differs, the first difference).
     pub fn new<F: MpiFloat>(
         comm: SimpleCommunicator,
         model: &mut dyn Checkpointable<F>,
     ) -> Result<Self> {
+        abort_on_panic();
         let rank = comm.rank() as usize;
         let size = comm.size() as usize;
         let ours = identity::describe(model);
@@ -193,7 +204,9 @@ impl DataParallel {
             }));
         }
         let mut flat = flatten(model);
-        comm.process_at_rank(0).broadcast_into(&mut flat[..]);
+        for piece in flat.chunks_mut(1 << 28) {
+            comm.process_at_rank(0).broadcast_into(piece);
+        }
         unflatten(&flat, model);
         Ok(DataParallel {
             comm,
@@ -466,6 +479,45 @@ impl DataParallel {
             Ok(metadata) => Ok(metadata),
         }
     }
+}
+
+/// `result`'s value; on an error, prints it (with this process's rank) to stderr and aborts
+/// the whole MPI job (`MPI_Abort`: `mpirun` stops every process and exits non-zero).
+///
+/// An error that only one rank meets (a file it cannot read, a bad input in its shard) would
+/// otherwise leave the other ranks waiting for it in the next collective, and returning from
+/// `main` finalizes MPI, which waits for them too. Errors of [`DataParallel`]'s own methods
+/// reach every rank, but aborting on them is right as well: the run cannot go on.
+pub fn abort_on_error<T>(comm: &SimpleCommunicator, result: Result<T>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => {
+            eprintln!("rank {} of {}: error: {e}", comm.rank(), comm.size());
+            comm.abort(1)
+        }
+    }
+}
+
+/// Chains a panic hook (once per process) that aborts the MPI job after the panic's report.
+fn abort_on_panic() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            if mpi::environment::is_initialized() && !mpi::environment::is_finalized() {
+                let world = SimpleCommunicator::world();
+                if world.size() > 1 {
+                    eprintln!(
+                        "rank {} of {} panicked: aborting the MPI job",
+                        world.rank(),
+                        world.size()
+                    );
+                    world.abort(101);
+                }
+            }
+        }));
+    });
 }
 
 /// Loads a checkpoint from its file's `bytes` (written to a temporary file: the checkpoint
