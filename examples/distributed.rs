@@ -113,7 +113,8 @@ fn main() -> std::process::ExitCode {
             train(&universe, &cfg, flags.switch("resume"))
         };
         // An error on one rank stops the whole job rather than leaving the others waiting.
-        Ok(abort_on_error(&universe.world(), result))
+        abort_on_error(&universe.world(), result);
+        Ok(())
     })
 }
 
