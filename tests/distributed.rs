@@ -7,6 +7,8 @@
 //!   dropout between layers (masks drawn per example), clipping and Adam, alternating a
 //!   per-token loss and a per-example loss over sequences of unequal lengths, give the
 //!   parameters of one process on the same global batches;
+//! - `cell-and-seq2seq` (3 ranks): the same for a single cell's `ParamSet` (a loss written by
+//!   hand over the cell's outputs) and for an encoder–decoder (`Seq2Seq`, dropout in both);
 //! - `save` then `resume`: a run checkpointed on 2 ranks continues on 3 as one process would;
 //! - `mismatch`: a rank with another model is an error on every rank;
 //! - `drift`: parameters that differ, or gradients of another model on one rank, are errors on
@@ -49,6 +51,7 @@ const SCENARIOS: &[(&str, usize, u64, End)] = &[
     ("equivalence-f32", 2, 300, End::Success),
     ("save", 2, 300, End::Success),
     ("resume", 3, 300, End::Success),
+    ("cell-and-seq2seq", 3, 300, End::Success),
     ("mismatch", 3, 60, End::Success),
     ("drift", 2, 60, End::Success),
     ("local-error", 2, 60, End::Aborted("rank 1 of 2: error: ")),
@@ -139,6 +142,7 @@ fn worker(scenario: &str) {
         "equivalence-f32" => equivalence::<f32>(world, F32_BOUND),
         "save" => save(world, &dir),
         "resume" => resume(world, &dir),
+        "cell-and-seq2seq" => cell_and_seq2seq(world),
         "mismatch" => mismatch(world),
         "drift" => drift(world),
         "local-error" => local_error(world),
@@ -532,4 +536,157 @@ fn dies(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
 /// Rank 1 panics.
 fn panics(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
     fail_on_rank_1(world, |_| panic!("rank 1 panics"));
+}
+
+/// Trains `steps` steps of `step_fn(columns, step) -> (gradients, share)` on `params` alone and
+/// data-parallel, and returns the largest difference of the results.
+fn parallel_against_alone<P, G>(
+    world: recurrent::distributed::mpi::topology::SimpleCommunicator,
+    mut make: impl FnMut() -> P,
+    mut step_fn: impl FnMut(&P, &[usize], usize) -> (G, Share),
+    params: impl Fn(&mut P) -> &mut dyn recurrent::Checkpointable<f64>,
+) -> f64
+where
+    G: Parameters<f64>,
+{
+    let (mut alone, mut distributed) = (make(), make());
+    let mut optimizer = adam::<f64>();
+    for step in 0..STEPS {
+        let (mut grads, _) = step_fn(&alone, &global_batch(step), step);
+        clip_grad_norm(&mut grads, MAX_NORM).unwrap();
+        optimizer.step(params(&mut alone), &grads).unwrap();
+    }
+    let mut dp = DataParallel::new(world, params(&mut distributed)).unwrap();
+    let mut optimizer = adam::<f64>();
+    for step in 0..STEPS {
+        let batch = global_batch(step);
+        let (mut grads, share) = step_fn(&distributed, dp.shard(&batch), step);
+        dp.step(
+            params(&mut distributed),
+            &mut optimizer,
+            &mut grads,
+            share,
+            Some(MAX_NORM),
+        )
+        .unwrap();
+    }
+    largest_difference(params(&mut distributed), params(&mut alone))
+}
+
+/// A single GRU cell's parameters, and an encoder–decoder, trained data-parallel.
+fn cell_and_seq2seq(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
+    use recurrent::cells::{Gru, GruDims};
+    use recurrent::distributed::mpi::traits::Communicator;
+    use recurrent::Seq2Seq;
+    let rank = world.rank();
+    let data = dataset::<f64>();
+    // The cell: L = (1/n) sum over examples and their steps of c[t, e] . h[t, e], fixed random
+    // coefficients per step and example.
+    let coefficients = {
+        let mut rng = seeded_rng(SEED + 1);
+        Array3::from_shape_simple_fn((MAX_T, EXAMPLES, H), || rng.random_range(-1.0..1.0))
+    };
+    let cell_diff = parallel_against_alone(
+        world.duplicate(),
+        || Gru::<f64>::new(GruDims { I, H }, &mut seeded_rng(3)),
+        |cell, examples, _| {
+            let lengths: Vec<usize> = examples.iter().map(|&e| data.lengths[e]).collect();
+            let steps = lengths.iter().copied().max().unwrap_or(0);
+            let x = data.x.select(Axis(1), examples);
+            let fwd = cell
+                .forward(x.slice(s![..steps, .., ..]), None, Some(&lengths))
+                .unwrap();
+            let n = examples.len() as f64;
+            let c = coefficients.select(Axis(1), examples);
+            let mut d_out = Array3::zeros(fwd.outputs.raw_dim());
+            let mut loss = 0.0;
+            for (b, &len) in lengths.iter().enumerate() {
+                for t in 0..len {
+                    for j in 0..H {
+                        d_out[[t, b, j]] = c[[t, b, j]] / n;
+                        loss += c[[t, b, j]] * fwd.outputs[[t, b, j]] / n;
+                    }
+                }
+            }
+            let grads = cell.backward(&fwd, d_out.view(), None).unwrap();
+            (grads.params, Share::examples(examples.len(), loss))
+        },
+        |cell| cell.params_mut(),
+    );
+    assert!(
+        cell_diff <= 1e-12,
+        "rank {rank}: a GRU cell's parameters differ by {cell_diff:e}"
+    );
+
+    // The encoder–decoder: token sequences from the dataset's signs, targets ending with 1.
+    let (vocab, end) = (6, 1);
+    let tokens = |e: usize, len: usize, offset: usize| -> Vec<usize> {
+        (0..len)
+            .map(|t| 2 + ((data.x[[t, e, offset]] + 1.0) * 2.0).floor() as usize % 4)
+            .collect()
+    };
+    let seq2seq_diff = parallel_against_alone(
+        world,
+        || {
+            let rng = &mut seeded_rng(4);
+            let gru = |i, rng: &mut recurrent::rand::rngs::ChaCha8Rng| {
+                Box::new(Gru::<f64>::new(GruDims { I: i, H }, rng))
+                    as Box<dyn recurrent::DynCell<f64>>
+            };
+            let encoder = SequenceModel::stack(vec![gru(4, rng), gru(H, rng)])
+                .unwrap()
+                .with_embedding(vocab, rng)
+                .unwrap()
+                .with_dropout(0.3)
+                .unwrap();
+            let decoder = SequenceModel::stack(vec![gru(4, rng), gru(H, rng)])
+                .unwrap()
+                .with_embedding(vocab, rng)
+                .unwrap()
+                .with_dropout(0.3)
+                .unwrap()
+                .with_head(vocab, rng)
+                .unwrap();
+            Seq2Seq::new(encoder, decoder, 0, end).unwrap()
+        },
+        |model, examples, step| {
+            let sources: Vec<Vec<usize>> = examples
+                .iter()
+                .map(|&e| tokens(e, data.lengths[e], 1))
+                .collect();
+            let targets: Vec<Vec<usize>> = examples
+                .iter()
+                .map(|&e| {
+                    let mut t = tokens(e, data.lengths[e].div_ceil(2), 2);
+                    t.push(end);
+                    t
+                })
+                .collect();
+            let (source, source_lengths) = data::pad_tokens(&sources, 0);
+            let (target, target_lengths) = data::pad_tokens(&targets, 0);
+            let out = model
+                .train_step(
+                    source.view(),
+                    Some(&source_lengths),
+                    target.view(),
+                    Some(&target_lengths),
+                    Some(&mut ExampleSeeds::new(SEED, step as u64, examples)),
+                )
+                .unwrap();
+            let counted = target_lengths.iter().sum();
+            let share = Share::tokens(counted, out.loss);
+            (out.grads, share)
+        },
+        |model| model,
+    );
+    assert!(
+        seq2seq_diff <= 1e-12,
+        "rank {rank}: the encoder–decoder differs by {seq2seq_diff:e}"
+    );
+    if rank == 0 {
+        println!(
+            "{STEPS} steps on 3 ranks against one process: a GRU cell's ParamSet {cell_diff:.1e}, \
+             an encoder-decoder with dropout {seq2seq_diff:.1e}"
+        );
+    }
 }
