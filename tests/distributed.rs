@@ -11,8 +11,8 @@
 //!   hand over the cell's outputs) and for an encoder–decoder (`Seq2Seq`, dropout in both);
 //! - `save` then `resume`: a run checkpointed on 2 ranks continues on 3 as one process would;
 //! - `mismatch`: a rank with another model is an error on every rank;
-//! - `drift`: parameters that differ, or gradients of another model on one rank, are errors on
-//!   every rank;
+//! - `drift`: parameters that differ, gradients of another model or an optimizer that fails on
+//!   one rank are errors on every rank;
 //! - `local-error`, `dies`, `panics`: an error met by one rank alone (`abort_on_error`), a
 //!   process that exits mid-run, a panic on one rank: `mpirun` stops the whole job in seconds
 //!   instead of leaving the other ranks waiting in a collective.
@@ -493,6 +493,25 @@ fn drift(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
     }
     if rank == 0 {
         println!("drift, rank 0: {message}");
+    }
+
+    // An optimizer that fails on one rank only (a negative learning rate there).
+    let mut optimizer = adam::<f64>();
+    if rank == 1 {
+        optimizer.set_learning_rate(-1.0);
+    }
+    let (mut out, share) = local_step(&model, &data, 0, if rank == 0 { &[0, 1] } else { &[2] });
+    let err = dp
+        .step(&mut model, &mut optimizer, &mut out.grads, share, None)
+        .unwrap_err();
+    let message = err.to_string();
+    if rank == 1 {
+        assert!(
+            message.contains("rank 1: the optimizer step failed"),
+            "{message}"
+        );
+    } else {
+        assert!(message.contains("failed on rank(s) 1"), "{message}");
     }
 }
 

@@ -16,16 +16,22 @@ pub(crate) fn describe<F: Float>(model: &dyn Checkpointable<F>) -> Vec<String> {
     lines
 }
 
-/// The first line where `ours` differs from `root`'s, said for a message: `None` when equal.
-pub(crate) fn first_difference(root: &[String], ours: &[String]) -> Option<String> {
-    let missing = "(nothing)".to_string();
-    (0..root.len().max(ours.len())).find_map(|i| {
-        let (a, b) = (
-            root.get(i).unwrap_or(&missing),
-            ours.get(i).unwrap_or(&missing),
-        );
-        (a != b).then(|| format!("rank 0 has `{a}`, this rank has `{b}`"))
-    })
+/// Where `ours` differs from `root`'s (two different descriptions), said for a message: the
+/// first line that differs.
+pub(crate) fn first_difference(root: &str, ours: &str) -> String {
+    let (mut a, mut b) = (root.split('\n'), ours.split('\n'));
+    loop {
+        match (a.next(), b.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (x, y) => {
+                return format!(
+                    "rank 0 has `{}`, this rank has `{}`",
+                    x.unwrap_or("(nothing)"),
+                    y.unwrap_or("(nothing)")
+                )
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -34,14 +40,12 @@ mod tests {
 
     #[test]
     fn the_first_differing_line_is_named() {
-        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(first_difference(&l(&["a", "b"]), &l(&["a", "b"])), None);
         assert_eq!(
-            first_difference(&l(&["a", "b"]), &l(&["a", "c"])).unwrap(),
+            first_difference("a\nb", "a\nc"),
             "rank 0 has `b`, this rank has `c`"
         );
         assert_eq!(
-            first_difference(&l(&["a"]), &l(&["a", "c"])).unwrap(),
+            first_difference("a", "a\nc"),
             "rank 0 has `(nothing)`, this rank has `c`"
         );
     }

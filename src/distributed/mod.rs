@@ -147,6 +147,8 @@ pub struct DataParallel {
     size: usize,
     /// The model's scalar count (the gradients' too), the same on every rank.
     scalars: usize,
+    /// Every parameter's name and size, in order: what gradients must match.
+    layout: Vec<(String, usize)>,
     check_every: usize,
     steps: u64,
 }
@@ -186,9 +188,9 @@ impl DataParallel {
         abort_on_panic();
         let rank = comm.rank() as usize;
         let size = comm.size() as usize;
-        let ours = identity::describe(model);
-        let root = broadcast_lines(&comm, &ours);
-        let difference = identity::first_difference(&root, &ours);
+        let ours = identity::describe(model).join("\n");
+        let root = String::from_utf8_lossy(&broadcast_bytes(&comm, ours.as_bytes())).into_owned();
+        let difference = (root != ours).then(|| identity::first_difference(&root, &ours));
         let differing = ranks_with(&comm, difference.is_some());
         if !differing.is_empty() {
             let ranks = list(&differing);
@@ -203,6 +205,11 @@ impl DataParallel {
                 ),
             }));
         }
+        let layout = model
+            .tensors()
+            .iter()
+            .map(|(name, values)| (name.clone(), values.len()))
+            .collect();
         let mut flat = flatten(model);
         for piece in flat.chunks_mut(1 << 28) {
             comm.process_at_rank(0).broadcast_into(piece);
@@ -213,6 +220,7 @@ impl DataParallel {
             rank,
             size,
             scalars: flat.len(),
+            layout,
             check_every: CHECK_EVERY,
             steps: 0,
         })
@@ -345,12 +353,24 @@ impl DataParallel {
         grads: &dyn Parameters<F>,
         share: Share,
     ) -> Option<String> {
+        let tensors = grads.tensors();
         let count = grads.scalar_count();
-        if count != self.scalars {
+        if count != self.scalars || tensors.len() != self.layout.len() {
             return Some(format!(
-                "expected gradients of the model's {} values, found {count}",
-                self.scalars
+                "expected gradients of the model's {} values in {} tensors, found {count} in {}",
+                self.scalars,
+                self.layout.len(),
+                tensors.len()
             ));
+        }
+        for ((name, values), (expected, size)) in tensors.iter().zip(&self.layout) {
+            if name != expected || values.len() != *size {
+                return Some(format!(
+                    "expected the gradient of `{expected}` ({size} values), found `{name}` ({} \
+                     values)",
+                    values.len()
+                ));
+            }
         }
         if !(share.normalizer.is_finite() && share.normalizer >= 0.0) {
             return Some(format!(
@@ -367,9 +387,9 @@ impl DataParallel {
     /// [`DataParallel::with_check_every`] steps, compares the parameters' checksum across
     /// ranks.
     ///
-    /// Errors, on every rank: those of the all-reduce; a failed clip or optimizer step (the
-    /// same on every rank: they see the same gradients); parameters that differ across ranks
-    /// at a check.
+    /// Errors, on every rank: those of the all-reduce; a clip or optimizer step that failed on
+    /// any rank (the ranks agree on the outcome with one small collective); parameters that
+    /// differ across ranks at a check.
     pub fn step<F: MpiFloat>(
         &mut self,
         model: &mut dyn Parameters<F>,
@@ -379,10 +399,32 @@ impl DataParallel {
         max_norm: Option<F>,
     ) -> Result<Reduced> {
         let mut reduced = self.all_reduce_gradients(grads, share)?;
-        if let Some(max_norm) = max_norm {
-            reduced.grad_norm = Float::to_f64(clip_grad_norm(grads, max_norm)?);
+        // Every rank sees the same gradients, but a rank's own optimizer (another kind, state
+        // or model) could fail where the others succeed: they agree on the outcome, so that no
+        // rank goes on to a collective the failed one never joins.
+        let stepped = (|| {
+            if let Some(max_norm) = max_norm {
+                reduced.grad_norm = Float::to_f64(clip_grad_norm(grads, max_norm)?);
+            }
+            optimizer.step(model, grads)
+        })();
+        let failed = ranks_with(&self.comm, stepped.is_err());
+        match stepped {
+            Err(e) => {
+                return Err(Error::Distributed(format!(
+                    "rank {}: the optimizer step failed: {e}",
+                    self.rank
+                )))
+            }
+            Ok(()) if !failed.is_empty() => {
+                return Err(Error::Distributed(format!(
+                    "the optimizer step failed on rank(s) {} (their errors say why); this \
+                     rank's step was taken, so its parameters are now ahead",
+                    list(&failed)
+                )))
+            }
+            Ok(()) => {}
         }
-        optimizer.step(model, grads)?;
         self.steps += 1;
         if self.check_every > 0 && self.steps.is_multiple_of(self.check_every as u64) {
             self.check_in_sync(model)?;
@@ -572,16 +614,6 @@ fn checksum<F: Float>(model: &dyn Parameters<F>) -> u64 {
         }
     }
     h
-}
-
-/// Rank 0's `lines` on every rank.
-fn broadcast_lines(comm: &SimpleCommunicator, lines: &[String]) -> Vec<String> {
-    let text = lines.join("\n");
-    let bytes = broadcast_bytes(comm, text.as_bytes());
-    String::from_utf8_lossy(&bytes)
-        .split('\n')
-        .map(str::to_string)
-        .collect()
 }
 
 /// Rank 0's `bytes` on every rank (the others' are ignored).
