@@ -17,7 +17,9 @@
 //! - [`DataParallel::step`] averages the gradients with one all-reduce of a single flat buffer,
 //!   weighted by each rank's share of the loss's normalizer ([`Share`]: its examples, or its
 //!   unmasked tokens for a per-token loss), so that unequal shards give the single-process
-//!   gradient; then clips and steps the optimizer identically on every rank, and every
+//!   gradient; then clips and steps the optimizer identically on every rank (the ranks agree
+//!   on the step's outcome with a one-byte all-gather, so a step that fails on one rank fails
+//!   on all), and every
 //!   [`DataParallel::with_check_every`] steps compares a checksum of the parameters across
 //!   ranks (a mismatch is an error, not a silent drift);
 //! - [`DataParallel::save_checkpoint`] writes from rank 0 (the others wait for its outcome);
