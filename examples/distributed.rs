@@ -28,7 +28,7 @@ use std::time::Instant;
 use common::adding;
 use common::cells::{GateBiases, Kind};
 use common::flags::{Flags, Settings};
-use recurrent::distributed::{abort_on_error, DataParallel, Share};
+use recurrent::distributed::{abort_on_error, zero_gradients, DataParallel, Share};
 use recurrent::ndarray::{Array2, Array3};
 use recurrent::rand::RngExt;
 use recurrent::train::{Adam, Schedule};
@@ -200,17 +200,22 @@ fn train(
     for it in start..cfg.iterations {
         let batch = global_batch(cfg, it);
         let mine = dp.shard(&batch);
-        let (x, lengths, y) = to_batch(&train_set, mine);
-        let mut step = model.pooled_regression_step(
-            Input::Features(x.view()),
-            Some(&lengths),
-            y.view(),
-            Pooling::Last,
-            Some(&mut ExampleSeeds::new(cfg.seed, it as u64, mine)),
-        )?;
+        // A batch smaller than the number of ranks leaves some without examples.
+        let (mut grads, share) = if mine.is_empty() {
+            (zero_gradients(&model), Share::examples(0, 0.0))
+        } else {
+            let (x, lengths, y) = to_batch(&train_set, mine);
+            let step = model.pooled_regression_step(
+                Input::Features(x.view()),
+                Some(&lengths),
+                y.view(),
+                Pooling::Last,
+                Some(&mut ExampleSeeds::new(cfg.seed, it as u64, mine)),
+            )?;
+            (step.grads, Share::examples(mine.len(), step.loss))
+        };
         schedule.apply(&mut adam, cfg.lr, it);
-        let share = Share::examples(mine.len(), step.loss);
-        let reduced = dp.step(&mut model, &mut adam, &mut step.grads, share, Some(1.0))?;
+        let reduced = dp.step(&mut model, &mut adam, &mut grads, share, Some(1.0))?;
         running = Some(running.map_or(reduced.loss, |m| 0.95 * m + 0.05 * reduced.loss));
         seen += batch.len();
         if root && (it + 1) % 100 == 0 {
@@ -258,6 +263,12 @@ fn bench(
         recurrent::cells::Lstm::<f32>::new(recurrent::cells::LstmDims { I: i, H: h }, &mut rng);
     let mut model = SequenceModel::stack(vec![Box::new(cell)])?.with_head(1, &mut rng)?;
     let mut dp = DataParallel::new(universe.world(), &mut model)?;
+    if batch < dp.size() {
+        return Err(recurrent::Error::Invalid(format!(
+            "--bench-batch: expected at least one example per process ({}), found {batch}",
+            dp.size()
+        )));
+    }
     let mut adam = Adam::new(1e-3f32);
     let x = Array3::from_shape_simple_fn((t, batch, i), || rng.random_range(-1.0f32..1.0));
     let y = Array3::from_shape_simple_fn((t, batch, 1), || rng.random_range(-1.0f32..1.0));

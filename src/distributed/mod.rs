@@ -106,7 +106,9 @@ impl MpiFloat for f64 {}
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Share {
     /// The count the rank's loss is a mean over: its examples, or its unmasked tokens for a
-    /// per-token loss (0 for a rank without any: its gradients count for nothing).
+    /// per-token loss. A rank whose share of a batch is empty (a batch smaller than the number
+    /// of ranks) passes 0 and gradients of any values, e.g. zeros (see
+    /// [`zero_gradients`]): they count for nothing.
     pub normalizer: f64,
     /// The rank's loss (its mean over `normalizer`).
     pub loss: f64,
@@ -294,7 +296,9 @@ impl DataParallel {
         // or corrupt the reduction): a failed rank sends zeros and raises the error slot.
         let n = self.scalars;
         let mut send = vec![F::zero(); n + 3];
-        if local.is_none() {
+        if local.is_none() && share.normalizer > 0.0 {
+            // A rank without examples (normalizer 0) sends zeros: whatever its gradients hold
+            // (the NaN of a mean over nothing) counts for nothing.
             let weight = F::from_f64(share.normalizer);
             let mut at = 0;
             for (_, values) in grads.tensors() {
@@ -305,7 +309,7 @@ impl DataParallel {
             }
             send[n] = weight;
             send[n + 1] = F::from_f64(share.loss * share.normalizer);
-        } else {
+        } else if local.is_some() {
             send[n + 2] = F::one();
         }
         let mut sum = vec![F::zero(); n + 3];
@@ -523,6 +527,19 @@ impl DataParallel {
             Ok(metadata) => Ok(metadata),
         }
     }
+}
+
+/// Gradients of zero for `model` (by its parameters' names and sizes): what a rank whose share
+/// of a batch is empty passes to [`DataParallel::step`] with a [`Share`] of normalizer 0.
+pub fn zero_gradients<F: Float>(model: &dyn Parameters<F>) -> crate::NamedTensors<F> {
+    let mut grads = crate::NamedTensors::new();
+    for (name, values) in model.tensors() {
+        grads.tensors.push((
+            name,
+            crate::ndarray::ArrayD::zeros(crate::ndarray::IxDyn(&[values.len()])),
+        ));
+    }
+    grads
 }
 
 /// `result`'s value; on an error, prints it (with this process's rank) to stderr and aborts
