@@ -432,6 +432,20 @@ fn model_alone_run() -> SequenceModel<f64> {
     alone
 }
 
+/// Asserts that the `message` of rank `rank` says `on_failing` on rank `failing` and `on_others`
+/// on every other rank.
+fn said(rank: i32, failing: i32, message: &str, on_failing: &str, on_others: &str) {
+    let expected = if rank == failing {
+        on_failing
+    } else {
+        on_others
+    };
+    assert!(
+        message.contains(expected),
+        "rank {rank}: expected `{expected}` in: {message}"
+    );
+}
+
 /// Rank 2 builds a model with another hidden size: every rank gets the error.
 fn mismatch(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
     use recurrent::distributed::mpi::traits::Communicator;
@@ -441,17 +455,15 @@ fn mismatch(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
     let err = DataParallel::new(world, &mut model).unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, Error::Distributed(_)), "{message}");
+    said(
+        rank,
+        2,
+        &message,
+        &format!("rank 2 holds another model than rank 0 (ranks differing: 2): rank 0 has `model layer0: Lstm LstmDims {{ I: 3, H: {H} }}"),
+        "rank(s) 2 hold another model",
+    );
     if rank == 2 {
-        assert!(
-            message.contains("rank 2 holds another model than rank 0")
-                && message.contains(&format!("H: {}", H + 1)),
-            "{message}"
-        );
-    } else {
-        assert!(
-            message.contains("rank(s) 2 hold another model"),
-            "{message}"
-        );
+        assert!(message.contains(&format!("H: {}", H + 1)), "{message}");
     }
     if rank == 0 {
         println!("mismatch, rank 0: {message}");
@@ -488,17 +500,13 @@ fn drift(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
         .all_reduce_gradients(&mut grads.grads, share)
         .unwrap_err();
     let message = err.to_string();
-    if rank == 1 {
-        assert!(
-            message.contains("expected gradients of the model's"),
-            "{message}"
-        );
-    } else {
-        assert!(
-            message.contains("rank(s) 1 could not take part"),
-            "{message}"
-        );
-    }
+    said(
+        rank,
+        1,
+        &message,
+        "rank 1: expected gradients of the model's",
+        "rank(s) 1 could not take part",
+    );
     if rank == 0 {
         println!("drift, rank 0: {message}");
     }
@@ -512,15 +520,13 @@ fn drift(world: recurrent::distributed::mpi::topology::SimpleCommunicator) {
     let err = dp
         .step(&mut model, &mut optimizer, &mut out.grads, share, None)
         .unwrap_err();
-    let message = err.to_string();
-    if rank == 1 {
-        assert!(
-            message.contains("rank 1: the optimizer step failed"),
-            "{message}"
-        );
-    } else {
-        assert!(message.contains("failed on rank(s) 1"), "{message}");
-    }
+    said(
+        rank,
+        1,
+        &err.to_string(),
+        "rank 1: the optimizer step failed",
+        "failed on rank(s) 1",
+    );
 }
 
 /// Two steps of training on every rank, then `fail` on rank 1 while the others go on to the

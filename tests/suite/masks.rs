@@ -290,23 +290,7 @@ fn given_masks_are_checked() {
 #[test]
 fn a_model_draws_its_cells_masks_with_the_dropout_rng_and_expects_them_without() {
     let (t, b, i, h) = (5, 3, 3, 4);
-    let reverse = Box::new(LstmVariational::<f64>::new(
-        LstmVariationalDims { I: i, H: h },
-        &mut seeded_rng(52),
-    ));
-    let bidirectional = RecurrentLayer::bidirectional(
-        Box::new(LstmVariational::<f64>::new(
-            LstmVariationalDims { I: i, H: h },
-            &mut seeded_rng(51),
-        )),
-        reverse,
-    )
-    .unwrap();
-    let top = RecurrentLayer::unidirectional(Box::new(LstmZoneout::<f64>::new(
-        LstmZoneoutDims { I: 2 * h, H: h },
-        &mut seeded_rng(53),
-    )));
-    let model = SequenceModel::new(vec![bidirectional, top]).unwrap();
+    let model = masked_model(i, h, 51, 0.0);
     let x = random_input(t, b, i, 54);
     let run = |rng: Option<&mut dyn recurrent::DropoutRng>| {
         model
@@ -329,35 +313,32 @@ fn a_model_draws_its_cells_masks_with_the_dropout_rng_and_expects_them_without()
     assert_ne!(a, expected);
 }
 
-/// A model with dropout between layers, per-sequence and per-step cell masks and a bidirectional
-/// layer, for the per-example streams.
-fn masked_model(i: usize, h: usize) -> SequenceModel<f64> {
-    let reverse = Box::new(LstmVariational::<f64>::new(
-        LstmVariationalDims { I: i, H: h },
-        &mut seeded_rng(60),
-    ));
-    let bidirectional = RecurrentLayer::bidirectional(
+/// A bidirectional layer of variational LSTMs (per-sequence masks) under a zoneout LSTM
+/// (per-step masks), with `dropout` between them, the cells initialized from `seed`, `seed + 1`
+/// and `seed + 2`.
+fn masked_model(i: usize, h: usize, seed: u64, dropout: f64) -> SequenceModel<f64> {
+    let variational = |s| {
         Box::new(LstmVariational::<f64>::new(
             LstmVariationalDims { I: i, H: h },
-            &mut seeded_rng(61),
-        )),
-        reverse,
-    )
-    .unwrap();
+            &mut seeded_rng(s),
+        ))
+    };
+    let bidirectional =
+        RecurrentLayer::bidirectional(variational(seed), variational(seed + 1)).unwrap();
     let top = RecurrentLayer::unidirectional(Box::new(LstmZoneout::<f64>::new(
         LstmZoneoutDims { I: 2 * h, H: h },
-        &mut seeded_rng(62),
+        &mut seeded_rng(seed + 2),
     )));
     SequenceModel::new(vec![bidirectional, top])
         .unwrap()
-        .with_dropout(0.4)
+        .with_dropout(dropout)
         .unwrap()
 }
 
 #[test]
 fn per_example_masks_do_not_depend_on_the_rest_of_the_batch() {
     let (i, h) = (3, 4);
-    let model = masked_model(i, h);
+    let model = masked_model(i, h, 60, 0.4);
     let lengths = [5, 2, 7, 4];
     let x = random_input(7, lengths.len(), i, 63);
     let examples = [40, 3, 17, 8];
